@@ -1,0 +1,100 @@
+/* base.h: the bottom layer of libntkd: status and error reporting, read-only mapped files,
+ * bounds-checked little-endian readers, and address formatting shared by every layer. */
+#ifndef NTKD_BASE_H
+#define NTKD_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ntkd/ntkd.h"
+
+typedef ntkd_status nk_status;
+
+/* ---- errors ------------------------------------------------------------------------ */
+
+/* The library context: the only place an error message lives. */
+struct ntkd_ctx {
+    char errmsg[512];
+};
+
+/* Formats the last error into ctx->errmsg and returns `st`, so callers write
+ * `return nk_fail(ctx, NTKD_E_FORMAT, "%s: header at 0x%llx: ...", ...)`. */
+nk_status nk_fail(ntkd_ctx *ctx, nk_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *nk_status_name(nk_status st);
+
+/* ---- mapped files ------------------------------------------------------------------ */
+
+/* A file mapped read-only (PROT_READ, MAP_PRIVATE). The file is never written. */
+typedef struct nk_file {
+    const uint8_t *data;
+    uint64_t size;
+    char *path;
+    int fd;
+} nk_file;
+
+nk_status nk_file_map(ntkd_ctx *ctx, const char *path, nk_file *f);
+void nk_file_unmap(nk_file *f);
+/* Base name of the path, for messages. */
+const char *nk_file_name(const nk_file *f);
+
+/* True when [off, off+len) lies inside a buffer of `size` bytes (overflow-safe). */
+static inline bool nk_in_bounds(uint64_t size, uint64_t off, uint64_t len)
+{
+    return off <= size && len <= size - off;
+}
+
+/* Little-endian loads from a byte pointer the caller has bounds-checked. */
+static inline uint16_t nk_le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t nk_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t nk_le64(const uint8_t *p)
+{
+    return (uint64_t)nk_le32(p) | ((uint64_t)nk_le32(p + 4) << 32);
+}
+
+/* Bounds-checked loads from a file: false when the field is past the end. */
+static inline bool nk_file_u32(const nk_file *f, uint64_t off, uint32_t *v)
+{
+    if (!nk_in_bounds(f->size, off, 4)) return false;
+    *v = nk_le32(f->data + off);
+    return true;
+}
+static inline bool nk_file_u64(const nk_file *f, uint64_t off, uint64_t *v)
+{
+    if (!nk_in_bounds(f->size, off, 8)) return false;
+    *v = nk_le64(f->data + off);
+    return true;
+}
+
+/* ---- growable arrays and strings --------------------------------------------------- */
+
+/* Grows *arr (element size `elem`) so that it holds at least `need` elements.
+ * Returns false on overflow or allocation failure. */
+bool nk_grow(void **arr, size_t *cap, size_t need, size_t elem);
+
+typedef struct nk_strbuf {
+    char *s;
+    size_t len, cap;
+} nk_strbuf;
+void nk_sb_printf(nk_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void nk_sb_free(nk_strbuf *sb);
+
+/* ---- formatting -------------------------------------------------------------------- */
+
+/* WinDbg's 64-bit address style: "fffff804`7bdf5a80". buf needs 18 bytes. */
+char *nk_fmt_addr64(char *buf, uint64_t v);
+/* Pointer-sized: 64-bit style for 64-bit targets, "8053c4d0" for 32-bit. buf: 18 bytes. */
+char *nk_fmt_ptr(char *buf, uint64_t v, bool is64);
+
+/* Copies a NUL-terminated string of at most max bytes out of a fixed field. */
+void nk_copy_cstr(char *dst, size_t dstlen, const uint8_t *src, size_t max);
+/* UTF-16LE (bounded) to UTF-8; returns a malloc'ed string (never NULL on success). */
+char *nk_utf16_to_utf8(const uint8_t *src, size_t nbytes);
+
+#endif

@@ -1,0 +1,93 @@
+/* cmd.h: the command layer's contract. One table (table.c) lists every command with its
+ * syntax and help; each command family lives in its own file (cmd_*.c). A command reads the
+ * target only through the memory, container-neutral and (later) symbol layers, and prints
+ * through nk_out, which gives text in WinDbg's shapes or one JSON object per command. */
+#ifndef NTKD_CMD_H
+#define NTKD_CMD_H
+
+#include <json-c/json.h>
+#include <stdio.h>
+
+#include "dump/dump.h"
+#include "mem/mem.h"
+
+typedef struct nk_out {
+    FILE *f;
+    bool json;
+    json_object *root; /* JSON mode: the command's result object ("command", ... fields) */
+    bool failed;
+} nk_out;
+
+/* Text output (ignored in JSON mode). */
+void nk_printf(nk_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An error message: text mode prints it as a line; JSON mode stores it under "error". */
+void nk_cmd_error(nk_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* JSON helpers (no-ops in text mode); `obj` NULL means the root object. */
+void nk_json_u64(nk_out *o, json_object *obj, const char *key, uint64_t v); /* as "0x..." hex string */
+void nk_json_int(nk_out *o, json_object *obj, const char *key, int64_t v);
+void nk_json_str(nk_out *o, json_object *obj, const char *key, const char *v);
+void nk_json_bool(nk_out *o, json_object *obj, const char *key, bool v);
+/* New array/object attached under key (or appended when parent is an array); NULL in text mode. */
+json_object *nk_json_arr(nk_out *o, json_object *parent, const char *key);
+json_object *nk_json_obj(nk_out *o, json_object *parent, const char *key);
+/* "0x..." string value for arrays. */
+json_object *nk_json_hex(uint64_t v);
+
+typedef struct nk_cmd_env {
+    ntkd_target *t;
+    nk_out *o;
+    const char *name; /* the command name as typed (e.g. "dq") */
+    bool quit;
+} nk_cmd_env;
+
+typedef nk_status (*nk_cmd_fn)(nk_cmd_env *env, const char *args);
+
+enum nk_cmd_flags {
+    NK_CMD_ANY = 0,
+    NK_CMD_KERNEL = 1, /* kernel dumps only */
+    NK_CMD_USER = 2,   /* user dumps only */
+};
+
+typedef struct nk_cmd {
+    const char *name;
+    nk_cmd_fn fn;
+    unsigned flags;
+    const char *syntax;
+    const char *help;
+} nk_cmd;
+
+extern const nk_cmd nk_commands[];
+extern const size_t nk_ncommands;
+const nk_cmd *nk_cmd_find(const char *name);
+
+/* Argument helpers shared by commands. */
+const char *nk_skip_ws(const char *s);
+/* Splits the next whitespace-separated word (quotes respected) into buf. Returns the rest. */
+const char *nk_next_word(const char *s, char *buf, size_t len);
+
+/* ---- command functions, one family per file ---------------------------------------- */
+/* cmd_basic.c */
+nk_status cmd_quit(nk_cmd_env *e, const char *a);
+nk_status cmd_help(nk_cmd_env *e, const char *a);
+/* cmd_target.c: header facts */
+nk_status cmd_bugcheck(nk_cmd_env *e, const char *a);
+nk_status cmd_vertarget(nk_cmd_env *e, const char *a);
+nk_status cmd_dumpdebug(nk_cmd_env *e, const char *a);
+/* cmd_regs.c */
+nk_status cmd_r(nk_cmd_env *e, const char *a);
+/* cmd_memory.c: display memory */
+nk_status cmd_display(nk_cmd_env *e, const char *a);      /* db dw dd dq dp dc da du dps dqs dds */
+nk_status cmd_display_phys(nk_cmd_env *e, const char *a); /* !db !dw !dd !dq !dc */
+/* cmd_eval.c */
+nk_status cmd_eval(nk_cmd_env *e, const char *a);    /* ? */
+nk_status cmd_formats(nk_cmd_env *e, const char *a); /* .formats */
+/* cmd_pte.c */
+nk_status cmd_pte(nk_cmd_env *e, const char *a);
+nk_status cmd_vtop(nk_cmd_env *e, const char *a);
+/* cmd_user.c: user-mode dumps */
+nk_status cmd_pipe(nk_cmd_env *e, const char *a);   /* | */
+nk_status cmd_tilde(nk_cmd_env *e, const char *a);  /* ~ */
+nk_status cmd_exr(nk_cmd_env *e, const char *a);    /* .exr */
+nk_status cmd_ecxr(nk_cmd_env *e, const char *a);   /* .ecxr */
+
+#endif

@@ -1,0 +1,63 @@
+/* table.c: the one command table. Every command ntkd knows is a row here: its name, the
+ * function that runs it, where it applies, its syntax and its help text. */
+#include "cmd/cmd.h"
+
+const nk_cmd nk_commands[] = {
+    /* target and header facts */
+    {".bugcheck", cmd_bugcheck, NK_CMD_ANY, ".bugcheck", "Show the bug check code and its four parameters."},
+    {"vertarget", cmd_vertarget, NK_CMD_ANY, "vertarget", "Show the target's Windows version, processors, dump kind and times."},
+    {".dumpdebug", cmd_dumpdebug, NK_CMD_ANY, ".dumpdebug", "Show every field of the dump's headers (including the triage header, runs, streams)."},
+    /* registers */
+    {"r", cmd_r, NK_CMD_ANY, "r [reg[,reg...]]", "Show the registers of the current context, or the named registers."},
+    /* memory */
+    {"db", cmd_display, NK_CMD_ANY, "db [addr] [L count | addr2]", "Display bytes and ASCII."},
+    {"dw", cmd_display, NK_CMD_ANY, "dw [addr] [L count | addr2]", "Display 16-bit words."},
+    {"dd", cmd_display, NK_CMD_ANY, "dd [addr] [L count | addr2]", "Display 32-bit double words."},
+    {"dq", cmd_display, NK_CMD_ANY, "dq [addr] [L count | addr2]", "Display 64-bit quad words."},
+    {"dp", cmd_display, NK_CMD_ANY, "dp [addr] [L count | addr2]", "Display pointer-sized values."},
+    {"dc", cmd_display, NK_CMD_ANY, "dc [addr] [L count | addr2]", "Display double words and ASCII."},
+    {"da", cmd_display, NK_CMD_ANY, "da [addr] [L count]", "Display an ASCII string."},
+    {"du", cmd_display, NK_CMD_ANY, "du [addr] [L count]", "Display a UTF-16 string."},
+    {"dps", cmd_display, NK_CMD_ANY, "dps [addr] [L count]", "Display pointers with their symbols."},
+    {"dqs", cmd_display, NK_CMD_ANY, "dqs [addr] [L count]", "Display quad words with their symbols."},
+    {"dds", cmd_display, NK_CMD_ANY, "dds [addr] [L count]", "Display double words with their symbols."},
+    {"!db", cmd_display_phys, NK_CMD_KERNEL, "!db [flags] physaddr [L count]", "Display physical memory as bytes."},
+    {"!dw", cmd_display_phys, NK_CMD_KERNEL, "!dw physaddr [L count]", "Display physical memory as words."},
+    {"!dd", cmd_display_phys, NK_CMD_KERNEL, "!dd physaddr [L count]", "Display physical memory as double words."},
+    {"!dq", cmd_display_phys, NK_CMD_KERNEL, "!dq physaddr [L count]", "Display physical memory as quad words."},
+    {"!dc", cmd_display_phys, NK_CMD_KERNEL, "!dc physaddr [L count]", "Display physical memory as double words and ASCII."},
+    /* paging */
+    {"!pte", cmd_pte, NK_CMD_KERNEL, "!pte addr", "Decode every paging level of a virtual address, with flags and software PTE states."},
+    {"!vtop", cmd_vtop, NK_CMD_KERNEL, "!vtop [dirbase] addr", "Translate a virtual address to a physical one."},
+    /* expressions */
+    {"?", cmd_eval, NK_CMD_ANY, "? expression", "Evaluate a MASM expression."},
+    {".formats", cmd_formats, NK_CMD_ANY, ".formats expression", "Show a value in hex, decimal, octal, binary, chars, time and float."},
+    /* user-mode dumps */
+    {"|", cmd_pipe, NK_CMD_USER, "|", "Show the process the dump was taken of."},
+    {"~", cmd_tilde, NK_CMD_USER, "~ | ~Ns", "List threads; ~Ns makes thread N current."},
+    {".exr", cmd_exr, NK_CMD_ANY, ".exr -1 | .exr addr", "Show the dump's exception record (-1) or one at an address."},
+    {".ecxr", cmd_ecxr, NK_CMD_ANY, ".ecxr", "Switch to the exception's context record and show its registers."},
+    /* session */
+    {"q", cmd_quit, NK_CMD_ANY, "q", "Quit."},
+    {"help", cmd_help, NK_CMD_ANY, "help [command]", "List commands, or show one command's syntax and help."},
+    {".help", cmd_help, NK_CMD_ANY, ".help", "Same as help."},
+};
+const size_t nk_ncommands = sizeof nk_commands / sizeof nk_commands[0];
+
+const nk_cmd *nk_cmd_find(const char *name)
+{
+    for (size_t i = 0; i < nk_ncommands; i++)
+        if (strcmp(nk_commands[i].name, name) == 0) return &nk_commands[i];
+    return NULL;
+}
+
+size_t ntkd_command_count(void) { return nk_ncommands; }
+
+bool ntkd_command(size_t i, ntkd_cmd_info *out)
+{
+    if (i >= nk_ncommands) return false;
+    out->name = nk_commands[i].name;
+    out->syntax = nk_commands[i].syntax;
+    out->help = nk_commands[i].help;
+    return true;
+}
