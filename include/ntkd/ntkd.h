@@ -45,6 +45,10 @@ const char *ntkd_ctx_error(const ntkd_ctx *ctx);
 
 ntkd_status ntkd_open(ntkd_ctx *ctx, const char *path, const ntkd_open_opts *opts,
                       ntkd_target **out);
+/* Opens a dump held in memory (the caller keeps `data` alive until ntkd_close). `name` is
+ * used in messages. For fuzzing and embedding. */
+ntkd_status ntkd_open_mem(ntkd_ctx *ctx, const char *name, const void *data, size_t size,
+                          const ntkd_open_opts *opts, ntkd_target **out);
 void ntkd_close(ntkd_target *t);
 
 /* The prompt WinDbg would show for this target: "0: kd> " or "0:000> ". */

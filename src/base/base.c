@@ -70,7 +70,7 @@ nk_status nk_file_map(ntkd_ctx *ctx, const char *path, nk_file *f)
 
 void nk_file_unmap(nk_file *f)
 {
-    if (f->data && f->size) munmap((void *)f->data, (size_t)f->size);
+    if (f->data && f->size && !f->borrowed) munmap((void *)f->data, (size_t)f->size);
     if (f->fd >= 0) close(f->fd);
     free(f->path);
     memset(f, 0, sizeof *f);

@@ -34,6 +34,7 @@ typedef struct nk_file {
     uint64_t size;
     char *path;
     int fd;
+    bool borrowed; /* data belongs to the caller (ntkd_open_mem): never unmapped */
 } nk_file;
 
 nk_status nk_file_map(ntkd_ctx *ctx, const char *path, nk_file *f);

@@ -268,19 +268,11 @@ ntkd_ctx *ntkd_ctx_new(void) { return calloc(1, sizeof(ntkd_ctx)); }
 void ntkd_ctx_free(ntkd_ctx *ctx) { free(ctx); }
 const char *ntkd_ctx_error(const ntkd_ctx *ctx) { return ctx ? ctx->errmsg : "no context"; }
 
-ntkd_status ntkd_open(ntkd_ctx *ctx, const char *path, const ntkd_open_opts *opts,
-                      ntkd_target **out)
+/* Detects the container by signature and runs its parser on an already-mapped file. */
+static ntkd_status open_target(ntkd_ctx *ctx, ntkd_target *t, const ntkd_open_opts *opts,
+                               ntkd_target **out)
 {
-    *out = NULL;
-    ctx->errmsg[0] = 0;
-    ntkd_target *t = calloc(1, sizeof *t);
-    if (!t) return nk_fail(ctx, NTKD_E_NOMEM, "%s: out of memory", path);
-    t->ctx = ctx;
-    nk_status st = nk_file_map(ctx, path, &t->file);
-    if (st != NTKD_OK) {
-        free(t);
-        return st;
-    }
+    nk_status st;
     if (opts && opts->raw) {
         st = nk_raw_open(t, opts);
     } else {
@@ -308,6 +300,42 @@ ntkd_status ntkd_open(ntkd_ctx *ctx, const char *path, const ntkd_open_opts *opt
     if (t->d.ncontexts) t->cur_ctx = t->d.contexts[0];
     *out = t;
     return NTKD_OK;
+}
+
+ntkd_status ntkd_open(ntkd_ctx *ctx, const char *path, const ntkd_open_opts *opts,
+                      ntkd_target **out)
+{
+    *out = NULL;
+    ctx->errmsg[0] = 0;
+    ntkd_target *t = calloc(1, sizeof *t);
+    if (!t) return nk_fail(ctx, NTKD_E_NOMEM, "%s: out of memory", path);
+    t->ctx = ctx;
+    nk_status st = nk_file_map(ctx, path, &t->file);
+    if (st != NTKD_OK) {
+        free(t);
+        return st;
+    }
+    return open_target(ctx, t, opts, out);
+}
+
+ntkd_status ntkd_open_mem(ntkd_ctx *ctx, const char *name, const void *data, size_t size,
+                          const ntkd_open_opts *opts, ntkd_target **out)
+{
+    *out = NULL;
+    ctx->errmsg[0] = 0;
+    ntkd_target *t = calloc(1, sizeof *t);
+    if (!t) return nk_fail(ctx, NTKD_E_NOMEM, "%s: out of memory", name);
+    t->ctx = ctx;
+    t->file.fd = -1;
+    t->file.borrowed = true;
+    t->file.data = data;
+    t->file.size = size;
+    t->file.path = strdup(name ? name : "(memory)");
+    if (!t->file.path) {
+        free(t);
+        return nk_fail(ctx, NTKD_E_NOMEM, "out of memory");
+    }
+    return open_target(ctx, t, opts, out);
 }
 
 void ntkd_close(ntkd_target *t)

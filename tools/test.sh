@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite, as CI runs it: install dependencies, build with ASan and UBSan,
+# run every unit and CLI test, then run each libFuzzer target for a short time.
+# Needs ../shared/corpus beside the project. FUZZ_SECONDS (default 20) sets the time per target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+if [ ! -d ../shared/corpus ]; then
+  echo "test.sh: ../shared/corpus is missing (the test corpus must sit beside the project)" >&2
+  exit 1
+fi
+JOBS=$(nproc)
+cmake -S . -B build-test -G Ninja -DNTKD_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build-test
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-test -j"$JOBS" --output-on-failure --timeout 600
+
+# Fuzzing: a short run of each container parser's target, seeded with generated dumps and the corpus.
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+  CC=clang-14 cmake -S . -B build-fuzz -G Ninja -DNTKD_FUZZ=ON -DNTKD_TESTS=OFF >/dev/null
+  ninja -C build-fuzz
+  seeds=$(mktemp -d)
+  trap 'rm -rf "$seeds"' EXIT
+  gen=build-test/tests/gen/ntkd-gendump
+  mkdir -p "$seeds/kdump64" "$seeds/kdump32" "$seeds/triage64" "$seeds/triage32" "$seeds/mdmp" "$seeds/raw"
+  "$gen" full64 "$seeds/kdump64/full.dmp" --pages 16 >/dev/null
+  "$gen" bitmap64 "$seeds/kdump64/bitmap.dmp" --pages 16 >/dev/null
+  "$gen" full32 "$seeds/kdump32/full.dmp" --pages 16 >/dev/null
+  "$gen" triage64 "$seeds/triage64/t.dmp" >/dev/null
+  "$gen" triage32 "$seeds/triage32/t.dmp" >/dev/null
+  "$gen" mdmp "$seeds/mdmp/m.dmp" >/dev/null
+  "$gen" raw "$seeds/raw/r.raw" --pages 16 >/dev/null
+  rm -f "$seeds"/*/*.manifest
+  run_fuzz() { # target, seed dir, extra read-only corpus dirs...
+    local tgt=$1 dir=$2; shift 2
+    echo "fuzz: $tgt for ${FUZZ_SECONDS}s"
+    "build-fuzz/fuzz/$tgt" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -max_len=262144 \
+      -print_final_stats=0 "$dir" "$@" 2>&1 | tail -n 3
+    test "${PIPESTATUS[0]}" -eq 0
+  }
+  run_fuzz fuzz_kdump64 "$seeds/kdump64" ../shared/corpus/dumps/kernel
+  run_fuzz fuzz_kdump32 "$seeds/kdump32"
+  run_fuzz fuzz_triage64 "$seeds/triage64" ../shared/corpus/dumps/kernel
+  run_fuzz fuzz_triage32 "$seeds/triage32"
+  run_fuzz fuzz_mdmp "$seeds/mdmp" ../shared/corpus/dumps/user
+  run_fuzz fuzz_raw "$seeds/raw"
+  echo "fuzz: all targets ran without a crash"
+fi
