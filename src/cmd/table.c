@@ -21,6 +21,7 @@ const nk_cmd nk_commands[] = {
     {"dps", cmd_display, NK_CMD_ANY, "dps [addr] [L count]", "Display pointers with their symbols."},
     {"dqs", cmd_display, NK_CMD_ANY, "dqs [addr] [L count]", "Display quad words with their symbols."},
     {"dds", cmd_display, NK_CMD_ANY, "dds [addr] [L count]", "Display double words with their symbols."},
+    {"d", cmd_display, NK_CMD_ANY, "d [addr] [L count | addr2]", "Repeat the last d* display command; without an address, continue where it stopped."},
     {"!db", cmd_display_phys, NK_CMD_KERNEL, "!db [flags] physaddr [L count]", "Display physical memory as bytes."},
     {"!dw", cmd_display_phys, NK_CMD_KERNEL, "!dw physaddr [L count]", "Display physical memory as words."},
     {"!dd", cmd_display_phys, NK_CMD_KERNEL, "!dd physaddr [L count]", "Display physical memory as double words."},

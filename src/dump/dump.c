@@ -83,16 +83,18 @@ nk_status nk_physmap_index_bitmap(ntkd_target *t)
                        nk_file_name(&t->file), (unsigned long long)p->nbits);
     uint64_t total = 0;
     const uint64_t nbytes = (p->nbits + 7) / 8;
+    const uint64_t full = p->nbits / 8; /* bytes whose 8 bits all lie inside nbits */
     for (uint64_t b = 0; b < p->nblocks; b++) {
         p->rank[b] = total;
         uint64_t start = b * (RANK_BLOCK_BITS / 8);
         uint64_t end = start + RANK_BLOCK_BITS / 8;
         if (end > nbytes) end = nbytes;
         uint64_t i = start;
-        for (; i + 8 <= end; i += 8) total += (uint64_t)__builtin_popcountll(nk_le64(p->bitmap + i));
+        for (; i + 8 <= end && i + 8 <= full; i += 8)
+            total += (uint64_t)__builtin_popcountll(nk_le64(p->bitmap + i));
         for (; i < end; i++) {
             uint8_t byte = p->bitmap[i];
-            if (i == nbytes - 1 && (p->nbits & 7)) byte &= (uint8_t)((1u << (p->nbits & 7)) - 1);
+            if (i >= full) byte &= (uint8_t)((1u << (p->nbits & 7)) - 1); /* the partial last byte */
             total += (uint64_t)__builtin_popcount(byte);
         }
     }
@@ -120,7 +122,8 @@ nk_status nk_physmap_check_runs(ntkd_target *t)
 {
     nk_physmap *p = &t->d.phys;
     const char *fn = nk_file_name(&t->file);
-    size_t out = 0;
+    size_t out = 0, npast = 0, first_past = 0;
+    uint64_t past_pages = 0;
     for (size_t i = 0; i < p->nruns; i++) {
         nk_phys_run r = p->runs[i];
         if (r.page_count == 0) continue;
@@ -130,18 +133,26 @@ nk_status nk_physmap_check_runs(ntkd_target *t)
             continue;
         }
         uint64_t room = t->file.size > r.file_off ? (t->file.size - r.file_off) / 4096 : 0;
+        if (room == 0) { /* entirely past the end: reported once for all such runs, below */
+            if (!npast++) first_past = i;
+            past_pages = r.page_count > UINT64_MAX - past_pages ? UINT64_MAX : past_pages + r.page_count;
+            continue;
+        }
         if (r.page_count > room) {
             nk_warn(t, "%s: run %zu (base page 0x%llx) describes %llu pages at offset 0x%llx but the "
                     "file holds %llu; the rest reads as not present",
                     fn, i, (unsigned long long)r.base_pfn, (unsigned long long)r.page_count,
                     (unsigned long long)r.file_off, (unsigned long long)room);
             r.page_count = room;
-            if (!r.page_count) continue;
         }
         p->runs[out++] = r;
     }
+    if (npast)
+        nk_warn(t, "%s: %zu run%s from run %zu on (%llu pages) lie%s past the end of the file (0x%llx "
+                "bytes); their pages read as not present", fn, npast, npast == 1 ? "" : "s", first_past,
+                (unsigned long long)past_pages, npast == 1 ? "s" : "", (unsigned long long)t->file.size);
     p->nruns = out;
-    qsort(p->runs, p->nruns, sizeof *p->runs, run_cmp);
+    if (p->nruns) qsort(p->runs, p->nruns, sizeof *p->runs, run_cmp);
     out = 0;
     for (size_t i = 0; i < p->nruns; i++) {
         nk_phys_run r = p->runs[i];
@@ -192,7 +203,7 @@ void nk_vranges_check(ntkd_target *t)
         d->vranges[out++] = r;
     }
     d->nvranges = out;
-    qsort(d->vranges, d->nvranges, sizeof *d->vranges, vr_cmp);
+    if (d->nvranges) qsort(d->vranges, d->nvranges, sizeof *d->vranges, vr_cmp);
     out = 0;
     for (size_t i = 0; i < d->nvranges; i++) {
         nk_vrange r = d->vranges[i];

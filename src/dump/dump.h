@@ -207,7 +207,60 @@ struct ntkd_target {
     void *ext[8];           /* per-layer state owned by upper layers (symbols, ...); see
                                NK_EXT_* in their headers; freed through ext_free */
     void (*ext_free[8])(void *);
+    /* paging state (mem/paging.c): the page-table page last read at each walk level (pfn+1,
+       0 = empty; pointers into the mapped file), the self-map index found for one root,
+       and the software-PTE layout the symbol layer may install from _MMPTE_* types (NULL:
+       paging.c's built-in table by architecture and build). */
+    struct { uint64_t pfn1; const uint8_t *page; } pt_cache[5];
+    bool selfmap_known;
+    uint64_t selfmap_root;
+    int selfmap_index;      /* -1: the root has no self-reference entry */
+    const struct nk_pte_layout *pte_layout;
+    /* display commands (cmd/cmd_memory.c): where a d* / !d* command without an address
+       continues, and the last d* command (what a bare `d` repeats) */
+    uint64_t disp_next, disp_phys_next;
+    bool disp_have, disp_phys_have;
+    char disp_last[8];
 };
+
+/* User minidumps: facts beyond nk_dump that the MDMP parser (mdmp.c) keeps in
+ * t->ext[NK_EXT_MDMP] (freed through ext_free). NULL for every other container. */
+#define NK_EXT_MDMP 1
+
+typedef struct nk_mdmp_handle {
+    uint64_t handle;
+    char *type_name;   /* UTF-8, NULL when the descriptor gives none */
+    char *object_name; /* UTF-8, NULL when the descriptor gives none */
+    uint32_t attributes, granted_access, handle_count, pointer_count;
+} nk_mdmp_handle;
+
+typedef struct nk_mdmp_info {
+    uint32_t version;          /* header Version (low word 0xa793) */
+    uint32_t timestamp;        /* header TimeDateStamp, time_t */
+    uint64_t flags;            /* header Flags (MINIDUMP_TYPE) */
+    uint32_t os_minor;         /* SystemInfo MinorVersion (major is d.major, build d.minor) */
+    uint16_t processor_arch;   /* SystemInfo ProcessorArchitecture as stored */
+    /* HandleDataStream */
+    bool has_handles;
+    uint32_t handle_count;     /* NumberOfDescriptors as stored */
+    nk_mdmp_handle *handles;   /* the descriptors that lie inside the file */
+    size_t nhandles;
+    /* CommentStreamA / CommentStreamW, UTF-8, NULL when absent */
+    char *comment_a, *comment_w;
+    /* MiscInfoStream (valid per misc_flags1 bits; 0 when absent) */
+    uint32_t misc_size, misc_flags1;
+    uint32_t process_user_time, process_kernel_time;
+    uint32_t processor_max_mhz, processor_current_mhz, processor_mhz_limit,
+        processor_max_idle_state, processor_current_idle_state;
+    uint32_t process_integrity_level, process_execute_flags, protected_process, time_zone_id;
+    char *build_string, *dbg_bld_str; /* MISC_INFO_4, UTF-8 */
+    uint32_t process_cookie;          /* MISC_INFO_5 */
+    /* Breakpad info stream (0x47670001) */
+    bool has_breakpad_info;
+    uint32_t breakpad_validity, breakpad_dump_thread_id, breakpad_requesting_thread_id;
+    /* storage for the thread contexts' origin strings ("thread 1a2c") */
+    char (*origins)[24];
+} nk_mdmp_info;
 
 /* Container parsers. Each checks its signature first and returns NTKD_E_FORMAT with no
  * message when the file is not its kind (so the next parser can try); any other failure
@@ -238,5 +291,24 @@ bool nk_phys_page_off(const nk_dump *d, uint64_t pfn, uint64_t *file_off);
 
 const char *nk_arch_name(nk_arch a);
 const char *nk_kind_name(nk_dump_kind k);
+
+/* ---- internals shared by the 64- and 32-bit kernel containers (kdump64.c) ----------- */
+
+/* One fixed header field: name, file offset, width in bytes (1, 2, 4 or 8). */
+typedef struct nk_kdump_fdef {
+    const char *name;
+    uint32_t off;
+    uint8_t width;
+} nk_kdump_fdef;
+/* Records every field of a table for `.dumpdebug` (fields past the end of the file, or of
+ * another width, are skipped). */
+void nk_kdump_record(ntkd_target *t, const char *section, const nk_kdump_fdef *defs, size_t n);
+/* Parses the bitmap / summary header at hdr_off (DumpType 2, 5, 6, 8, 9, 0xA) and indexes
+ * its pages. Problems that leave the header facts usable are warnings (NTKD_OK); only an
+ * allocation failure is an error. */
+nk_status nk_kdump_bitmap(ntkd_target *t, uint64_t hdr_off, uint32_t dump_type, bool is64);
+/* True for the "PAGE" filler Windows leaves in header fields it did not set. */
+static inline bool nk_kdump_unset32(uint32_t v) { return v == 0x45474150u; }
+static inline bool nk_kdump_unset64(uint64_t v) { return v == 0x4547415045474150ull; }
 
 #endif

@@ -13,6 +13,22 @@
 typedef bool (*nk_sym_resolver)(ntkd_target *t, const char *name, uint64_t *addr);
 #define NK_EXT_SYMRESOLVE 0
 
+/* The object stored in t->ext[NK_EXT_SYMRESOLVE] begins with an nk_sym_hooks (as its first
+ * member), so the symbol layer may keep its own state after it. The function pointers live
+ * in this struct because ISO C has no conversion between function pointers and void *. */
+typedef bool (*nk_sym_describer)(ntkd_target *t, uint64_t addr, char *buf, size_t len);
+typedef struct nk_sym_hooks {
+    nk_sym_resolver resolve;   /* name -> address ("nt!KeBugCheckEx", "KeBugCheckEx"); may be NULL */
+    nk_sym_describer describe; /* address -> "nt!KeBugCheckEx+0x10" (no offset when exact);
+                                  false when no symbol covers the address; may be NULL */
+} nk_sym_hooks;
+static inline const nk_sym_hooks *nk_sym_hooks_of(const ntkd_target *t)
+{
+    return (const nk_sym_hooks *)t->ext[NK_EXT_SYMRESOLVE];
+}
+/* Address -> symbol text through the hook; false (buf = "") when there is none. */
+bool nk_sym_describe_addr(ntkd_target *t, uint64_t addr, char *buf, size_t len);
+
 /* Evaluates one expression from s. On success *end points after it (stopping at whitespace
  * that is not inside the expression, so "dq addr L4" can split), *val holds the value.
  * On failure err holds a message like "Couldn't resolve error at 'foo'". */

@@ -50,7 +50,10 @@ typedef struct nk_walk {
     uint64_t page_size;
 } nk_walk;
 
-/* Walks the page tables rooted at dtb for va. Fills every level it reads. */
+/* Walks the page tables rooted at dtb for va. Fills every level it reads; the name and
+ * self-map address (entry_va) are filled for every level of the architecture, also those
+ * the walk did not reach. Returns NTKD_OK when translated, else NTKD_E_NOTPRESENT with
+ * w->result saying why. */
 nk_status nk_vtop_walk(ntkd_target *t, uint64_t dtb, uint64_t va, nk_walk *w);
 /* Translates with the dump's own page-table root. */
 nk_status nk_vtop(ntkd_target *t, uint64_t va, uint64_t *pa);
@@ -75,11 +78,41 @@ typedef struct nk_swpte {
     uint32_t protection;   /* MM protection code 0..31 */
 } nk_swpte;
 
+/* Where the fields of an invalid PTE lie (Windows _MMPTE_TRANSITION, _MMPTE_PROTOTYPE,
+ * _MMPTE_SOFTWARE). paging.c keeps a built-in table keyed by paging mode and build range;
+ * the symbol layer may install one built from the kernel's own _MMPTE_* types by pointing
+ * ntkd_target.pte_layout at it (it must outlive the target). Field = (pte >> shift) masked
+ * to bits. */
+typedef struct nk_pte_layout {
+    const char *name;
+    uint8_t prototype_bit, transition_bit;
+    uint8_t prot_shift;                  /* Protection, 5 bits */
+    uint8_t pfn_shift, pfn_bits;         /* _MMPTE_TRANSITION.PageFrameNumber */
+    uint8_t pf_num_shift, pf_num_bits;   /* _MMPTE_SOFTWARE.PageFileLow */
+    uint8_t pf_off_shift, pf_off_bits;   /* _MMPTE_SOFTWARE.PageFileHigh */
+    uint8_t proto_shift, proto_bits, proto_pos;          /* ProtoAddress(High) -> address bit */
+    uint8_t proto_lo_shift, proto_lo_bits, proto_lo_pos; /* ProtoAddressLow (x86 non-PAE) */
+    bool proto_sext48;                   /* ProtoAddress is a signed 48-bit address (64-bit) */
+    uint64_t proto_base;                 /* added to the address (x86 non-PAE) */
+    int8_t swizzle_bit;                  /* SwizzleBit, -1 when the layout has none */
+    uint64_t invalid_pte_mask;           /* MiState.Hardware.InvalidPteMask (0: unknown):
+                                            XORed into a PTE whose swizzle bit is clear */
+} nk_pte_layout;
+
+/* The layout nk_pte_decode uses for this target (installed one, else the built-in one). */
+const nk_pte_layout *nk_pte_layout_get(const ntkd_target *t);
 void nk_pte_decode(const ntkd_target *t, uint64_t pte, nk_swpte *out);
 /* "ReadWrite", "ExecuteReadWrite", "Outswapped kernel stack" (0x1f on x86) ... */
 const char *nk_pte_protection_name(uint32_t prot);
+/* The page frame an entry points to (its address bits for the paging mode, >> 12). */
+uint64_t nk_pte_pfn(const ntkd_target *t, uint64_t pte);
 /* The flag letters !pte prints for a valid entry, e.g. "---DA--KWEV". buf: 12 bytes. */
 char *nk_pte_flags(const ntkd_target *t, uint64_t pte, bool is_pde, char *buf);
+
+/* When addr lies in the page-table self-map of the dump's root (x64, ARM64: the region the
+ * self-reference entry maps; x86: 0xC0000000 up), the virtual address whose PTE sits at
+ * addr (what WinDbg's `!pte PTE` shows). False otherwise. */
+bool nk_pte_addr_to_va(ntkd_target *t, uint64_t addr, uint64_t *va);
 
 /* Raw images: find a page-table root by a self-reference scan (raw.c). */
 nk_status nk_find_dtb(ntkd_target *t, uint64_t *dtb);
