@@ -14,7 +14,12 @@ cmake -S . -B build-test -G Ninja -DNTKD_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithD
 ninja -C build-test
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --test-dir build-test -j"$JOBS" --output-on-failure --timeout 600
+ctest_log=$(mktemp)
+ctest --test-dir build-test -j"$JOBS" --output-on-failure --timeout 600 | tee "$ctest_log"
+summary=$(grep -E '^[0-9]+% tests passed' "$ctest_log" | tail -n 1)
+rm -f "$ctest_log"
+total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
+failed=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$summary")
 
 # Fuzzing: a short run of each container parser's target, seeded with generated dumps and the corpus.
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
@@ -25,13 +30,13 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   trap 'rm -rf "$seeds"' EXIT
   gen=build-test/tests/gen/ntkd-gendump
   mkdir -p "$seeds/kdump64" "$seeds/kdump32" "$seeds/triage64" "$seeds/triage32" "$seeds/mdmp" "$seeds/raw"
-  "$gen" full64 "$seeds/kdump64/full.dmp" --pages 16 >/dev/null
-  "$gen" bitmap64 "$seeds/kdump64/bitmap.dmp" --pages 16 >/dev/null
-  "$gen" full32 "$seeds/kdump32/full.dmp" --pages 16 >/dev/null
+  "$gen" full64 "$seeds/kdump64/full.dmp" --pages 32 >/dev/null
+  "$gen" bitmap64 "$seeds/kdump64/bitmap.dmp" --pages 32 >/dev/null
+  "$gen" full32 "$seeds/kdump32/full.dmp" --pages 32 >/dev/null
   "$gen" triage64 "$seeds/triage64/t.dmp" >/dev/null
   "$gen" triage32 "$seeds/triage32/t.dmp" >/dev/null
   "$gen" mdmp "$seeds/mdmp/m.dmp" >/dev/null
-  "$gen" raw "$seeds/raw/r.raw" --pages 16 >/dev/null
+  "$gen" raw "$seeds/raw/r.raw" --pages 32 >/dev/null
   rm -f "$seeds"/*/*.manifest
   run_fuzz() { # target, seed dir, extra read-only corpus dirs...
     local tgt=$1 dir=$2; shift 2
@@ -48,3 +53,4 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   run_fuzz fuzz_raw "$seeds/raw"
   echo "fuzz: all targets ran without a crash"
 fi
+echo "tests: $((total - failed)) passed, $failed failed"
