@@ -309,6 +309,10 @@ static ntkd_status open_target(ntkd_ctx *ctx, ntkd_target *t, const ntkd_open_op
         return st;
     }
     if (t->d.ncontexts) t->cur_ctx = t->d.contexts[0];
+    if (opts && opts->sympath && !(t->sympath = strdup(opts->sympath))) {
+        ntkd_close(t);
+        return nk_fail(ctx, NTKD_E_NOMEM, "out of memory");
+    }
     *out = t;
     return NTKD_OK;
 }
@@ -355,6 +359,7 @@ void ntkd_close(ntkd_target *t)
     for (size_t i = 0; i < 8; i++)
         if (t->ext[i] && t->ext_free[i]) t->ext_free[i](t->ext[i]);
     dump_free(&t->d);
+    free(t->sympath);
     for (size_t i = 0; i < t->nwarnings; i++) free(t->warnings[i]);
     free(t->warnings);
     nk_file_unmap(&t->file);

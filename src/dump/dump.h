@@ -196,6 +196,7 @@ typedef struct nk_dump {
 /* An opened dump: the file, what the parser found, session state and warnings. */
 struct ntkd_target {
     ntkd_ctx *ctx;
+    char *sympath;          /* symbol path given at open (-y / _NT_SYMBOL_PATH); may be NULL */
     nk_file file;
     nk_dump d;
     char **warnings;

@@ -139,6 +139,7 @@ _Static_assert(offsetof(blob_hdr, data_size) == 0x14, "DUMP_BLOB_HEADER.DataSize
 #define KDBG_SIZE_PRCB 0x2b0
 #define KDBG_OFF_PRCB_CURRENT_THREAD 0x2b4
 #define KDBG_SIZE_ETHREAD 0x2c0
+#define KDBG_OFF_PRCB_NUMBER 0x2be  /* OffsetPrcbNumber */
 #define KDBG_OFF_PRCB_CONTEXT 0x338 /* Windows 7 and later */
 
 #define TRIAGE_VALID_MARK 0x44475254u /* "TRGD" */
@@ -745,6 +746,17 @@ static void locate_copies(tstate *s, const uint8_t *kdbg, uint64_t klen)
                                  kdbg_u16(kdbg, klen, KDBG_OFF_PRCB_CURRENT_THREAD));
         tr->process_va = copy_ptr(s, tr->thread_off, thr_ext,
                                   kdbg_u16(kdbg, klen, KDBG_OFF_KTHREAD_APC_PROCESS));
+    }
+    /* The processor that bugchecked is the one whose PRCB the dump copied: its number is at
+     * the offset the debugger data names (the prompt shows it, "5: kd>"). */
+    uint16_t num_at = kdbg ? kdbg_u16(kdbg, klen, KDBG_OFF_PRCB_NUMBER) : 0;
+    if (num_at && tr->prcb_off && num_at + 2u <= prcb_ext &&
+        nk_in_bounds(s->f->size, tr->prcb_off + num_at, 2)) {
+        uint16_t cpu = nk_le16(s->f->data + tr->prcb_off + num_at);
+        if (!s->t->d.nprocs || cpu < s->t->d.nprocs) s->t->d.bugcheck_cpu = cpu;
+        else nk_warn(s->t, "%s: PRCB copy at 0x%llx: processor number %u is not below the "
+                     "processor count %u", nk_file_name(&s->t->file),
+                     (unsigned long long)tr->prcb_off, cpu, s->t->d.nprocs);
     }
     if (!tr->thread_va) tr->thread_va = va_by_identity(s, tr->thread_off, thr_ext);
     if (!tr->process_va) tr->process_va = va_by_identity(s, tr->process_off, proc_ext);
