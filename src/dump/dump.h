@@ -308,6 +308,20 @@ void nk_kdump_record(ntkd_target *t, const char *section, const nk_kdump_fdef *d
  * its pages. Problems that leave the header facts usable are warnings (NTKD_OK); only an
  * allocation failure is an error. */
 nk_status nk_kdump_bitmap(ntkd_target *t, uint64_t hdr_off, uint32_t dump_type, bool is64);
+/* PHYSICAL_MEMORY_DESCRIPTOR layout of one header kind (32- or 64-bit fields). */
+typedef struct nk_kdump_runs_layout {
+    uint32_t desc_off;     /* descriptor's file offset */
+    uint32_t npages_off;   /* NumberOfPages, relative to the descriptor */
+    uint32_t runs_off;     /* first run, relative to the descriptor */
+    uint8_t width;         /* 4 or 8: NumberOfPages and each run's BasePage/PageCount */
+    uint32_t max_runs;     /* runs that fit before the context area */
+    uint32_t ctx_off;      /* the context area (for messages) */
+    uint32_t data_off;     /* file offset of the first run's pages (the header size) */
+} nk_kdump_runs_layout;
+/* Reads the run list of a full dump (DumpType 1), records it for `.dumpdebug` and indexes it. */
+nk_status nk_kdump_runs(ntkd_target *t, const nk_kdump_runs_layout *l);
+/* True when a 128-byte header comment holds more than the "PAGE" filler. */
+bool nk_kdump_comment_set(const uint8_t *c);
 /* True for the "PAGE" filler Windows leaves in header fields it did not set. */
 static inline bool nk_kdump_unset32(uint32_t v) { return v == 0x45474150u; }
 static inline bool nk_kdump_unset64(uint64_t v) { return v == 0x4547415045474150ull; }

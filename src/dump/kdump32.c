@@ -94,61 +94,10 @@ static const nk_kdump_fdef h32_fields[] = {
     {"BootId", H32_BOOTID, 4},
 };
 
-static bool comment_meaningful(const uint8_t *c)
-{
-    if (!c[0]) return false;
-    for (size_t i = 0; i < 128; i += 4)
-        if (memcmp(c + i, "PAGE", 4) != 0) return true;
-    return false;
-}
-
-static nk_status parse_runs32(ntkd_target *t)
-{
-    const char *fn = nk_file_name(&t->file);
-    const char *sec = "Physical Memory Description";
-    const uint8_t *h = t->file.data;
-    nk_dump *d = &t->d;
-    uint32_t nruns = nk_le32(h + H32_PHYSMEM + PMD32_NRUNS);
-    uint32_t npages = nk_le32(h + H32_PHYSMEM + PMD32_NPAGES);
-    nk_dump_field(t, sec, "NumberOfRuns", H32_PHYSMEM + PMD32_NRUNS, nruns, 4, NULL);
-    nk_dump_field(t, sec, "NumberOfPages", H32_PHYSMEM + PMD32_NPAGES, npages, 4, NULL);
-    d->phys.kind = NK_PHYS_RUNS;
-    if (nk_kdump_unset32(nruns)) {
-        nk_warn(t, "%s: NumberOfRuns at 0x%x was never written (it holds the PAGE filler); no physical "
-                "memory is available", fn, H32_PHYSMEM + PMD32_NRUNS);
-        return NTKD_OK;
-    }
-    if (nruns > PMD32_MAX_RUNS) {
-        nk_warn(t, "%s: NumberOfRuns %u at 0x%x is more than the %d runs the descriptor can hold before "
-                "the context at 0x%x; reading %d", fn, nruns, H32_PHYSMEM + PMD32_NRUNS,
-                (int)PMD32_MAX_RUNS, H32_CONTEXT, (int)PMD32_MAX_RUNS);
-        nruns = PMD32_MAX_RUNS;
-    }
-    if (!nruns)
-        nk_warn(t, "%s: NumberOfRuns at 0x%x is 0: the dump describes no physical memory", fn, H32_PHYSMEM + PMD32_NRUNS);
-    d->phys.runs = calloc(nruns ? nruns : 1, sizeof *d->phys.runs);
-    if (!d->phys.runs) return nk_fail(t->ctx, NTKD_E_NOMEM, "%s: out of memory", fn);
-    uint64_t off = H32_SIZE, sum = 0;
-    for (uint32_t i = 0; i < nruns; i++) {
-        uint64_t at = H32_PHYSMEM + PMD32_RUNS + (uint64_t)i * RUN32_SIZE;
-        uint32_t base = nk_le32(h + at), count = nk_le32(h + at + 4);
-        char name[40];
-        snprintf(name, sizeof name, "Run[%u].FileOffset", i);
-        nk_dump_field(t, sec, name, at, off, 8, NULL);
-        snprintf(name, sizeof name, "Run[%u].BasePage", i);
-        nk_dump_field(t, sec, name, at, base, 4, NULL);
-        snprintf(name, sizeof name, "Run[%u].PageCount", i);
-        nk_dump_field(t, sec, name, at + 4, count, 4, NULL);
-        d->phys.runs[i] = (nk_phys_run){base, count, off};
-        off = count > (UINT64_MAX - off) / 4096 ? UINT64_MAX : off + (uint64_t)count * 4096;
-        sum += count; /* at most 86 * 2^32: no overflow */
-    }
-    d->phys.nruns = nruns;
-    if (sum != npages)
-        nk_warn(t, "%s: NumberOfPages 0x%x at 0x%x differs from the 0x%llx pages its runs describe", fn,
-                npages, H32_PHYSMEM + PMD32_NPAGES, (unsigned long long)sum);
-    return nk_physmap_check_runs(t);
-}
+static const nk_kdump_runs_layout runs32 = {
+    .desc_off = H32_PHYSMEM, .npages_off = PMD32_NPAGES, .runs_off = PMD32_RUNS, .width = 4,
+    .max_runs = PMD32_MAX_RUNS, .ctx_off = H32_CONTEXT, .data_off = H32_SIZE,
+};
 
 nk_status nk_kdump32_open(ntkd_target *t)
 {
@@ -192,7 +141,7 @@ nk_status nk_kdump32_open(ntkd_target *t)
     d->system_time = nk_kdump_unset64(v64) ? 0 : v64;
     v64 = nk_le64(h + H32_UPTIME);
     d->system_uptime = nk_kdump_unset64(v64) ? 0 : v64;
-    if (comment_meaningful(h + H32_COMMENT)) {
+    if (nk_kdump_comment_set(h + H32_COMMENT)) {
         nk_copy_cstr(d->comment, sizeof d->comment, h + H32_COMMENT, 128);
         nk_dump_field(t, "DUMP_HEADER32", "Comment", H32_COMMENT, 0, 0, d->comment);
     }
@@ -219,7 +168,7 @@ nk_status nk_kdump32_open(ntkd_target *t)
     switch (d->dump_type) {
     case 1:
         d->kind = NK_KIND_KERNEL_FULL;
-        return parse_runs32(t);
+        return nk_kdump_runs(t, &runs32);
     case 2:
         d->kind = NK_KIND_KERNEL_SUMMARY;
         return nk_kdump_bitmap(t, H32_SIZE, d->dump_type, false);

@@ -258,7 +258,7 @@ nk_status nk_kdump_bitmap(ntkd_target *t, uint64_t hoff, uint32_t dump_type, boo
 
 /* ---- the 64-bit header -------------------------------------------------------------- */
 
-static bool comment_meaningful(const uint8_t *c)
+bool nk_kdump_comment_set(const uint8_t *c)
 {
     if (!c[0]) return false;
     for (size_t i = 0; i < 128; i += 4)
@@ -266,43 +266,49 @@ static bool comment_meaningful(const uint8_t *c)
     return false; /* all filler */
 }
 
-static nk_status parse_runs64(ntkd_target *t)
+static uint64_t load_width(const uint8_t *p, uint8_t width)
+{
+    return width == 8 ? nk_le64(p) : nk_le32(p);
+}
+
+nk_status nk_kdump_runs(ntkd_target *t, const nk_kdump_runs_layout *l)
 {
     const char *fn = nk_file_name(&t->file);
     const char *sec = "Physical Memory Description";
     const uint8_t *h = t->file.data;
     nk_dump *d = &t->d;
-    uint32_t nruns = nk_le32(h + H64_PHYSMEM + PMD64_NRUNS);
-    uint64_t npages = nk_le64(h + H64_PHYSMEM + PMD64_NPAGES);
-    nk_dump_field(t, sec, "NumberOfRuns", H64_PHYSMEM + PMD64_NRUNS, nruns, 4, NULL);
-    nk_dump_field(t, sec, "NumberOfPages", H64_PHYSMEM + PMD64_NPAGES, npages, 8, NULL);
+    const uint32_t nruns_at = l->desc_off, npages_at = l->desc_off + l->npages_off;
+    uint32_t nruns = nk_le32(h + nruns_at);
+    uint64_t npages = load_width(h + npages_at, l->width);
+    nk_dump_field(t, sec, "NumberOfRuns", nruns_at, nruns, 4, NULL);
+    nk_dump_field(t, sec, "NumberOfPages", npages_at, npages, l->width, NULL);
     d->phys.kind = NK_PHYS_RUNS;
     if (nk_kdump_unset32(nruns)) {
         nk_warn(t, "%s: NumberOfRuns at 0x%x was never written (it holds the PAGE filler); no physical "
-                "memory is available", fn, H64_PHYSMEM + PMD64_NRUNS);
+                "memory is available", fn, nruns_at);
         return NTKD_OK;
     }
-    if (nruns > PMD64_MAX_RUNS) {
-        nk_warn(t, "%s: NumberOfRuns %u at 0x%x is more than the %d runs the descriptor can hold before "
-                "the context at 0x%x; reading %d", fn, nruns, H64_PHYSMEM + PMD64_NRUNS,
-                (int)PMD64_MAX_RUNS, H64_CONTEXT, (int)PMD64_MAX_RUNS);
-        nruns = PMD64_MAX_RUNS;
+    if (nruns > l->max_runs) {
+        nk_warn(t, "%s: NumberOfRuns %u at 0x%x is more than the %u runs the descriptor can hold before "
+                "the context at 0x%x; reading %u", fn, nruns, nruns_at, l->max_runs, l->ctx_off,
+                l->max_runs);
+        nruns = l->max_runs;
     }
     if (!nruns)
-        nk_warn(t, "%s: NumberOfRuns at 0x%x is 0: the dump describes no physical memory", fn, H64_PHYSMEM + PMD64_NRUNS);
+        nk_warn(t, "%s: NumberOfRuns at 0x%x is 0: the dump describes no physical memory", fn, nruns_at);
     d->phys.runs = calloc(nruns ? nruns : 1, sizeof *d->phys.runs);
     if (!d->phys.runs) return nk_fail(t->ctx, NTKD_E_NOMEM, "%s: out of memory", fn);
-    uint64_t off = H64_SIZE, sum = 0;
+    uint64_t off = l->data_off, sum = 0;
     for (uint32_t i = 0; i < nruns; i++) {
-        uint64_t at = H64_PHYSMEM + PMD64_RUNS + (uint64_t)i * RUN64_SIZE;
-        uint64_t base = nk_le64(h + at), count = nk_le64(h + at + 8);
+        uint64_t at = l->desc_off + l->runs_off + (uint64_t)i * 2 * l->width;
+        uint64_t base = load_width(h + at, l->width), count = load_width(h + at + l->width, l->width);
         char name[40];
         snprintf(name, sizeof name, "Run[%u].FileOffset", i);
         nk_dump_field(t, sec, name, at, off, 8, NULL);
         snprintf(name, sizeof name, "Run[%u].BasePage", i);
-        nk_dump_field(t, sec, name, at, base, 8, NULL);
+        nk_dump_field(t, sec, name, at, base, l->width, NULL);
         snprintf(name, sizeof name, "Run[%u].PageCount", i);
-        nk_dump_field(t, sec, name, at + 8, count, 8, NULL);
+        nk_dump_field(t, sec, name, at + l->width, count, l->width, NULL);
         d->phys.runs[i] = (nk_phys_run){base, count, off};
         off = count > (UINT64_MAX - off) / 4096 ? UINT64_MAX : off + count * 4096;
         sum = count > UINT64_MAX - sum ? UINT64_MAX : sum + count;
@@ -310,9 +316,14 @@ static nk_status parse_runs64(ntkd_target *t)
     d->phys.nruns = nruns;
     if (sum != npages)
         nk_warn(t, "%s: NumberOfPages 0x%llx at 0x%x differs from the 0x%llx pages its runs describe", fn,
-                (unsigned long long)npages, H64_PHYSMEM + PMD64_NPAGES, (unsigned long long)sum);
+                (unsigned long long)npages, npages_at, (unsigned long long)sum);
     return nk_physmap_check_runs(t);
 }
+
+static const nk_kdump_runs_layout runs64 = {
+    .desc_off = H64_PHYSMEM, .npages_off = PMD64_NPAGES, .runs_off = PMD64_RUNS, .width = 8,
+    .max_runs = PMD64_MAX_RUNS, .ctx_off = H64_CONTEXT, .data_off = H64_SIZE,
+};
 
 nk_status nk_kdump64_open(ntkd_target *t)
 {
@@ -370,7 +381,7 @@ nk_status nk_kdump64_open(ntkd_target *t)
     d->system_time = nk_kdump_unset64(v64) ? 0 : v64;
     v64 = nk_le64(h + H64_UPTIME);
     d->system_uptime = nk_kdump_unset64(v64) ? 0 : v64;
-    if (comment_meaningful(h + H64_COMMENT)) {
+    if (nk_kdump_comment_set(h + H64_COMMENT)) {
         nk_copy_cstr(d->comment, sizeof d->comment, h + H64_COMMENT, 128);
         nk_dump_field(t, "DUMP_HEADER64", "Comment", H64_COMMENT, 0, 0, d->comment);
     }
@@ -399,7 +410,7 @@ nk_status nk_kdump64_open(ntkd_target *t)
     switch (d->dump_type) {
     case 1:
         d->kind = NK_KIND_KERNEL_FULL;
-        return parse_runs64(t);
+        return nk_kdump_runs(t, &runs64);
     case 2:
         d->kind = NK_KIND_KERNEL_SUMMARY;
         return nk_kdump_bitmap(t, H64_SIZE, d->dump_type, true);
