@@ -51,6 +51,8 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   run_fuzz fuzz_triage32 "$seeds/triage32"
   run_fuzz fuzz_mdmp "$seeds/mdmp" ../shared/corpus/dumps/user
   run_fuzz fuzz_raw "$seeds/raw"
+  mkdir -p "$seeds/pe"
+  run_fuzz fuzz_pe "$seeds/pe" ../shared/corpus/pdb-fixtures/seh/x64 ../shared/corpus/pdb-fixtures/seh/ARM64
   echo "fuzz: all targets ran without a crash"
 fi
 echo "tests: $((total - failed)) passed, $failed failed"
