@@ -52,6 +52,9 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   run_fuzz fuzz_mdmp "$seeds/mdmp" ../shared/corpus/dumps/user
   run_fuzz fuzz_raw "$seeds/raw"
   mkdir -p "$seeds/pe"
+  mkdir -p "$seeds/pdb" "$seeds/cab"
+  run_fuzz fuzz_pdb "$seeds/pdb" ../shared/corpus/pdb-fixtures/dump_syms
+  run_fuzz fuzz_cab "$seeds/cab"
   run_fuzz fuzz_pe "$seeds/pe" ../shared/corpus/pdb-fixtures/seh/x64 ../shared/corpus/pdb-fixtures/seh/ARM64
   echo "fuzz: all targets ran without a crash"
 fi

@@ -45,7 +45,8 @@ const char *nk_sympath_default_cache(char *buf, size_t len);
 /* Looks for `name` with store key `key` ("1C19FDDB27BB3399D9B45973EFEAFCF31" for a PDB,
  * "c9c030003b000" for an image). On success *path is a malloc'ed local path (a cached or
  * decompressed copy when needed). Every location tried is appended to `log` (one per line,
- * with the result). `want_guid`/`want_age` (may be NULL/0) verify a downloaded PDB. */
+ * with the result). Every file found, local or downloaded, is checked against the key (a PDB's
+ * GUID and age, an image's TimeDateStamp and SizeOfImage); a mismatch is logged and skipped. */
 nk_status nk_symstore_find(ntkd_ctx *ctx, const nk_sympath *sp, const char *name,
                            const char *key, char **path, nk_strbuf *log);
 
@@ -66,5 +67,12 @@ bool nk_sym_lookup(ntkd_target *t, const char *name, uint64_t *addr);
 nk_typesrc *nk_sym_types(ntkd_target *t, const char *module);
 /* The module containing addr (index into the layer's module table), or -1. */
 ptrdiff_t nk_sym_module_of(ntkd_target *t, uint64_t addr);
+/* Creates the layer if needed and installs the expression hooks (resolve, describe) in
+ * t->ext[NK_EXT_SYMRESOLVE]. The command dispatcher calls it before every command. */
+void nk_sym_attach(ntkd_target *t);
+/* Lines the layer has for the user since the last call (which symbols were chosen on
+ * first use, and, with `!sym noisy`, every location tried), as a malloc'ed string the
+ * caller frees; NULL when there are none. */
+char *nk_sym_take_notes(ntkd_target *t);
 
 #endif

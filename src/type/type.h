@@ -28,7 +28,9 @@ typedef enum nk_tkind {
 
 typedef struct nk_tinfo {
     nk_tkind kind;
-    const char *name;  /* struct/union/enum/base name; NULL for anonymous and derived types */
+    const char *name;  /* struct/union/enum/base name; NULL for derived types. Anonymous
+                          records carry their symbol file's placeholder ("<anonymous-tag>",
+                          "<unnamed-tag>", "<unnamed-enum-...>"), as `dt` prints it */
     uint64_t size;     /* bytes (pointers: the pointer size) */
     uint64_t target;   /* pointee / element / underlying type id; 0 for none (void) */
     uint64_t count;    /* arrays: element count */
@@ -37,6 +39,8 @@ typedef struct nk_tinfo {
     bool is_char;      /* base types that WinDbg shows as characters (UChar, Char, Wchar) */
     bool forward;      /* a forward declaration whose definition was not found */
     uint8_t bit_pos, bit_len; /* bitfields */
+    const char *c_name; /* base types: the C spelling ("unsigned long", "int64", "void"), which
+                           `dt` uses for function return types; NULL otherwise */
 } nk_tinfo;
 
 typedef struct nk_tfield {
@@ -81,6 +85,8 @@ bool nk_type_field(nk_typesrc *s, uint64_t struct_id, const char *path, nk_tfiel
  * "_UNICODE_STRING", "Uint4B", "Pos 0, 1 Bit". */
 char *nk_type_describe(nk_typesrc *s, uint64_t id, char *buf, size_t len);
 void nk_typesrc_close(nk_typesrc *s);
+/* WinDbg-style wildcard match ('*' any run, '?' one character), case-insensitive. */
+bool nk_type_wildcard(const char *pattern, const char *name);
 
 /* Constructors. */
 struct nk_pdb;
@@ -88,6 +94,10 @@ nk_status nk_typesrc_from_pdb(ntkd_ctx *ctx, struct nk_pdb *pdb, nk_typesrc **ou
 /* An ISF (.json or .json.xz) table: types and symbols. isf.c. */
 typedef struct nk_isf nk_isf;
 nk_status nk_isf_open(ntkd_ctx *ctx, const char *path, nk_isf **out);
+/* The same from bytes in memory (JSON, or an xz stream holding JSON); `name` is used in
+ * messages and the origin. The bytes are not kept after the call. For fuzzing. */
+nk_status nk_isf_open_mem(ntkd_ctx *ctx, const char *name, const void *data, size_t size,
+                          nk_isf **out);
 void nk_isf_close(nk_isf *isf);
 nk_typesrc *nk_isf_types(nk_isf *isf);                 /* owned by the isf handle */
 bool nk_isf_symbol(nk_isf *isf, const char *name, uint64_t *rva);
