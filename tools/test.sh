@@ -55,6 +55,9 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   mkdir -p "$seeds/pdb" "$seeds/cab"
   run_fuzz fuzz_pdb "$seeds/pdb" ../shared/corpus/pdb-fixtures/dump_syms
   run_fuzz fuzz_cab "$seeds/cab"
+  mkdir -p "$seeds/isf"
+  printf '{"metadata":{"format":"6.2.0"},"base_types":{"int":{"kind":"int","size":4,"signed":true,"endian":"little"}},"user_types":{"_S":{"kind":"struct","size":8,"fields":{"a":{"offset":0,"type":{"kind":"base","name":"int"}}}}},"enums":{},"symbols":{"x":{"address":16}}}' > "$seeds/isf/min.json"
+  run_fuzz fuzz_isf "$seeds/isf"
   run_fuzz fuzz_pe "$seeds/pe" ../shared/corpus/pdb-fixtures/seh/x64 ../shared/corpus/pdb-fixtures/seh/ARM64
   echo "fuzz: all targets ran without a crash"
 fi

@@ -104,5 +104,18 @@ nk_status cmd_pipe(nk_cmd_env *e, const char *a);   /* | */
 nk_status cmd_tilde(nk_cmd_env *e, const char *a);  /* ~ */
 nk_status cmd_exr(nk_cmd_env *e, const char *a);    /* .exr */
 nk_status cmd_ecxr(nk_cmd_env *e, const char *a);   /* .ecxr */
+/* cmd_sym.c: modules and symbols */
+nk_status cmd_lm(nk_cmd_env *e, const char *a);           /* lm and its option forms (lmv, lmvm ...) */
+nk_status cmd_x(nk_cmd_env *e, const char *a);            /* x mod!pattern */
+nk_status cmd_ln(nk_cmd_env *e, const char *a);           /* ln addr */
+nk_status cmd_reload(nk_cmd_env *e, const char *a);       /* .reload */
+nk_status cmd_sympath(nk_cmd_env *e, const char *a);      /* .sympath */
+nk_status cmd_symfix(nk_cmd_env *e, const char *a);       /* .symfix */
+nk_status cmd_bang_sym(nk_cmd_env *e, const char *a);     /* !sym */
+nk_status cmd_for_each_module(nk_cmd_env *e, const char *a); /* !for_each_module */
+nk_status cmd_search(nk_cmd_env *e, const char *a);       /* s */
+/* cmd_dt.c: types */
+nk_status cmd_dt(nk_cmd_env *e, const char *a);      /* dt */
+nk_status cmd_cppeval(nk_cmd_env *e, const char *a); /* ?? */
 
 #endif

@@ -72,6 +72,7 @@ static const char *kind_line(const nk_dump *d)
     case NK_KIND_USER_MINI:
         return "User Mini Dump File: Only registers, stack and portions of memory are available";
     case NK_KIND_RAW: return "Raw Physical Memory Image: Only physical memory and what its page tables map are available";
+    case NK_KIND_IMAGE: return "Image file: the image's headers and sections are available (no process state)";
     default: return "Unknown dump kind";
     }
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "cmd/cmd.h"
+#include "sym/sym.h"
 
 void nk_printf(nk_out *o, const char *fmt, ...)
 {
@@ -149,8 +150,15 @@ ntkd_status ntkd_execute(ntkd_target *t, const char *cmdline, FILE *out, ntkd_ou
         st = NTKD_E_ARG;
         goto done;
     }
+    nk_sym_attach(t); /* symbol layer: expression hooks before the first command */
     nk_cmd_env env = {.t = t, .o = &o, .name = c->name};
     st = c->fn(&env, args);
+    char *notes = nk_sym_take_notes(t); /* what the symbol layer chose on first use */
+    if (notes) {
+        if (o.json) json_object_object_add(o.root, "notes", json_object_new_string(notes));
+        else fputs(notes, out);
+        free(notes);
+    }
     if (env.quit && quit) *quit = true;
     if (st == NTKD_OK && o.failed) st = NTKD_E_ARG;
 done:

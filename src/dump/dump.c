@@ -26,6 +26,7 @@ const char *nk_kind_name(nk_dump_kind k)
     case NK_KIND_KERNEL_BITMAP: return "Kernel bitmap dump";
     case NK_KIND_USER_MINI: return "User mini dump";
     case NK_KIND_RAW: return "Raw physical memory image";
+    case NK_KIND_IMAGE: return "PE image";
     default: return "unknown";
     }
 }
@@ -288,7 +289,7 @@ static ntkd_status open_target(ntkd_ctx *ctx, ntkd_target *t, const ntkd_open_op
         st = nk_raw_open(t, opts);
     } else {
         static nk_status (*const parsers[])(ntkd_target *) = {nk_kdump64_open, nk_kdump32_open,
-                                                             nk_mdmp_open};
+                                                             nk_mdmp_open, nk_image_open};
         st = NTKD_E_FORMAT;
         for (size_t i = 0; i < sizeof parsers / sizeof parsers[0] && st == NTKD_E_FORMAT; i++) {
             ctx->errmsg[0] = 0;
@@ -300,7 +301,7 @@ static ntkd_status open_target(ntkd_ctx *ctx, ntkd_target *t, const ntkd_open_op
             if (t->file.size) nk_copy_cstr(sig, sizeof sig, t->file.data, t->file.size < 8 ? t->file.size : 8);
             nk_fail(ctx, NTKD_E_FORMAT,
                     "%s: not a Windows dump: signature \"%s\" at offset 0x0 is none of PAGEDU64, "
-                    "PAGEDUMP, MDMP (use --raw for a physical memory image)",
+                    "PAGEDUMP, MDMP, MZ (use --raw for a physical memory image)",
                     nk_file_name(&t->file), sig);
         }
     }
@@ -368,7 +369,7 @@ void ntkd_close(ntkd_target *t)
 
 bool ntkd_is_kernel(const ntkd_target *t)
 {
-    return t->d.kind != NK_KIND_USER_MINI;
+    return t->d.kind != NK_KIND_USER_MINI && t->d.kind != NK_KIND_IMAGE;
 }
 
 void ntkd_prompt(const ntkd_target *t, char *buf, size_t len)

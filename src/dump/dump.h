@@ -23,6 +23,8 @@ typedef enum nk_dump_kind {
     NK_KIND_KERNEL_BITMAP,  /* DumpType 5, 6, 8, 9, 0xA: bitmap full/kernel/active dumps */
     NK_KIND_USER_MINI,      /* MDMP */
     NK_KIND_RAW,            /* raw physical image */
+    NK_KIND_IMAGE,          /* a PE image opened as a target (-z IMAGE): mapped at its
+                               preferred base as virtual ranges (dump/image.c) */
 } nk_dump_kind;
 
 typedef enum nk_paging {
@@ -270,6 +272,7 @@ nk_status nk_kdump64_open(ntkd_target *t);   /* PAGEDU64: full, summary, bitmap,
 nk_status nk_kdump32_open(ntkd_target *t);   /* PAGEDUMP: full, summary, triage (x86) */
 nk_status nk_mdmp_open(ntkd_target *t);      /* MDMP */
 nk_status nk_raw_open(ntkd_target *t, const ntkd_open_opts *o); /* raw physical image */
+nk_status nk_image_open(ntkd_target *t);     /* "MZ": a PE image as a target (dump/image.c) */
 /* Triage body parser, shared by the 64- and 32-bit containers: hdr_off is the offset of the
  * TRIAGE_DUMP header (0x2000 for 64-bit, 0x1000 for 32-bit). */
 nk_status nk_triage_parse(ntkd_target *t, uint64_t hdr_off);

@@ -347,6 +347,61 @@ static uint64_t parse_name(parser *ps)
     return 0;
 }
 
+/* @@c++(...) and @@(...) hand the text in parentheses to the C++ evaluator (nk_cpp_eval, the
+ * types layer); @@masm(...) evaluates it as MASM again. */
+static uint64_t parse_other_evaluator(parser *ps)
+{
+    const char *start = ps->p;
+    const char *q = ps->p + 2;
+    bool masm = false;
+    if (strncasecmp(q, "c++", 3) == 0) q += 3;
+    else if (strncasecmp(q, "masm", 4) == 0) {
+        q += 4;
+        masm = true;
+    }
+    if (*q != '(') {
+        fail(ps, NTKD_E_ARG, "Syntax error", start);
+        return 0;
+    }
+    const char *in = ++q;
+    int d = 1;
+    for (; *q && q - in < 4096; q++) {
+        if (*q == '(') d++;
+        else if (*q == ')' && --d == 0) break;
+    }
+    if (*q != ')' || d != 0) {
+        fail(ps, NTKD_E_ARG, "Syntax error", start);
+        return 0;
+    }
+    size_t n = (size_t)(q - in);
+    uint64_t v = 0;
+    char msg[300];
+    nk_status st;
+    if (masm) {
+        char buf[4100];
+        memcpy(buf, in, n);
+        buf[n] = 0;
+        const char *end;
+        st = nk_eval(ps->t, buf, &end, &v, msg, sizeof msg);
+        if (st == NTKD_OK && *skip_ws(end)) {
+            st = NTKD_E_ARG;
+            snprintf(msg, sizeof msg, "Syntax error at '%s'", skip_ws(end));
+        }
+    } else {
+        st = nk_cpp_eval(ps->t, in, n, &v, msg, sizeof msg);
+    }
+    if (st != NTKD_OK) {
+        if (!ps->failed) {
+            ps->failed = true;
+            ps->st = st;
+            if (ps->err && ps->errlen) snprintf(ps->err, ps->errlen, "%s", msg);
+        }
+        return 0;
+    }
+    ps->p = q + 1;
+    return v;
+}
+
 static uint64_t parse_primary(parser *ps)
 {
     ps->p = skip_ws(ps->p);
@@ -388,6 +443,7 @@ static uint64_t parse_primary(parser *ps)
         }
         return nk_context_pc(&ps->t->cur_ctx);
     }
+    if (c == '@' && ps->p[1] == '@') return parse_other_evaluator(ps);
     if (c == '@' || is_name_start(c)) return parse_name(ps);
     fail(ps, NTKD_E_ARG, "Syntax error", start);
     return 0;

@@ -29,6 +29,12 @@ static inline const nk_sym_hooks *nk_sym_hooks_of(const ntkd_target *t)
 /* Address -> symbol text through the hook; false (buf = "") when there is none. */
 bool nk_sym_describe_addr(ntkd_target *t, uint64_t addr, char *buf, size_t len);
 
+/* C++ expressions (what `??` evaluates, and MASM's @@c++(...) / @@(...)): sizeof(mod!Type),
+ * #FIELD_OFFSET(Type, Field), #RTL_FIELD_SIZE, #RTL_SIZEOF_THROUGH_FIELD, #CONTAINING_RECORD,
+ * decimal/0x numbers, @registers, arithmetic. Implemented by the types layer (cmd/cmd_dt.c)
+ * over the symbol layer's type sources. s[0..len) need not be NUL-terminated. */
+nk_status nk_cpp_eval(ntkd_target *t, const char *s, size_t len, uint64_t *val, char *err, size_t errlen);
+
 /* Evaluates one expression from s. On success *end points after it (stopping at whitespace
  * that is not inside the expression, so "dq addr L4" can split), *val holds the value.
  * On failure err holds a message like "Couldn't resolve error at 'foo'". */

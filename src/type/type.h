@@ -90,6 +90,7 @@ bool nk_type_wildcard(const char *pattern, const char *name);
 
 /* Constructors. */
 struct nk_pdb;
+/* The PDB is borrowed: it must outlive the source; nk_typesrc_close frees only the adapter. */
 nk_status nk_typesrc_from_pdb(ntkd_ctx *ctx, struct nk_pdb *pdb, nk_typesrc **out);
 /* An ISF (.json or .json.xz) table: types and symbols. isf.c. */
 typedef struct nk_isf nk_isf;
@@ -99,7 +100,8 @@ nk_status nk_isf_open(ntkd_ctx *ctx, const char *path, nk_isf **out);
 nk_status nk_isf_open_mem(ntkd_ctx *ctx, const char *name, const void *data, size_t size,
                           nk_isf **out);
 void nk_isf_close(nk_isf *isf);
-nk_typesrc *nk_isf_types(nk_isf *isf);                 /* owned by the isf handle */
+nk_typesrc *nk_isf_types(nk_isf *isf);                 /* owned by the isf handle (its
+                                                          nk_typesrc_close does nothing) */
 bool nk_isf_symbol(nk_isf *isf, const char *name, uint64_t *rva);
 /* Nearest symbol at or below rva (for ln). */
 bool nk_isf_symbol_by_rva(nk_isf *isf, uint64_t rva, const char **name, uint64_t *sym_rva);
