@@ -67,6 +67,14 @@ bool nk_sym_lookup(ntkd_target *t, const char *name, uint64_t *addr);
 nk_typesrc *nk_sym_types(ntkd_target *t, const char *module);
 /* The module containing addr (index into the layer's module table), or -1. */
 ptrdiff_t nk_sym_module_of(ntkd_target *t, uint64_t addr);
+/* For the unwinders: the PE image of the module containing addr (dump memory when its
+ * headers are there, else the symbol store) and its load base; NULL when neither has it.
+ * Owned by the layer. */
+struct nk_pe;
+struct nk_pe *nk_sym_image_at(ntkd_target *t, uint64_t addr, uint64_t *base);
+/* The module's PDB (for x86 FPO/FrameData), loading it on demand; NULL when none. */
+struct nk_pdb;
+struct nk_pdb *nk_sym_pdb_at(ntkd_target *t, uint64_t addr, uint64_t *base);
 /* Creates the layer if needed and installs the expression hooks (resolve, describe) in
  * t->ext[NK_EXT_SYMRESOLVE]. The command dispatcher calls it before every command. */
 void nk_sym_attach(ntkd_target *t);
