@@ -334,37 +334,24 @@ nk_status cmd_exr(nk_cmd_env *e, const char *a)
         nk_cmd_error(e->o, "%s", err);
         return NTKD_E_ARG;
     }
-    /* EXCEPTION_RECORD64: Code, Flags, Record (8), Address (8), NumberParameters, pad,
-     * Information[15] (8 each) = 0x98 bytes. EXCEPTION_RECORD32: the pointers and the
-     * information are 4 bytes and there is no pad: 0x50 bytes. */
     bool is64 = t->d.is64;
-    size_t hdr = is64 ? 0x20 : 0x14, psz = is64 ? 8 : 4;
-    uint8_t buf[0x98];
+    const size_t hdr = is64 ? NK_EXR64_HDR : NK_EXR32_HDR;
+    uint8_t buf[NK_EXR64_SIZE];
     char ab[18];
     nk_fmt_ptr(ab, va, is64);
     nk_json_u64(e->o, NULL, "record_address", va);
-    if (nk_read_virt(t, va, buf, hdr, NULL) != NTKD_OK) {
+    size_t got = 0;
+    nk_read_virt(t, va, buf, is64 ? NK_EXR64_SIZE : NK_EXR32_SIZE, &got);
+    if (got < hdr) {
         nk_cmd_error(e->o, "Cannot read Exception record @ %s", ab);
         return NTKD_E_NOTPRESENT;
     }
-    uint32_t code = nk_le32(buf), flags = nk_le32(buf + 4);
-    uint64_t rec = is64 ? nk_le64(buf + 8) : nk_le32(buf + 8);
-    uint64_t addr = is64 ? nk_le64(buf + 0x10) : nk_le32(buf + 0xc);
-    uint32_t np = is64 ? nk_le32(buf + 0x18) : nk_le32(buf + 0x10);
-    uint32_t shown = np > 15 ? 15 : np;
-    uint64_t params[15] = {0};
-    if (shown) {
-        size_t got = 0;
-        nk_read_virt(t, va + hdr, buf + hdr, shown * psz, &got);
-        uint32_t whole = (uint32_t)(got / psz);
-        if (whole < shown) {
-            nk_printf(e->o, "WARNING: only %u of %u parameters are in the dump\n", whole, shown);
-            shown = whole;
-        }
-        for (uint32_t i = 0; i < shown; i++)
-            params[i] = is64 ? nk_le64(buf + hdr + 8 * i) : nk_le32(buf + hdr + 4 * i);
-    }
-    print_record(e, code, flags, rec, addr, np, params, shown);
+    nk_exception x;
+    uint32_t shown = nk_exception_decode(buf, got, is64, &x);
+    if (shown < x.nparams)
+        nk_printf(e->o, "WARNING: only %u of %u parameters are in the dump\n", shown, x.nparams);
+    uint32_t np = nk_le32(buf + (is64 ? 0x18 : 0x10)); /* as stored, for the count line */
+    print_record(e, x.code, x.flags, x.record, x.address, np, x.params, shown);
     return NTKD_OK;
 }
 

@@ -71,6 +71,25 @@ void nk_dump_blob(ntkd_target *t, const char *tag, uint64_t off, uint64_t size)
     b->size = size;
 }
 
+uint32_t nk_exception_decode(const uint8_t *p, size_t len, bool is64, nk_exception *out)
+{
+    const size_t hdr = is64 ? NK_EXR64_HDR : NK_EXR32_HDR, psz = is64 ? 8 : 4;
+    memset(out, 0, sizeof *out);
+    if (len < hdr) return 0;
+    out->present = true;
+    out->code = nk_le32(p);
+    out->flags = nk_le32(p + 4);
+    out->record = is64 ? nk_le64(p + 8) : nk_le32(p + 8);
+    out->address = is64 ? nk_le64(p + 0x10) : nk_le32(p + 0xc);
+    uint32_t np = nk_le32(p + (is64 ? 0x18 : 0x10));
+    out->nparams = np > 15 ? 15 : np;
+    uint32_t have = (uint32_t)((len - hdr) / psz);
+    if (have > out->nparams) have = out->nparams;
+    for (uint32_t i = 0; i < have; i++)
+        out->params[i] = is64 ? nk_le64(p + hdr + 8 * i) : nk_le32(p + hdr + 4 * i);
+    return have;
+}
+
 #define RANK_BLOCK_BITS 512u
 
 nk_status nk_physmap_index_bitmap(ntkd_target *t)

@@ -277,6 +277,17 @@ nk_status nk_image_open(ntkd_target *t);     /* "MZ": a PE image as a target (du
  * TRIAGE_DUMP header (0x2000 for 64-bit, 0x1000 for 32-bit). */
 nk_status nk_triage_parse(ntkd_target *t, uint64_t hdr_off);
 
+/* EXCEPTION_RECORD64 (0x98 bytes: Code, Flags, Record, Address, NumberParameters, pad,
+ * Information[15]) or EXCEPTION_RECORD32 (0x50 bytes, 4-byte pointers, no pad). */
+#define NK_EXR64_SIZE 0x98u
+#define NK_EXR32_SIZE 0x50u
+#define NK_EXR64_HDR 0x20u
+#define NK_EXR32_HDR 0x14u
+/* Decodes a record from the `len` bytes at p (at least the header). Sets out->nparams to the
+ * record's own count (capped at 15) and returns how many of those parameters were within
+ * `len`; only those are filled. */
+uint32_t nk_exception_decode(const uint8_t *p, size_t len, bool is64, nk_exception *out);
+
 /* Helpers every parser uses. */
 void nk_warn(ntkd_target *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Records a `.dumpdebug` field. text may be NULL; it is copied. */

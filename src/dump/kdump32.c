@@ -153,17 +153,8 @@ nk_status nk_kdump32_open(ntkd_target *t)
 
     const uint8_t *x = h + H32_EXCEPTION;
     uint32_t code = nk_le32(x + EXR32_CODE);
-    if (code && !nk_kdump_unset32(code)) {
-        nk_exception *e = &d->exception;
-        e->present = true;
-        e->code = code;
-        e->flags = nk_le32(x + EXR32_FLAGS);
-        e->record = nk_le32(x + EXR32_RECORD);
-        e->address = nk_le32(x + EXR32_ADDRESS);
-        uint32_t np = nk_le32(x + EXR32_NPARAMS);
-        e->nparams = np > 15 ? 15 : np;
-        for (uint32_t i = 0; i < e->nparams; i++) e->params[i] = nk_le32(x + EXR32_INFO + 4 * i);
-    }
+    if (code && !nk_kdump_unset32(code))
+        nk_exception_decode(x, EXR32_SIZE, false, &d->exception);
 
     switch (d->dump_type) {
     case 1:

@@ -395,17 +395,8 @@ nk_status nk_kdump64_open(ntkd_target *t)
     /* The exception record, when one was written. */
     const uint8_t *x = h + H64_EXCEPTION;
     uint32_t code = nk_le32(x + EXR64_CODE);
-    if (code && !nk_kdump_unset32(code)) {
-        nk_exception *e = &d->exception;
-        e->present = true;
-        e->code = code;
-        e->flags = nk_le32(x + EXR64_FLAGS);
-        e->record = nk_le64(x + EXR64_RECORD);
-        e->address = nk_le64(x + EXR64_ADDRESS);
-        uint32_t np = nk_le32(x + EXR64_NPARAMS);
-        e->nparams = np > 15 ? 15 : np;
-        for (uint32_t i = 0; i < e->nparams; i++) e->params[i] = nk_le64(x + EXR64_INFO + 8 * i);
-    }
+    if (code && !nk_kdump_unset32(code))
+        nk_exception_decode(x, EXR64_SIZE, true, &d->exception);
 
     switch (d->dump_type) {
     case 1:

@@ -147,12 +147,11 @@ nk_status pdb_tpi_ready(nk_pdb *p, pdb_tpi *t)
     return NTKD_OK;
 }
 
-nk_status nk_pdb_tpi_info_get(nk_pdb *p, nk_pdb_tpi_info *out)
+static nk_status tpi_info_fill(nk_pdb *p, pdb_tpi *t, nk_pdb_tpi_info *out)
 {
     memset(out, 0, sizeof *out);
-    nk_status st = pdb_tpi_ready(p, &p->tpi);
+    nk_status st = pdb_tpi_ready(p, t);
     if (st != NTKD_OK) return st;
-    pdb_tpi *t = &p->tpi;
     out->present = t->present;
     out->version = t->version;
     out->ti_begin = t->ti_begin;
@@ -165,23 +164,8 @@ nk_status nk_pdb_tpi_info_get(nk_pdb *p, nk_pdb_tpi_info *out)
     return NTKD_OK;
 }
 
-nk_status nk_pdb_ipi_info_get(nk_pdb *p, nk_pdb_tpi_info *out)
-{
-    memset(out, 0, sizeof *out);
-    nk_status st = pdb_tpi_ready(p, &p->ipi);
-    if (st != NTKD_OK) return st;
-    pdb_tpi *t = &p->ipi;
-    out->present = t->present;
-    out->version = t->version;
-    out->ti_begin = t->ti_begin;
-    out->ti_end = t->ti_end;
-    out->record_bytes = t->rec_bytes;
-    out->hash_stream = t->hash_stream;
-    out->hash_aux_stream = t->hash_aux;
-    out->hash_key_size = t->hash_key_size;
-    out->num_buckets = t->num_buckets;
-    return NTKD_OK;
-}
+nk_status nk_pdb_tpi_info_get(nk_pdb *p, nk_pdb_tpi_info *out) { return tpi_info_fill(p, &p->tpi, out); }
+nk_status nk_pdb_ipi_info_get(nk_pdb *p, nk_pdb_tpi_info *out) { return tpi_info_fill(p, &p->ipi, out); }
 
 /* ---- record offsets ------------------------------------------------------------------ */
 
