@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: the whole test suite, as CI runs it: install dependencies, build with ASan and UBSan,
 # run every unit and CLI test, then run each libFuzzer target for a short time.
-# Needs ../shared/corpus beside the project. FUZZ_SECONDS (default 20) sets the time per target.
+# Needs ../shared/corpus beside the project. FUZZ_SECONDS (default 15) sets the time per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -22,7 +22,7 @@ total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
 failed=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$summary")
 
 # Fuzzing: a short run of each container parser's target, seeded with generated dumps and the corpus.
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
   CC=clang-14 cmake -S . -B build-fuzz -G Ninja -DNTKD_FUZZ=ON -DNTKD_TESTS=OFF >/dev/null
   ninja -C build-fuzz
@@ -58,6 +58,11 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   mkdir -p "$seeds/isf"
   printf '{"metadata":{"format":"6.2.0"},"base_types":{"int":{"kind":"int","size":4,"signed":true,"endian":"little"}},"user_types":{"_S":{"kind":"struct","size":8,"fields":{"a":{"offset":0,"type":{"kind":"base","name":"int"}}}}},"enums":{},"symbols":{"x":{"address":16}}}' > "$seeds/isf/min.json"
   run_fuzz fuzz_isf "$seeds/isf"
+  mkdir -p "$seeds/unwind" "$seeds/rpn" "$seeds/a64unwind"
+  printf '$T0 .raSearch = $eip $T0 ^ = $esp $T0 4 + = ' > "$seeds/rpn/prog"
+  run_fuzz fuzz_unwind "$seeds/unwind"
+  run_fuzz fuzz_rpn "$seeds/rpn"
+  run_fuzz fuzz_a64unwind "$seeds/a64unwind"
   run_fuzz fuzz_pe "$seeds/pe" ../shared/corpus/pdb-fixtures/seh/x64 ../shared/corpus/pdb-fixtures/seh/ARM64
   echo "fuzz: all targets ran without a crash"
 fi

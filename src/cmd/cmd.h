@@ -10,6 +10,7 @@
 
 #include "dump/dump.h"
 #include "mem/mem.h"
+#include "code/disasm.h"
 
 typedef struct nk_out {
     FILE *f;
@@ -75,21 +76,8 @@ nk_status cmd_vertarget(nk_cmd_env *e, const char *a);
 nk_status cmd_dumpdebug(nk_cmd_env *e, const char *a);
 /* cmd_regs.c */
 nk_status cmd_r(nk_cmd_env *e, const char *a);
-/* One decoded instruction (x86/x64 by Zydis, ARM64 by Capstone), text in WinDbg's syntax:
- * "mov     qword ptr [rsp+8],rcx". */
-typedef struct nk_insn {
-    uint64_t addr;
-    uint8_t len;         /* bytes decoded (undecodable: the bytes shown before "???");
-                            0 when nothing is readable */
-    uint8_t bytes[16];
-    char text[192];
-    char effective[64];  /* with a context: the memory operand, "ds:ffffd000`207bbf18=00000001" */
-} nk_insn;
-/* Decodes the instruction at va (false when unreadable or undecodable); ctx (may be NULL)
- * supplies registers for `effective`. */
-bool nk_disasm_one(ntkd_target *t, nk_arch arch, uint64_t va, const nk_context *ctx, nk_insn *in);
-/* "fffff804`7bdf5a80 48894c2408      mov     qword ptr [rsp+8],rcx" (+ " effective"). */
-void nk_disasm_line(const ntkd_target *t, nk_arch arch, const nk_insn *in, char *buf, size_t len);
+/* nk_insn, nk_disasm_one and nk_disasm_line (the one-instruction disassembler `r` shows)
+ * live in the code layer: code/disasm.h, included above. */
 /* cmd_memory.c: display memory */
 nk_status cmd_display(nk_cmd_env *e, const char *a);      /* db dw dd dq dp dc da du dps dqs dds */
 nk_status cmd_display_phys(nk_cmd_env *e, const char *a); /* !db !dw !dd !dq !dc */
@@ -117,5 +105,17 @@ nk_status cmd_search(nk_cmd_env *e, const char *a);       /* s */
 /* cmd_dt.c: types */
 nk_status cmd_dt(nk_cmd_env *e, const char *a);      /* dt */
 nk_status cmd_cppeval(nk_cmd_env *e, const char *a); /* ?? */
+/* cmd_analyze.c: bug check analysis */
+nk_status cmd_analyze(nk_cmd_env *e, const char *a); /* !analyze -show CODE [P1..P4] */
+/* cmd_stack.c: stacks, frames and contexts */
+nk_status cmd_k(nk_cmd_env *e, const char *a);      /* k kn kb kv kp kc kL and combinations */
+nk_status cmd_frame(nk_cmd_env *e, const char *a);  /* .frame [/r] [N] */
+nk_status cmd_cxr(nk_cmd_env *e, const char *a);    /* .cxr [addr] */
+nk_status cmd_trap(nk_cmd_env *e, const char *a);   /* .trap [addr] */
+nk_status cmd_fnent(nk_cmd_env *e, const char *a);  /* .fnent addr */
+/* cmd_disasm.c: disassembly */
+nk_status cmd_u(nk_cmd_env *e, const char *a);  /* u [addr] [L n] */
+nk_status cmd_ub(nk_cmd_env *e, const char *a); /* ub addr [L n] */
+nk_status cmd_uf(nk_cmd_env *e, const char *a); /* uf [/c] addr */
 
 #endif

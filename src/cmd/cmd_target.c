@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "analysis/bugcheck.h"
 #include "cmd/cmd.h"
 
 /* ---- shared formatting -------------------------------------------------------------- */
@@ -92,6 +93,10 @@ nk_status cmd_bugcheck(nk_cmd_env *e, const char *a)
     nk_printf(e->o, "Arguments");
     json_object *arr = nk_json_arr(e->o, NULL, "arguments");
     nk_json_u64(e->o, NULL, "code", d->bugcheck_code);
+    /* WinDbg's .bugcheck prints only the code and the arguments; the name (from the bug check
+     * knowledge base, as `!analyze -show` prints it) goes into the JSON form only. */
+    const nk_bc_info *bc = nk_bc_find(d->bugcheck_code);
+    if (bc) nk_json_str(e->o, NULL, "name", bc->name);
     for (int i = 0; i < 4; i++) {
         char buf[24];
         uint64_t v = d->is64 ? d->bugcheck_params[i] : (d->bugcheck_params[i] & 0xffffffffu);

@@ -178,6 +178,67 @@ static void show_pc(nk_cmd_env *e, const nk_context *c)
     if (sym[0]) nk_json_str(e->o, ji, "symbol", sym);
 }
 
+/* `~N cmd`, `~* cmd` (also `~* e cmd`): runs a command with each selected thread as the
+ * current one (for `~*`, each after the thread's line as WinDbg prints it: "\n   0  Id: ..."), then
+ * restores the current thread and context. JSON: "threads" holds each thread's fields and
+ * the command's own JSON object under "result". */
+static nk_status tilde_run(nk_cmd_env *e, size_t idx, const char *cmd)
+{
+    ntkd_target *t = e->t;
+    if (cmd[0] == 'e' && (cmd[1] == ' ' || cmd[1] == '\t')) cmd = nk_skip_ws(cmd + 1);
+    if (!*cmd || *cmd == '~' || *cmd == '|') {
+        nk_cmd_error(e->o, "~: no command to run for the threads (nested ~ and | are not run)");
+        return NTKD_E_ARG;
+    }
+    size_t first = idx == SIZE_MAX ? 0 : idx, last = idx == SIZE_MAX ? t->d.nthreads : idx + 1;
+    size_t saved_thread = t->cur_thread;
+    nk_context saved_ctx = t->cur_ctx;
+    json_object *arr = nk_json_arr(e->o, NULL, "threads");
+    nk_status st = NTKD_OK;
+    size_t nok = 0;
+    for (size_t i = first; i < last && i < t->d.nthreads; i++) {
+        const nk_thread *th = &t->d.threads[i];
+        /* the thread line for `~*` (WinDbg prints none for one named thread: `~1k`); JSON
+         * always names the thread */
+        if (idx == SIZE_MAX && !e->o->json) nk_printf(e->o, "\n");
+        if (idx == SIZE_MAX || e->o->json) thread_line(e, i, arr);
+        json_object *jt = arr ? json_object_array_get_idx(arr, json_object_array_length(arr) - 1) : NULL;
+        t->cur_thread = i;
+        if (th->ctx.data) t->cur_ctx = th->ctx;
+        else {
+            memset(&t->cur_ctx, 0, sizeof t->cur_ctx);
+            t->cur_ctx.arch = t->d.arch;
+        }
+        bool quit = false;
+        nk_status r;
+        if (e->o->json) {
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *m = open_memstream(&buf, &len);
+            if (!m) {
+                st = NTKD_E_NOMEM;
+                break;
+            }
+            r = ntkd_execute(t, cmd, m, NTKD_OUT_JSON, &quit);
+            fclose(m);
+            json_object *res = buf ? json_tokener_parse(buf) : NULL;
+            free(buf);
+            if (jt && res) json_object_object_add(jt, "result", res);
+            else json_object_put(res);
+        } else {
+            fflush(e->o->f);
+            r = ntkd_execute(t, cmd, e->o->f, NTKD_OUT_TEXT, &quit);
+        }
+        if (r == NTKD_OK) nok++;
+        else st = r;
+        if (quit) e->quit = true;
+    }
+    t->cur_thread = saved_thread;
+    t->cur_ctx = saved_ctx;
+    /* every thread: one failing thread (no context, say) does not fail the whole command */
+    return idx == SIZE_MAX && nok ? NTKD_OK : st;
+}
+
 nk_status cmd_tilde(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -193,6 +254,7 @@ nk_status cmd_tilde(nk_cmd_env *e, const char *a)
     rest = nk_skip_ws(rest);
     bool sw = false;
     if (*rest == 's' && !*nk_skip_ws(rest + 1)) sw = true;
+    else if (*rest && !bad && *s && *rest != '~' && *rest != '|') return tilde_run(e, idx, rest);
     else if (*rest) bad = true;
     if (bad || (sw && idx == SIZE_MAX)) {
         nk_cmd_error(e->o, "Illegal thread error in '~%s' (the dump holds threads 0 to %zu)", s,

@@ -7,6 +7,7 @@ const nk_cmd nk_commands[] = {
     {".bugcheck", cmd_bugcheck, NK_CMD_ANY, ".bugcheck", "Show the bug check code and its four parameters."},
     {"vertarget", cmd_vertarget, NK_CMD_ANY, "vertarget", "Show the target's Windows version, processors, dump kind and times."},
     {".dumpdebug", cmd_dumpdebug, NK_CMD_ANY, ".dumpdebug", "Show every field of the dump's headers (including the triage header, runs, streams)."},
+    {"!analyze", cmd_analyze, NK_CMD_ANY, "!analyze -show [CODE [P1 P2 P3 P4]] | !analyze -v", "-show: describe a bug check code (the dump's own without CODE): name, explanation and each parameter's meaning with decoded values. -v: full analysis (not implemented yet: needs stacks)."},
     /* registers */
     {"r", cmd_r, NK_CMD_ANY, "r [reg[,reg...]]", "Show the registers of the current context, or the named registers."},
     /* memory */
@@ -38,7 +39,7 @@ const nk_cmd nk_commands[] = {
     {"??", cmd_cppeval, NK_CMD_ANY, "?? expression", "Evaluate a C++ expression: sizeof(mod!Type), #FIELD_OFFSET(Type, Field), #RTL_FIELD_SIZE, #CONTAINING_RECORD, arithmetic."},
     /* user-mode dumps */
     {"|", cmd_pipe, NK_CMD_USER, "|", "Show the process the dump was taken of."},
-    {"~", cmd_tilde, NK_CMD_USER, "~ | ~Ns", "List threads; ~Ns makes thread N current."},
+    {"~", cmd_tilde, NK_CMD_USER, "~ | ~Ns | ~N cmd | ~* cmd", "List threads; ~Ns makes thread N current; ~N cmd / ~* cmd (e.g. ~*k) runs cmd for thread N / every thread, then restores the current thread."},
     {".exr", cmd_exr, NK_CMD_ANY, ".exr -1 | .exr addr", "Show the dump's exception record (-1) or one at an address."},
     {".ecxr", cmd_ecxr, NK_CMD_ANY, ".ecxr", "Switch to the exception's context record and show its registers."},
     /* modules and symbols (cmd_sym.c) */
@@ -63,6 +64,28 @@ const nk_cmd nk_commands[] = {
     {"!sym", cmd_bang_sym, NK_CMD_ANY, "!sym noisy | quiet", "noisy: report every path and URL tried while loading symbols; quiet: only the outcome."},
     {"!for_each_module", cmd_for_each_module, NK_CMD_ANY, "!for_each_module command", "Run a command once per module with @#Base, @#End, @#ModuleName, @#ImageName, @#ImagePath, @#Size, @#TimeStamp, @#Checksum, @#SymbolType, @#SymbolFileName replaced."},
     {"s", cmd_search, NK_CMD_ANY, "s [-[1]b|w|d|q|a|u] start end|L count pattern", "Search memory for bytes, words, dwords, qwords, an ASCII or a UTF-16 string; -[1] prints addresses only."},
+    /* stacks and contexts (cmd_stack.c) */
+    {"k", cmd_k, NK_CMD_ANY, "k [= BasePtr StackPtr InstructionPtr] [count]", "Show the call stack: Child-SP, RetAddr, Call Site. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kn", cmd_k, NK_CMD_ANY, "kn [= BasePtr StackPtr InstructionPtr] [count]", "Same as k with frame numbers. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kb", cmd_k, NK_CMD_ANY, "kb [= BasePtr StackPtr InstructionPtr] [count]", "Same as k with the first four arguments (home slots on x64). A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kv", cmd_k, NK_CMD_ANY, "kv [= BasePtr StackPtr InstructionPtr] [count]", "Same as kb with trap frame information. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kp", cmd_k, NK_CMD_ANY, "kp [= BasePtr StackPtr InstructionPtr] [count]", "Same as k (parameter values need private type information; shown like k). A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kc", cmd_k, NK_CMD_ANY, "kc [= BasePtr StackPtr InstructionPtr] [count]", "Call sites only (module!function). A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kL", cmd_k, NK_CMD_ANY, "kL [= BasePtr StackPtr InstructionPtr] [count]", "Same as k (source lines are not shown). A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kbn", cmd_k, NK_CMD_ANY, "kbn [= BasePtr StackPtr InstructionPtr] [count]", "kb with frame numbers. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kvn", cmd_k, NK_CMD_ANY, "kvn [= BasePtr StackPtr InstructionPtr] [count]", "kv with frame numbers. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kpn", cmd_k, NK_CMD_ANY, "kpn [= BasePtr StackPtr InstructionPtr] [count]", "kp with frame numbers. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kcn", cmd_k, NK_CMD_ANY, "kcn [= BasePtr StackPtr InstructionPtr] [count]", "kc with frame numbers. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"kpL", cmd_k, NK_CMD_ANY, "kpL [= BasePtr StackPtr InstructionPtr] [count]", "Same as kp. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {"knL", cmd_k, NK_CMD_ANY, "knL [= BasePtr StackPtr InstructionPtr] [count]", "Same as kn. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
+    {".frame", cmd_frame, NK_CMD_ANY, ".frame [/r] [N]", "Select stack frame N (r then shows its registers, nonvolatiles recovered by the unwind); /r prints them."},
+    {".cxr", cmd_cxr, NK_CMD_ANY, ".cxr [addr] | .cxr /c [N]", "Use the CONTEXT record at addr as the current context (no address: back to the dump's default); /c lists the dump's saved contexts, /c N selects one (ntkd extension)."},
+    {".trap", cmd_trap, NK_CMD_ANY, ".trap [addr]", "Use the KTRAP_FRAME at addr (layout from the kernel's _KTRAP_FRAME type) as the current context."},
+    {".fnent", cmd_fnent, NK_CMD_ANY, ".fnent addr", "Show the function table entry (RUNTIME_FUNCTION) and decoded unwind info for an address, chained info, and the primary function of a fragment."},
+    /* disassembly (cmd_disasm.c) */
+    {"u", cmd_u, NK_CMD_ANY, "u [addr] [L count | addr2]", "Disassemble count instructions (8 by default) from addr; without an address, continue after the last u (first time: the current instruction). Call and jump targets and RIP-relative operands are shown with their symbols."},
+    {"ub", cmd_ub, NK_CMD_ANY, "ub [addr] [L count]", "Disassemble the count instructions (8 by default) that end just before addr (decoding backwards from the function start or by resynchronizing)."},
+    {"uf", cmd_uf, NK_CMD_ANY, "uf [/c] addr", "Disassemble the whole function containing addr (extent from the PDB or .pdata, blocks reached by jumps outside it included, in address order); /c lists only its calls."},
     /* session */
     {"q", cmd_quit, NK_CMD_ANY, "q", "Quit."},
     {"help", cmd_help, NK_CMD_ANY, "help [command]", "List commands, or show one command's syntax and help."},

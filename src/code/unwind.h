@@ -23,9 +23,14 @@
 enum {
     NK_UR_X64_RIP = 16, NK_UR_X64_EFL = 17,
     NK_UR_X86_EIP = 8, NK_UR_X86_EFL = 9,
+    NK_UR_X86_CALLEE_PARAMS = 10, /* x86: bytes of parameters the callee frame had (FrameData
+                                     params_size), so the caller's .raSearch skips them */
     NK_UR_A64_FP = 29, NK_UR_A64_LR = 30, NK_UR_A64_SP = 31, NK_UR_A64_PC = 32, NK_UR_A64_CPSR = 33,
     NK_UR_MAX = 34
 };
+
+/* cmd/cmd_stack.c keeps its session state (.cxr/.trap/.frame buffers) in t->ext[NK_EXT_STACK]. */
+#define NK_EXT_STACK 6
 
 typedef struct nk_uregs {
     nk_arch arch;
@@ -68,6 +73,9 @@ nk_status nk_uregs_from_context(const nk_context *c, nk_uregs *out);
 /* Walks at most max_frames from `start`. */
 nk_status nk_stack_walk(ntkd_target *t, const nk_uregs *start, size_t max_frames, nk_stack *out);
 void nk_stack_free(nk_stack *s);
+/* Register names by nk_uregs index for the architecture ("rax".."r15", "rip", "efl"; NULL
+ * entries for unused slots), as nk_context_get knows them. NULL for an unknown arch. */
+const char *const *nk_uregs_names(nk_arch a);
 
 /* One step per architecture: from the registers of a frame to its caller's. Returns NTKD_OK
  * with *how set, NTKD_E_NOTFOUND when this method has no data for the pc (the walker then
@@ -85,6 +93,12 @@ typedef struct nk_rpn_env {
     uint64_t ra_search;  /* .raSearch */
     uint64_t t_vars[10]; /* $T0..$T9 */
     uint32_t t_set;
+    /* optional (zero = unavailable): the record's sizes, for .cbLocals .cbSavedRegs .cbParams */
+    uint32_t cb_locals, cb_saved_regs, cb_params;
+    bool have_sizes;
+    /* optional memory hook used by `^` instead of the target (tests, fuzzing): 4 bytes at va */
+    nk_status (*read32)(void *user, uint64_t va, uint32_t *v);
+    void *read_user;
 } nk_rpn_env;
 nk_status nk_rpn_eval(nk_rpn_env *env, const char *program, char *err, size_t errlen);
 

@@ -224,6 +224,14 @@ struct ntkd_target {
     uint64_t disp_next, disp_phys_next;
     bool disp_have, disp_phys_have;
     char disp_last[8];
+    /* stack commands (cmd/cmd_stack.c): the registers of the frame `.frame N` selected, as a
+       context `r` shows instead of cur_ctx (len 0: none). Valid only while cur_ctx.data ==
+       frame_of (a command that switches contexts makes it stale). */
+    nk_context frame_ctx;
+    const uint8_t *frame_of;
+    /* disassembly (cmd/cmd_disasm.c): where `u` without an address continues */
+    uint64_t u_next;
+    bool u_have;
 };
 
 /* User minidumps: facts beyond nk_dump that the MDMP parser (mdmp.c) keeps in

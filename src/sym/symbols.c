@@ -972,3 +972,29 @@ void nk_sym_signature(nk_symlayer *L, nk_smod *m, const nk_ssym *s, char *buf, s
     }
     }
 }
+
+/* ---- for the unwinders ------------------------------------------------------------------ */
+
+nk_pe *nk_sym_image_at(ntkd_target *t, uint64_t addr, uint64_t *base)
+{
+    nk_symlayer *L = nk_symlayer_get(t);
+    if (!L) return NULL;
+    nk_smod *m = nk_sym_module_at(L, addr);
+    if (!m) return NULL;
+    nk_sym_ensure(L, m);
+    if (base) *base = m->base;
+    /* the complete file-layout image first (a memory image often lacks .pdata pages) */
+    nk_pe *s = nk_sym_store_image(L, m);
+    return s ? s : m->pe;
+}
+
+struct nk_pdb *nk_sym_pdb_at(ntkd_target *t, uint64_t addr, uint64_t *base)
+{
+    nk_symlayer *L = nk_symlayer_get(t);
+    if (!L) return NULL;
+    nk_smod *m = nk_sym_module_at(L, addr);
+    if (!m) return NULL;
+    nk_sym_ensure(L, m);
+    if (base) *base = m->base;
+    return m->pdb;
+}
