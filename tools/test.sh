@@ -42,7 +42,7 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
     local tgt=$1 dir=$2; shift 2
     echo "fuzz: $tgt for ${FUZZ_SECONDS}s"
     "build-fuzz/fuzz/$tgt" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -max_len=262144 \
-      -print_final_stats=0 "$dir" "$@" 2>&1 | tail -n 3
+      -print_final_stats=0 -artifact_prefix="$seeds/crash-" "$dir" "$@" 2>&1 | tail -n 3
     test "${PIPESTATUS[0]}" -eq 0
   }
   run_fuzz fuzz_kdump64 "$seeds/kdump64" ../shared/corpus/dumps/kernel

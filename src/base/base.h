@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ntkd/ntkd.h"
@@ -71,6 +72,20 @@ static inline bool nk_file_u64(const nk_file *f, uint64_t off, uint64_t *v)
     if (!nk_in_bounds(f->size, off, 8)) return false;
     *v = nk_le64(f->data + off);
     return true;
+}
+
+/* ---- sorting ------------------------------------------------------------------------ */
+
+/* qsort / qsort_r that accept an empty (possibly NULL) array: the C library requires a valid
+ * pointer even for zero elements. Every sort in libntkd goes through these. */
+static inline void nk_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    if (n > 1) qsort(base, n, size, cmp);
+}
+static inline void nk_sort_r(void *base, size_t n, size_t size,
+                             int (*cmp)(const void *, const void *, void *), void *arg)
+{
+    if (n > 1) qsort_r(base, n, size, cmp, arg);
 }
 
 /* ---- growable arrays and strings --------------------------------------------------- */

@@ -314,7 +314,7 @@ nk_status cmd_lm(nk_cmd_env *e, const char *a)
     for (size_t i = 0; i < L->norder; i++) list[n++] = &L->mods[L->order[i]];
     for (size_t i = 0; i < L->nmods; i++) /* modules of size 0 are not in the address order */
         if (!L->mods[i].unloaded && !L->mods[i].size) list[n++] = &L->mods[i];
-    if (op.sort_name) qsort(list, n, sizeof *list, name_cmp);
+    nk_sort(list, n, sizeof *list, name_cmp);
     json_object *jmods = nk_json_arr(o, NULL, "modules");
     if (!op.names_only) nk_printf(o, is64 ? "start             end                 module name\n" : "start    end        module name\n");
     size_t shown = 0;
@@ -469,7 +469,7 @@ nk_status cmd_x(nk_cmd_env *e, const char *a)
         nk_cmd_error(o, "Couldn't resolve error at '%s'", w);
         return NTKD_E_NOTFOUND;
     }
-    if (nh) qsort(hits, nh, sizeof *hits, by_name ? xhit_name : xhit_addr);
+    nk_sort(hits, nh, sizeof *hits, by_name ? xhit_name : xhit_addr);
     json_object *js = nk_json_arr(o, NULL, "symbols");
     for (size_t i = 0; i < nh; i++) {
         char ab[24], sig[1024];

@@ -918,7 +918,7 @@ nk_status nk_disasm_flow(nk_disasm *d, uint64_t entry, uint64_t lo, uint64_t hi,
         ptrdiff_t at = flow_find(&f, marks[i]);
         if (at >= 0) f.v[at].leader = true;
     }
-    qsort(f.v, f.n, sizeof *f.v, cmp_frec);
+    nk_sort(f.v, f.n, sizeof *f.v, cmp_frec);
     for (size_t i = 0; i < f.n;) {
         size_t j = i + 1;
         uint64_t end = f.v[i].addr + (f.v[i].len ? f.v[i].len : 1);

@@ -172,7 +172,7 @@ nk_status nk_physmap_check_runs(ntkd_target *t)
                 "bytes); their pages read as not present", fn, npast, npast == 1 ? "" : "s", first_past,
                 (unsigned long long)past_pages, npast == 1 ? "s" : "", (unsigned long long)t->file.size);
     p->nruns = out;
-    if (p->nruns) qsort(p->runs, p->nruns, sizeof *p->runs, run_cmp);
+    nk_sort(p->runs, p->nruns, sizeof *p->runs, run_cmp);
     out = 0;
     for (size_t i = 0; i < p->nruns; i++) {
         nk_phys_run r = p->runs[i];
@@ -223,7 +223,7 @@ void nk_vranges_check(ntkd_target *t)
         d->vranges[out++] = r;
     }
     d->nvranges = out;
-    if (d->nvranges) qsort(d->vranges, d->nvranges, sizeof *d->vranges, vr_cmp);
+    nk_sort(d->vranges, d->nvranges, sizeof *d->vranges, vr_cmp);
     out = 0;
     for (size_t i = 0; i < d->nvranges; i++) {
         nk_vrange r = d->vranges[i];

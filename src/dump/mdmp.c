@@ -991,7 +991,7 @@ nk_status nk_mdmp_open(ntkd_target *t)
     if ((s = find_stream(p, ST_MEMORY64_LIST)) && s->size &&
         (st = parse_memory64_list(p, s, &vcap)) != NTKD_OK)
         goto out;
-    if (d->nvranges) nk_vranges_check(t); /* (qsort must not see a NULL array) */
+    nk_vranges_check(t);
     /* Thread stacks the memory lists do not already hold (their bytes are the same memory). */
     size_t listed = d->nvranges;
     for (size_t i = 0; i < d->nthreads; i++) {

@@ -900,7 +900,7 @@ nk_status nk_triage_parse(ntkd_target *t, uint64_t hdr_off)
     if (kdbg && d->kd_debugger_data_block)
         add_region(&s, "debugger data", d->kd_debugger_data_block, klen, s.v[F_KDBG_OFF]);
     locate_copies(&s, kdbg, klen);
-    if (d->nvranges) nk_vranges_check(t); /* (qsort with a NULL array is undefined) */
+    nk_vranges_check(t);
     read_prcb_context(&s, kdbg, klen);
     read_blobs(&s);
     return NTKD_OK;

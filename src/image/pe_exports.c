@@ -81,7 +81,7 @@ static nk_status build_index(nk_pe *pe, bool by_name, uint32_t **out, size_t *no
             n++;
         }
     }
-    if (n) qsort(r, n, sizeof *r, by_name ? cmp_rec_name : cmp_rec_rva);
+    nk_sort(r, n, sizeof *r, by_name ? cmp_rec_name : cmp_rec_rva);
     uint32_t *ix = malloc((n ? n : 1) * sizeof *ix);
     if (!ix) {
         free(r);
@@ -256,7 +256,7 @@ static nk_status parse_exports(nk_pe *pe)
                          : fwd_off[k] == NO_STR - 1 ? missing_fwd
                                                      : pe->export_strings + fwd_off[k];
     }
-    if (nv) qsort(v, nv, sizeof *v, cmp_ordinal);
+    nk_sort(v, nv, sizeof *v, cmp_ordinal);
     ex->v = v;
     ex->count = nv;
     v = NULL;

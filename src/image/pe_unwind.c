@@ -100,7 +100,7 @@ static nk_status load_funcs(nk_pe *pe)
     free(present);
     if (!sorted) {
         pe_warn(pe, "%s: exception directory at %s is not sorted by start address; sorted it", fn, pe_where(pe, rva, w));
-        qsort(pe->funcs, k, sizeof *pe->funcs, cmp_begin);
+        nk_sort(pe->funcs, k, sizeof *pe->funcs, cmp_begin);
     }
     /* an unknown length ends where the next entry starts */
     for (size_t i = 0; i < k; i++)

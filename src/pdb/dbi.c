@@ -508,7 +508,7 @@ nk_status pdb_contribs_load(nk_pdb *p)
             p->sc_sorted[p->nsc_sorted++] = (uint32_t)i;
     }
     p->nsc = k;
-    qsort_r(p->sc_sorted, p->nsc_sorted, sizeof *p->sc_sorted, cmp_sc, p->sc);
+    nk_sort_r(p->sc_sorted, p->nsc_sorted, sizeof *p->sc_sorted, cmp_sc, p->sc);
     pt->state = 1;
     return NTKD_OK;
 }
@@ -643,7 +643,7 @@ nk_status pdb_fpo_load(nk_pdb *p)
         if (i && f->start < p->fpo[i - 1].start) sorted = false;
     }
     p->nfpo = k;
-    if (!sorted) qsort(p->fpo, k, sizeof *p->fpo, cmp_fpo);
+    if (!sorted) nk_sort(p->fpo, k, sizeof *p->fpo, cmp_fpo);
     pdb_release(p, s, 0, n);
     pt->state = 1;
     return NTKD_OK;
@@ -692,7 +692,7 @@ nk_status pdb_framedata_load(nk_pdb *p)
         if (i && f->rva < p->fd[i - 1].rva) sorted = false;
     }
     p->nfd = k;
-    if (!sorted) qsort(p->fd, k, sizeof *p->fd, cmp_fd);
+    if (!sorted) nk_sort(p->fd, k, sizeof *p->fd, cmp_fd);
     pdb_release(p, s, 0, n);
     pt->state = 1;
     return NTKD_OK;

@@ -336,7 +336,7 @@ nk_status pdb_pubaddr_load(nk_pdb *p)
         if (k && cmp_pubaddr(&p->pubaddr[k - 1], &p->pubaddr[k]) > 0) sorted = false;
         k++;
     }
-    if (!sorted) qsort(p->pubaddr, k, sizeof *p->pubaddr, cmp_pubaddr);
+    if (!sorted) nk_sort(p->pubaddr, k, sizeof *p->pubaddr, cmp_pubaddr);
     p->npubaddr = k;
     pt->state = 1;
     return NTKD_OK;
@@ -728,7 +728,7 @@ nk_status pdb_funcs_load(nk_pdb *p)
         /* read once for the index: not kept resident */
         if (ms != NK_PDB_NO_STREAM) pdb_release(p, ms, 0, size);
     }
-    if (p->nfuncs) qsort(p->funcs, p->nfuncs, sizeof *p->funcs, cmp_func);
+    nk_sort(p->funcs, p->nfuncs, sizeof *p->funcs, cmp_func);
     pt->state = 1;
     return NTKD_OK;
 }

@@ -780,7 +780,7 @@ nk_status pdb_tpi_hash_ready(nk_pdb *p, pdb_tpi *t)
             uint32_t h = pdb_hash_v1(nm, strlen(nm)) % t->hmod;
             t->hkeys[k++] = ((uint64_t)h << 32) | ty.ti;
         }
-        qsort(t->hkeys, k, sizeof *t->hkeys, cmp_u64);
+        nk_sort(t->hkeys, k, sizeof *t->hkeys, cmp_u64);
         t->nhkeys = k;
     }
     /* hash adjusters: a serialized hash table (size, capacity, present and deleted bit

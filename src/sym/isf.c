@@ -621,7 +621,7 @@ static nk_status load_fields(nk_isf *x, json_object *ut)
         isf_type *ty = &x->types[id - 1];
         ty->first = (uint32_t)first;
         ty->n = (uint32_t)(x->nfields - first);
-        qsort_r(x->fields + first, ty->n, sizeof *x->fields, cmp_field, x);
+        if (ty->n) nk_sort_r(x->fields + first, ty->n, sizeof *x->fields, cmp_field, x);
     }
     return NTKD_OK;
 }
@@ -661,11 +661,11 @@ static nk_status load_symbols(nk_isf *x, json_object *sy)
         s->rva = json_object_get_uint64(a);
         if (!s->name) return isf_err(x, NTKD_E_NOMEM, "out of memory");
     }
-    qsort(x->syms, x->nsyms, sizeof *x->syms, cmp_sym);
+    nk_sort(x->syms, x->nsyms, sizeof *x->syms, cmp_sym);
     x->by_rva = malloc((x->nsyms ? x->nsyms : 1) * sizeof *x->by_rva);
     if (!x->by_rva) return isf_err(x, NTKD_E_NOMEM, "out of memory");
     for (size_t i = 0; i < x->nsyms; i++) x->by_rva[i] = (uint32_t)i;
-    qsort_r(x->by_rva, x->nsyms, sizeof *x->by_rva, cmp_rva, x->syms);
+    nk_sort_r(x->by_rva, x->nsyms, sizeof *x->by_rva, cmp_rva, x->syms);
     return NTKD_OK;
 }
 
@@ -917,7 +917,7 @@ static nk_status convert(nk_isf *x, json_object *root)
     /* enumerators by value */
     for (size_t i = 0; i < x->ntypes; i++) {
         const isf_type *ty = &x->types[i];
-        if (ty->kind == NK_TK_ENUM && ty->n > 1) qsort(x->enumrs + ty->first, ty->n, sizeof *x->enumrs, cmp_enumr);
+        if (ty->kind == NK_TK_ENUM && ty->n > 1) nk_sort(x->enumrs + ty->first, ty->n, sizeof *x->enumrs, cmp_enumr);
     }
     return load_symbols(x, sy);
 }

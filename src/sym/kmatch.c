@@ -613,7 +613,7 @@ bool nk_kmatch(nk_symlayer *L, nk_smod *m, nk_strbuf *log)
             if (snprintf(p, sizeof p, "%s/%s", dirs[i], kernel_pdbs[k]) < (int)sizeof p)
                 scan_dir(p, kernel_pdbs[k], &cv, &nc, &cc);
         }
-    if (nc) qsort(cv, nc, sizeof *cv, cand_cmp);
+    nk_sort(cv, nc, sizeof *cv, cand_cmp);
     char ab[24], hb[24];
     if (log) {
         nk_sb_printf(log, "%s: the dump holds no PDB identity for the kernel; matching %zu kernel table%s "

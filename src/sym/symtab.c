@@ -85,7 +85,7 @@ nk_status nk_symtab_finish(nk_symtab *st)
     free(st->by_name);
     st->by_name = NULL;
     if (!st->n) return NTKD_OK;
-    qsort(st->v, st->n, sizeof *st->v, by_addr);
+    nk_sort(st->v, st->n, sizeof *st->v, by_addr);
     /* same address and same name: keep the first (the better kind) */
     size_t out = 0;
     for (size_t i = 0; i < st->n; i++) {
@@ -107,7 +107,7 @@ nk_status nk_symtab_finish(nk_symtab *st)
         return NTKD_E_NOMEM;
     }
     for (size_t i = 0; i < st->n; i++) tmp[i] = (name_ix){st->v[i].name, st->v[i].rva, (uint32_t)i};
-    qsort(tmp, st->n, sizeof *tmp, by_name);
+    nk_sort(tmp, st->n, sizeof *tmp, by_name);
     for (size_t i = 0; i < st->n; i++) st->by_name[i] = tmp[i].ix;
     free(tmp);
     return NTKD_OK;

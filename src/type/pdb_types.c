@@ -303,7 +303,7 @@ static void build_ci(pdb_src *ps)
         ps->ci[ps->nci].ti = ty.ti;
         ps->nci++;
     }
-    qsort(ps->ci, ps->nci, sizeof *ps->ci, cmp_ci);
+    nk_sort(ps->ci, ps->nci, sizeof *ps->ci, cmp_ci);
 }
 
 static bool op_find(nk_typesrc *s, const char *name, uint64_t *id)
