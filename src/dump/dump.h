@@ -340,6 +340,16 @@ typedef struct nk_kdump_runs_layout {
     uint32_t ctx_off;      /* the context area (for messages) */
     uint32_t data_off;     /* file offset of the first run's pages (the header size) */
 } nk_kdump_runs_layout;
+/* Where the facts common to DUMP_HEADER32 and DUMP_HEADER64 are, and the pointer width. */
+typedef struct nk_kdump_hdr_layout {
+    const char *section; /* "DUMP_HEADER32" / "DUMP_HEADER64" */
+    uint8_t ptr;         /* 4 or 8: DirectoryTableBase, the list heads, bugcheck parameters */
+    uint32_t major, minor, dtb, pfndb, psloaded, psactive, nprocs, bugcode, bugparam, kddebugger,
+        dumptype, product, suite, systime, uptime, comment;
+} nk_kdump_hdr_layout;
+/* Fills the header facts of t->d (versions, page-table root, list heads, bugcheck, product,
+ * times, comment) from the mapped header, treating the "PAGE" filler as unset. */
+void nk_kdump_header_facts(ntkd_target *t, const nk_kdump_hdr_layout *l);
 /* Reads the run list of a full dump (DumpType 1), records it for `.dumpdebug` and indexes it. */
 nk_status nk_kdump_runs(ntkd_target *t, const nk_kdump_runs_layout *l);
 /* True when a 128-byte header comment holds more than the "PAGE" filler. */

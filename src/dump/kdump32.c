@@ -94,6 +94,14 @@ static const nk_kdump_fdef h32_fields[] = {
     {"BootId", H32_BOOTID, 4},
 };
 
+static const nk_kdump_hdr_layout hdr32 = {
+    .section = "DUMP_HEADER32", .ptr = 4, .major = H32_MAJOR, .minor = H32_MINOR, .dtb = H32_DTB,
+    .pfndb = H32_PFNDB, .psloaded = H32_PSLOADED, .psactive = H32_PSACTIVE, .nprocs = H32_NPROCS,
+    .bugcode = H32_BUGCODE, .bugparam = H32_BUGPARAM, .kddebugger = H32_KDDEBUGGER,
+    .dumptype = H32_DUMPTYPE, .product = H32_PRODUCT, .suite = H32_SUITE, .systime = H32_SYSTIME,
+    .uptime = H32_UPTIME, .comment = H32_COMMENT,
+};
+
 static const nk_kdump_runs_layout runs32 = {
     .desc_off = H32_PHYSMEM, .npages_off = PMD32_NPAGES, .runs_off = PMD32_RUNS, .width = 4,
     .max_runs = PMD32_MAX_RUNS, .ctx_off = H32_CONTEXT, .data_off = H32_SIZE,
@@ -120,31 +128,7 @@ nk_status nk_kdump32_open(ntkd_target *t)
     d->arch = NK_ARCH_X86;
     d->is64 = false;
     d->paging = h[H32_PAE] ? NK_PAGING_X86_PAE : NK_PAGING_X86;
-    d->dump_type = nk_le32(h + H32_DUMPTYPE);
-    d->major = nk_le32(h + H32_MAJOR);
-    d->minor = nk_le32(h + H32_MINOR);
-    d->nprocs = nk_le32(h + H32_NPROCS);
-    d->dtb = nk_le32(h + H32_DTB);
-    d->pfn_database = nk_le32(h + H32_PFNDB);
-    d->ps_loaded_module_list = nk_le32(h + H32_PSLOADED);
-    d->ps_active_process_head = nk_le32(h + H32_PSACTIVE);
-    d->kd_debugger_data_block = nk_le32(h + H32_KDDEBUGGER);
-    d->has_bugcheck = true;
-    d->bugcheck_code = nk_le32(h + H32_BUGCODE);
-    for (int i = 0; i < 4; i++) d->bugcheck_params[i] = nk_le32(h + H32_BUGPARAM + 4 * i);
-    d->bugcheck_cpu = 0;
-    uint32_t v32 = nk_le32(h + H32_PRODUCT);
-    d->product_type = nk_kdump_unset32(v32) ? 0 : v32;
-    v32 = nk_le32(h + H32_SUITE);
-    d->suite_mask = nk_kdump_unset32(v32) ? 0 : v32;
-    uint64_t v64 = nk_le64(h + H32_SYSTIME);
-    d->system_time = nk_kdump_unset64(v64) ? 0 : v64;
-    v64 = nk_le64(h + H32_UPTIME);
-    d->system_uptime = nk_kdump_unset64(v64) ? 0 : v64;
-    if (nk_kdump_comment_set(h + H32_COMMENT)) {
-        nk_copy_cstr(d->comment, sizeof d->comment, h + H32_COMMENT, 128);
-        nk_dump_field(t, "DUMP_HEADER32", "Comment", H32_COMMENT, 0, 0, d->comment);
-    }
+    nk_kdump_header_facts(t, &hdr32);
 
     if (!nk_kdump_unset32(nk_le32(h + H32_CONTEXT + CTX_X86_FLAGS))) {
         d->contexts[0] = (nk_context){NK_ARCH_X86, h + H32_CONTEXT, CTX_X86_SIZE, "dump header"};

@@ -266,11 +266,6 @@ bool nk_kdump_comment_set(const uint8_t *c)
     return false; /* all filler */
 }
 
-static uint64_t load_width(const uint8_t *p, uint8_t width)
-{
-    return width == 8 ? nk_le64(p) : nk_le32(p);
-}
-
 nk_status nk_kdump_runs(ntkd_target *t, const nk_kdump_runs_layout *l)
 {
     const char *fn = nk_file_name(&t->file);
@@ -279,7 +274,7 @@ nk_status nk_kdump_runs(ntkd_target *t, const nk_kdump_runs_layout *l)
     nk_dump *d = &t->d;
     const uint32_t nruns_at = l->desc_off, npages_at = l->desc_off + l->npages_off;
     uint32_t nruns = nk_le32(h + nruns_at);
-    uint64_t npages = load_width(h + npages_at, l->width);
+    uint64_t npages = rd(h + npages_at, l->width);
     nk_dump_field(t, sec, "NumberOfRuns", nruns_at, nruns, 4, NULL);
     nk_dump_field(t, sec, "NumberOfPages", npages_at, npages, l->width, NULL);
     d->phys.kind = NK_PHYS_RUNS;
@@ -301,7 +296,7 @@ nk_status nk_kdump_runs(ntkd_target *t, const nk_kdump_runs_layout *l)
     uint64_t off = l->data_off, sum = 0;
     for (uint32_t i = 0; i < nruns; i++) {
         uint64_t at = l->desc_off + l->runs_off + (uint64_t)i * 2 * l->width;
-        uint64_t base = load_width(h + at, l->width), count = load_width(h + at + l->width, l->width);
+        uint64_t base = rd(h + at, l->width), count = rd(h + at + l->width, l->width);
         char name[40];
         snprintf(name, sizeof name, "Run[%u].FileOffset", i);
         nk_dump_field(t, sec, name, at, off, 8, NULL);
@@ -318,6 +313,45 @@ nk_status nk_kdump_runs(ntkd_target *t, const nk_kdump_runs_layout *l)
         nk_warn(t, "%s: NumberOfPages 0x%llx at 0x%x differs from the 0x%llx pages its runs describe", fn,
                 (unsigned long long)npages, npages_at, (unsigned long long)sum);
     return nk_physmap_check_runs(t);
+}
+
+static const nk_kdump_hdr_layout hdr64 = {
+    .section = "DUMP_HEADER64", .ptr = 8, .major = H64_MAJOR, .minor = H64_MINOR, .dtb = H64_DTB,
+    .pfndb = H64_PFNDB, .psloaded = H64_PSLOADED, .psactive = H64_PSACTIVE, .nprocs = H64_NPROCS,
+    .bugcode = H64_BUGCODE, .bugparam = H64_BUGPARAM, .kddebugger = H64_KDDEBUGGER,
+    .dumptype = H64_DUMPTYPE, .product = H64_PRODUCT, .suite = H64_SUITE, .systime = H64_SYSTIME,
+    .uptime = H64_UPTIME, .comment = H64_COMMENT,
+};
+
+void nk_kdump_header_facts(ntkd_target *t, const nk_kdump_hdr_layout *l)
+{
+    nk_dump *d = &t->d;
+    const uint8_t *h = t->file.data;
+    d->dump_type = nk_le32(h + l->dumptype);
+    d->major = nk_le32(h + l->major);
+    d->minor = nk_le32(h + l->minor);
+    d->nprocs = nk_le32(h + l->nprocs);
+    d->dtb = rd(h + l->dtb, l->ptr);
+    d->pfn_database = rd(h + l->pfndb, l->ptr);
+    d->ps_loaded_module_list = rd(h + l->psloaded, l->ptr);
+    d->ps_active_process_head = rd(h + l->psactive, l->ptr);
+    d->kd_debugger_data_block = rd(h + l->kddebugger, l->ptr);
+    d->has_bugcheck = true;
+    d->bugcheck_code = nk_le32(h + l->bugcode);
+    for (int i = 0; i < 4; i++) d->bugcheck_params[i] = rd(h + l->bugparam + l->ptr * i, l->ptr);
+    d->bugcheck_cpu = 0;
+    uint32_t v32 = nk_le32(h + l->product);
+    d->product_type = nk_kdump_unset32(v32) ? 0 : v32;
+    v32 = nk_le32(h + l->suite);
+    d->suite_mask = nk_kdump_unset32(v32) ? 0 : v32;
+    uint64_t v64 = nk_le64(h + l->systime);
+    d->system_time = nk_kdump_unset64(v64) ? 0 : v64;
+    v64 = nk_le64(h + l->uptime);
+    d->system_uptime = nk_kdump_unset64(v64) ? 0 : v64;
+    if (nk_kdump_comment_set(h + l->comment)) {
+        nk_copy_cstr(d->comment, sizeof d->comment, h + l->comment, 128);
+        nk_dump_field(t, l->section, "Comment", l->comment, 0, 0, d->comment);
+    }
 }
 
 static const nk_kdump_runs_layout runs64 = {
@@ -360,31 +394,7 @@ nk_status nk_kdump64_open(ntkd_target *t)
     nk_kdump_record(t, "DUMP_HEADER64", h64_fields, sizeof h64_fields / sizeof h64_fields[0]);
 
     d->is64 = true;
-    d->dump_type = nk_le32(h + H64_DUMPTYPE);
-    d->major = nk_le32(h + H64_MAJOR);
-    d->minor = nk_le32(h + H64_MINOR);
-    d->nprocs = nk_le32(h + H64_NPROCS);
-    d->dtb = nk_le64(h + H64_DTB);
-    d->pfn_database = nk_le64(h + H64_PFNDB);
-    d->ps_loaded_module_list = nk_le64(h + H64_PSLOADED);
-    d->ps_active_process_head = nk_le64(h + H64_PSACTIVE);
-    d->kd_debugger_data_block = nk_le64(h + H64_KDDEBUGGER);
-    d->has_bugcheck = true;
-    d->bugcheck_code = nk_le32(h + H64_BUGCODE);
-    for (int i = 0; i < 4; i++) d->bugcheck_params[i] = nk_le64(h + H64_BUGPARAM + 8 * i);
-    d->bugcheck_cpu = 0;
-    uint32_t v32 = nk_le32(h + H64_PRODUCT);
-    d->product_type = nk_kdump_unset32(v32) ? 0 : v32;
-    v32 = nk_le32(h + H64_SUITE);
-    d->suite_mask = nk_kdump_unset32(v32) ? 0 : v32;
-    uint64_t v64 = nk_le64(h + H64_SYSTIME);
-    d->system_time = nk_kdump_unset64(v64) ? 0 : v64;
-    v64 = nk_le64(h + H64_UPTIME);
-    d->system_uptime = nk_kdump_unset64(v64) ? 0 : v64;
-    if (nk_kdump_comment_set(h + H64_COMMENT)) {
-        nk_copy_cstr(d->comment, sizeof d->comment, h + H64_COMMENT, 128);
-        nk_dump_field(t, "DUMP_HEADER64", "Comment", H64_COMMENT, 0, 0, d->comment);
-    }
+    nk_kdump_header_facts(t, &hdr64);
 
     /* The header's register context (ContextFlags never holds the filler when it was written). */
     if (!nk_kdump_unset32(nk_le32(h + H64_CONTEXT + ctx_flags_off))) {
