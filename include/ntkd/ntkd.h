@@ -74,6 +74,11 @@ typedef enum ntkd_outmode { NTKD_OUT_TEXT, NTKD_OUT_JSON } ntkd_outmode;
 ntkd_status ntkd_execute(ntkd_target *t, const char *cmdline, FILE *out, ntkd_outmode mode,
                          bool *quit);
 
+/* Runs the crash analysis (`!analyze -v` facts) and returns them as one JSON object on a
+ * single line in *json_out (caller frees with free()). Adds "system_time" (the dump header's
+ * FILETIME, 0 when absent). */
+ntkd_status ntkd_analyze_json(ntkd_target *t, char **json_out);
+
 /* The command table, for help and completion. */
 typedef struct ntkd_cmd_info {
     const char *name;

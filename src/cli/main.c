@@ -15,6 +15,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: ntkd -z DUMP [-c \"cmd; cmd; q\"] [--json] [-y SYMPATH]\n"
             "       ntkd --raw IMAGE [--dtb ADDR] [--arch x64|x86|x86pae|arm64] [-c ...]\n"
+            "       ntkd analyze FILE|DIR... [--jobs N] [--format text|jsonl|csv] [-y SYMPATH]\n"
             "\n"
             "  -z FILE      open a crash dump (kernel: full, summary, bitmap, small; user minidump)\n"
             "  --raw FILE   open a raw physical memory image (page-table root found by scan,\n"
@@ -69,8 +70,11 @@ static void banner(ntkd_target *t, const char *path)
     printf("\n");
 }
 
+int batch_main(int argc, char **argv); /* batch.c: `ntkd analyze FILE|DIR ...` */
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "analyze")) return batch_main(argc - 1, argv + 1);
     const char *dump = NULL, *script = NULL, *sympath = NULL, *arch = NULL, *dtb = NULL;
     bool json = false, raw = false, quiet = false;
     static const struct option longopts[] = {

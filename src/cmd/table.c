@@ -7,7 +7,7 @@ const nk_cmd nk_commands[] = {
     {".bugcheck", cmd_bugcheck, NK_CMD_ANY, ".bugcheck", "Show the bug check code and its four parameters."},
     {"vertarget", cmd_vertarget, NK_CMD_ANY, "vertarget", "Show the target's Windows version, processors, dump kind and times."},
     {".dumpdebug", cmd_dumpdebug, NK_CMD_ANY, ".dumpdebug", "Show every field of the dump's headers (including the triage header, runs, streams)."},
-    {"!analyze", cmd_analyze, NK_CMD_ANY, "!analyze -show [CODE [P1 P2 P3 P4]] | !analyze -v", "-show: describe a bug check code (the dump's own without CODE): name, explanation and each parameter's meaning with decoded values. -v: full analysis (not implemented yet: needs stacks)."},
+    {"!analyze", cmd_analyze, NK_CMD_ANY, "!analyze -show [CODE [P1 P2 P3 P4]] | !analyze -v", "-show: describe a bug check code (the dump's own without CODE): name, explanation and each parameter's meaning with decoded values. -v: full analysis (faulting context, stack, blamed frame, failure bucket)."},
     /* registers */
     {"r", cmd_r, NK_CMD_ANY, "r [reg[,reg...]]", "Show the registers of the current context, or the named registers."},
     /* memory */
