@@ -118,4 +118,30 @@ nk_status cmd_u(nk_cmd_env *e, const char *a);  /* u [addr] [L n] */
 nk_status cmd_ub(nk_cmd_env *e, const char *a); /* ub addr [L n] */
 nk_status cmd_uf(nk_cmd_env *e, const char *a); /* uf [/c] addr */
 
+/* kernel objects (src/cmd/cmd_kproc.c) */
+nk_status cmd_process(nk_cmd_env *e, const char *a);
+nk_status cmd_thread(nk_cmd_env *e, const char *a);
+nk_status cmd_dotprocess(nk_cmd_env *e, const char *a);
+nk_status cmd_dotthread(nk_cmd_env *e, const char *a);
+nk_status cmd_peb(nk_cmd_env *e, const char *a);
+nk_status cmd_teb(nk_cmd_env *e, const char *a);
+nk_status cmd_gle(nk_cmd_env *e, const char *a);
+nk_status cmd_handle(nk_cmd_env *e, const char *a);
+nk_status cmd_pcr(nk_cmd_env *e, const char *a);
+nk_status cmd_prcb(nk_cmd_env *e, const char *a);
+nk_status cmd_irql(nk_cmd_env *e, const char *a);
+nk_status cmd_list(nk_cmd_env *e, const char *a);
+/* I/O objects (src/cmd/cmd_kio.c) */
+nk_status cmd_irp(nk_cmd_env *e, const char *a);
+nk_status cmd_irpfind(nk_cmd_env *e, const char *a);
+nk_status cmd_devobj(nk_cmd_env *e, const char *a);
+nk_status cmd_drvobj(nk_cmd_env *e, const char *a);
+nk_status cmd_devstack(nk_cmd_env *e, const char *a);
+nk_status cmd_devnode(nk_cmd_env *e, const char *a);
+nk_status cmd_object(nk_cmd_env *e, const char *a);
+/* executive (src/cmd/cmd_kex.c) */
+nk_status cmd_locks(nk_cmd_env *e, const char *a);
+nk_status cmd_dpcs(nk_cmd_env *e, const char *a);
+nk_status cmd_timer(nk_cmd_env *e, const char *a);
+
 #endif

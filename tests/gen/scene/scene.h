@@ -1,0 +1,251 @@
+/* scene.h: ntkd-genscene, the kernel-scene generator (test-only).
+ *
+ * It writes kernel dumps (full64, bitmap64, full32 PAE) in which the kernel's structures lie
+ * where Windows puts them, laid out with the offsets of a real build read from a kernel table
+ * (a Volatility ISF file; for Windows XP x86 PAE an ISF converted from ntkrnlpa.pdb by
+ * tests/gen/scene/pdb2isf.py). It shares NO code with libntkd: its own ISF loader (json-c +
+ * liblzma), its own page tables and dump writer (it may use tests/gen/gen_util.c and the header
+ * structures of tests/gen/gen_layout.h, which are the generator's, not libntkd's).
+ *
+ * Usage: ntkd-genscene --table ISF --scene NAME --kind full|bitmap|pae OUT.dmp [--cpus N]
+ *                      [--procs N] [--seed S] [--hostile H]
+ * writes OUT.dmp and OUT.dmp.manifest (format below). Exit 0 on success, 1 with a message.
+ *
+ * Scenes (scenes.c):
+ *   basic     System + a few processes and threads, drivers, devices, objects (every command
+ *             has something to show); --procs N adds N processes (benchmarks)
+ *   9f        bugcheck 0x9F/3: a power IRP held in a USB network driver's device stack, the
+ *             PnP resources owned by the waiting worker thread (seed 000)
+ *   133       bugcheck 0x133/1: a DPC spinning in a wireless driver, DPC queues on several
+ *             processors (seeds 000, 003)
+ *   deadlock  a worker thread deadlocked on an ERESOURCE whose owner was set with
+ *             ExSetResourceOwnerPointer to a stack address, sixteen shared waiters (seed 003)
+ *   objects   object types with their object lists (creator-info links), directories,
+ *             symbolic links (seed 001)
+ * Hostile variants (--hostile): cycle (cyclic process/thread/module/resource lists and a
+ * self-referencing IRP list), missing (pointers into pages left out of the dump),
+ * badtype (corrupt object-header type indexes), all.
+ *
+ * Manifest (text, one fact per line, '#' comments, numbers hex with 0x; tests read it):
+ *   table <GUID-age> build <n> kind <k> arch x64|x86pae cpus <n> scene <name>
+ *   header <field> <value>                 dump-header values (PsLoadedModuleList, KernBase...)
+ *   sym <name> <va>                        every kernel global the scene wrote
+ *   module <base> <size> <name>            each PsLoadedModuleList entry, in list order
+ *   func <module> <name> <va>              generated code (driver routines, DPC routines...)
+ *   process <eprocess> <pid> <ppid> <name> <dtb> <peb>
+ *   thread <ethread> <process> <tid> <state> <waitreason> <teb> <stack_base> <stack_limit> <kernel_stack>
+ *   prcb <cpu> <prcb> <pcr> <current_thread>
+ *   object <body> <type> <name|-> <directory|0>   every named object and every typed object
+ *   type <index> <type_object> <name> <nobjects>
+ *   driver <drvobj> <name> <nt_base_of_image> <ndevices>
+ *   device <devobj> <driver> <attached_to|0> <devext> <name|->
+ *   devnode <node> <pdo> <instance_path> <state>
+ *   irp <irp> <thread|0> <current_location> <stack_count> <major> <minor> <device_of_current>
+ *   irpstack <irp> <index> <major> <minor> <device> <completion|0> <control>
+ *   resource <eresource> <owner_thread|owner_ptr> <exclusive 0|1> <shared_waiters> <exclusive_waiters> <contention>
+ *   waiter <eresource> <thread>
+ *   dpc <cpu> <kdpc> <routine> <context>
+ *   timer <ktimer> <due> <dpc|0>
+ *   deadlock <thread> <resource>           facts the diagnosis must find (scene-specific)
+ *   blocked_irp <irp> <driver>             (9f) the IRP the power transition waits on
+ *   long_dpc <cpu> <routine> <driver>      (133)
+ *   hostile <what> <address>               where a hostile variant broke a structure
+ * Each helper adds the lines for what it builds through mf(); tests must only rely on lines
+ * listed here (add new kinds here first).
+ */
+#ifndef NTKD_SCENE_H
+#define NTKD_SCENE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SC_PAGE 4096u
+#define SC_NONE UINT64_MAX
+
+_Noreturn void sc_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *sc_alloc0(size_t n); /* zeroed, dies on failure */
+
+/* ================================================================ layout (lay.c) */
+typedef struct lay lay;
+lay *lay_open(const char *path);            /* .json or .json.xz; dies with a message */
+void lay_free(lay *L);
+unsigned lay_ptr(const lay *L);             /* 4 or 8 (from the pointer base type) */
+bool lay_pae(const lay *L);                 /* x86 table with an 8-byte _MMPTE */
+const char *lay_guid_age(const lay *L);     /* "339E7413...-1" from metadata.windows.pdb */
+uint32_t lay_machine(const lay *L);         /* 0x8664 / 0x14c */
+bool lay_has_type(const lay *L, const char *type);
+uint64_t lay_size(const lay *L, const char *type);             /* dies when missing */
+/* Field offset ("A.B" descends into embedded structs/unions); -1 when the build lacks it. */
+int64_t lay_off(const lay *L, const char *type, const char *field);
+uint64_t lay_off_req(const lay *L, const char *type, const char *field); /* dies when missing */
+/* Field details: size in bytes of the field's type (pointers: lay_ptr; arrays: whole array),
+ * and the bit position/length for bitfields (len 0 for plain fields). false when missing. */
+bool lay_field(const lay *L, const char *type, const char *field, uint64_t *off, uint64_t *size,
+               unsigned *bitpos, unsigned *bitlen);
+uint64_t lay_sym(const lay *L, const char *name);  /* RVA; SC_NONE when missing */
+bool lay_enum(const lay *L, const char *enum_name, const char *member, int64_t *value);
+
+/* ================================================================ the world (world.c)
+ * Sparse virtual memory of the system being built: writing anywhere in kernel space maps the
+ * page on demand (zero-filled) to a fresh physical page. Address spaces: 0 is the kernel (and
+ * the System process); sc_space_new gives a process its own user half (its own page-table
+ * root) sharing the kernel half. */
+typedef enum sc_kind { SC_FULL64, SC_BITMAP64, SC_PAE } sc_kind;
+
+typedef struct world world;
+world *w_new(const lay *L, sc_kind kind, uint64_t seed);
+void w_free(world *w);
+const lay *w_lay(const world *w);
+unsigned w_ptr(const world *w);
+int w_space_new(world *w);                  /* a new process address space; returns its id */
+uint64_t w_space_dtb(world *w, int space);   /* its page-table root (physical address) */
+/* Kernel pool allocator: fresh zeroed mapped kernel VA, aligned (16 by default when 0). */
+uint64_t w_alloc(world *w, uint64_t size, uint64_t align);
+/* Allocation in a user address space (PEB, TEB, user stacks). */
+uint64_t w_ualloc(world *w, int space, uint64_t size);
+void w_write(world *w, uint64_t va, const void *data, size_t n);          /* kernel space */
+void w_uwrite(world *w, int space, uint64_t va, const void *data, size_t n); /* user space */
+void w_read(world *w, uint64_t va, void *out, size_t n);                  /* what was written */
+void w_put(world *w, uint64_t va, unsigned bytes, uint64_t v);            /* little-endian */
+uint64_t w_get(world *w, uint64_t va, unsigned bytes);
+void w_pointer(world *w, uint64_t va, uint64_t v);                        /* pointer size */
+/* Typed stores: the field's size (and bit position) from the layout. w_set dies when the build
+ * lacks the field; w_try returns false instead (for fields that come and go between builds). */
+void w_set(world *w, uint64_t obj, const char *type, const char *field, uint64_t v);
+bool w_try(world *w, uint64_t obj, const char *type, const char *field, uint64_t v);
+uint64_t w_field(world *w, uint64_t obj, const char *type, const char *field); /* read back */
+/* LIST_ENTRY helpers (addresses of the LIST_ENTRY itself). */
+void w_list_init(world *w, uint64_t head);
+void w_list_tail(world *w, uint64_t head, uint64_t entry);
+/* A UNICODE_STRING at `us` pointing at a fresh buffer holding s (UTF-16LE). */
+void w_ustr(world *w, uint64_t us, const char *s);
+/* Leaves the page holding va out of the dump (hostile: pointers into missing pages). */
+void w_drop(world *w, uint64_t va);
+/* Writes the dump. */
+typedef struct sc_header {
+    uint32_t build, ncpu;
+    uint32_t bugcheck;
+    uint64_t params[4];
+    uint64_t kernbase, ps_loaded_module_list, ps_active_process_head, kdbg, pfn_database;
+    uint8_t context[0x4d0]; /* the crashing processor's CONTEXT (as written by nt.c) */
+    size_t context_size;
+} sc_header;
+void w_write_dump(world *w, const sc_header *h, const char *path);
+
+/* ================================================================ the manifest (genscene.c) */
+void mf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ================================================================ the kernel (nt.c)
+ * nt's image at its base (PE headers with the RSDS record of the table, so the reader finds
+ * the ISF by GUID; .pdata/unwind info and code for every function the scene references, at
+ * the function's RVA from the table), the globals at their RVAs, PsLoadedModuleList, the
+ * processors (KPCR/KPRCB, KiProcessorBlock), KdDebuggerDataBlock encoded as Windows does
+ * when KdpDataBlockEncoded is set (KiWaitNever/KiWaitAlways). */
+typedef struct kern {
+    world *w;
+    const lay *L;
+    sc_kind kind;
+    uint32_t build;
+    unsigned ncpu;
+    uint64_t base, size;     /* nt */
+    uint64_t prcb[32], pcr[32];
+    uint64_t system_process; /* EPROCESS of System (proc.c) */
+    uint64_t idle_thread[32];
+    sc_header hdr;
+} kern;
+kern *k_new(world *w, sc_kind kind, unsigned ncpu);
+/* The VA of an nt global (base + RVA); dies when the table lacks it. k_sym_opt: SC_NONE. */
+uint64_t k_sym(kern *k, const char *name);
+uint64_t k_sym_opt(kern *k, const char *name);
+/* A function of nt by name (its RVA from the table), given code and unwind data so that stacks
+ * through it unwind; returns its VA. */
+uint64_t k_nt_func(kern *k, const char *name);
+/* A driver image: a PE at a fresh kernel base with the given exported routines (each with code
+ * and .pdata), linked on PsLoadedModuleList; returns the image base. */
+uint64_t k_driver_image(kern *k, const char *file_name, const char *const *funcs, size_t nfuncs);
+/* The VA of routine `func` of a module added with k_driver_image (dies when unknown). */
+uint64_t k_func(kern *k, const char *module_file, const char *func);
+/* Address of the middle of a function (for return addresses on stacks). */
+uint64_t k_ret(kern *k, uint64_t func_va, unsigned off);
+void k_bugcheck(kern *k, uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4);
+/* Finishes: module list, KdDebuggerDataBlock, the crashing processor's context; writes the dump. */
+void k_finish(kern *k, const char *path);
+
+/* ================================================================ processes, threads (proc.c) */
+typedef struct sc_frame {
+    uint64_t ret; /* return addresses, innermost first */
+} sc_frame;
+uint64_t k_process(kern *k, const char *image_name, uint32_t pid, uint64_t parent_eprocess);
+/* A thread of `process` in state (KTHREAD_STATE value: 5 Waiting, 2 Running, 1 Ready...),
+ * wait reason (KWAIT_REASON value), with a kernel stack whose saved frame unwinds through the
+ * return addresses `rets` (innermost first, ending in nt!KiStartSystemThread or similar). */
+uint64_t k_thread(kern *k, uint64_t process, uint32_t tid, unsigned state, unsigned wait_reason,
+                  const uint64_t *rets, size_t nrets);
+/* The thread's kernel stack range and an address inside its stack (for !thread STACKADDR and
+ * ExSetResourceOwnerPointer-style owners). */
+void k_thread_stack(kern *k, uint64_t thread, uint64_t *base, uint64_t *limit);
+/* Makes the thread wait on a dispatcher object (wait block list). */
+void k_thread_wait_on(kern *k, uint64_t thread, uint64_t object);
+/* Runs `thread` on `cpu` (KPRCB.CurrentThread). */
+void k_run_on(kern *k, uint64_t thread, unsigned cpu);
+/* The user-mode side: a PEB (with image path / command line) and a TEB with LastErrorValue and
+ * LastStatusValue; returns the TEB address. */
+uint64_t k_teb(kern *k, uint64_t thread, uint32_t last_error, uint32_t last_status);
+
+/* ================================================================ objects (ob.c) */
+/* The object type `name` ("Process", "Thread", "Device", "Driver", "Directory",
+ * "SymbolicLink", "Event", "File", "Key"...), created on first use in ObTypeIndexTable; returns
+ * the _OBJECT_TYPE address. */
+uint64_t ob_type(kern *k, const char *name);
+/* An object of type `type` with a header, optional name info (name != NULL, in directory
+ * `dir` or 0) and creator info linking it on its type's object list; body of body_size bytes.
+ * Returns the body address. Type indexes are encoded with ObHeaderCookie on builds that have it. */
+uint64_t ob_create(kern *k, const char *type, const char *name, uint64_t dir, uint64_t body_size);
+/* Gives an existing body (EPROCESS/ETHREAD allocated by proc.c) its header: proc.c allocates
+ * with ob_alloc so the header precedes the body. */
+uint64_t ob_alloc(kern *k, const char *type, const char *name, uint64_t dir, uint64_t body_size);
+uint64_t ob_root(kern *k);                          /* \ (ObpRootDirectoryObject) */
+uint64_t ob_dir(kern *k, uint64_t parent, const char *name); /* created on first use */
+void ob_symlink(kern *k, uint64_t dir, const char *name, const char *target);
+
+/* ================================================================ I/O (io.c) */
+uint64_t io_driver(kern *k, const char *name /* "\\Driver\\usbhub" */, uint64_t image_base,
+                   const char *image_file);
+/* A device of `driver` attached on top of `lower` (0: a PDO / bottom of stack); ext_size bytes
+ * of device extension; name NULL for unnamed. */
+uint64_t io_device(kern *k, uint64_t driver, uint64_t lower, uint64_t ext_size, const char *name,
+                   uint32_t device_type);
+/* A device node for `pdo` under `parent` node (0: IopRootDeviceNode), with instance path and
+ * PNP_DEVNODE_STATE value. */
+uint64_t io_devnode(kern *k, uint64_t parent, uint64_t pdo, const char *instance, unsigned state);
+/* An IRP with `nstack` locations sent down the stack from `top` device; current location
+ * `cur` (1..nstack; nstack+1 = not yet sent); queued on `thread`'s IrpList when thread != 0.
+ * Each location's major/minor from the arrays; completion routines and control flags may be
+ * set per location with io_irp_stack. */
+uint64_t io_irp(kern *k, uint64_t thread, uint64_t top, unsigned nstack, unsigned cur,
+                const uint8_t *majors, const uint8_t *minors);
+void io_irp_stack(kern *k, uint64_t irp, unsigned index, uint64_t device, uint64_t completion,
+                  uint8_t control);
+
+/* ================================================================ executive (ex.c) */
+/* An ERESOURCE on ExpSystemResourcesList; owner 0 for none. */
+uint64_t ex_resource(kern *k);
+void ex_resource_own(kern *k, uint64_t res, uint64_t owner /* thread or any pointer */, bool exclusive);
+void ex_resource_wait(kern *k, uint64_t res, uint64_t thread, bool exclusive);
+/* A KDPC queued on cpu's DPC queue. */
+uint64_t ex_dpc(kern *k, unsigned cpu, uint64_t routine, uint64_t context);
+/* A KTIMER inserted in the timer table, with optional DPC. */
+uint64_t ex_timer(kern *k, uint64_t due_time, uint64_t dpc);
+
+/* ================================================================ scenes (scenes.c) */
+typedef struct sc_opts {
+    const char *table, *scene, *out, *hostile;
+    sc_kind kind;
+    unsigned cpus, procs;
+    uint64_t seed;
+} sc_opts;
+void scene_build(const sc_opts *o); /* dies on unknown scene */
+
+#endif
