@@ -205,24 +205,6 @@ static bool type_offsets(nk_typesrc *ts, ldr_layout *lo, char *why, size_t whyle
     return true;
 }
 
-/* The layout every Windows release has kept for these fields (documented in the public
- * LDR_DATA_TABLE_ENTRY). TimeDateStamp and CheckSum moved between releases: unknown. */
-static void builtin_layout(bool is64, ldr_layout *lo)
-{
-    memset(lo, 0, sizeof *lo);
-    if (is64) {
-        lo->dll_base = 0x30;
-        lo->size_of_image = 0x40;
-        lo->full_name = 0x48;
-        lo->base_name = 0x58;
-    } else {
-        lo->dll_base = 0x18;
-        lo->size_of_image = 0x20;
-        lo->full_name = 0x24;
-        lo->base_name = 0x2c;
-    }
-}
-
 static void set_note(nk_symlayer *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_note(nk_symlayer *L, const char *fmt, ...)
 {
@@ -233,6 +215,26 @@ static void set_note(nk_symlayer *L, const char *fmt, ...)
     va_end(ap);
     free(L->modlist_note);
     L->modlist_note = strdup(buf);
+}
+
+/* nt's base without any structure offset: the list head lives in nt's data, so the nearest
+ * image below it whose SizeOfImage covers it is the kernel (headers at a page boundary, at most
+ * 64 MB below). 0 when not found (the header pages are often left out of small dumps). */
+static uint64_t scan_kernel_base(ntkd_target *t, uint64_t head)
+{
+    uint64_t page = head & ~0xfffull;
+    for (uint64_t back = 0; back <= (64ull << 20) && back <= page; back += 0x1000) {
+        uint64_t va = page - back;
+        uint8_t h[0x40];
+        if (nk_read_virt(t, va, h, sizeof h, NULL) != NTKD_OK || h[0] != 'M' || h[1] != 'Z') continue;
+        uint32_t lfanew = nk_le32(h + 0x3c);
+        if (lfanew < 0x40 || lfanew > 0xf00) continue;
+        uint8_t nt[0x58];
+        if (nk_read_virt(t, va + lfanew, nt, sizeof nt, NULL) != NTKD_OK || memcmp(nt, "PE\0\0", 4)) continue;
+        uint32_t size = nk_le32(nt + 0x50); /* OptionalHeader.SizeOfImage, same place in PE32/PE32+ */
+        if (head - va < size) return va;
+    }
+    return 0;
 }
 
 static void walk_psl(nk_symlayer *L)
@@ -248,35 +250,37 @@ static void walk_psl(nk_symlayer *L)
         nk_sym_note(L, "%s", L->modlist_note);
         return;
     }
-    /* Bootstrap: the first entry is the kernel. Its base and size come from the fixed
-     * fields, so that nt's symbols (and types) can be found; then the list is walked with
-     * the offsets nt's types give. */
-    ldr_layout lo;
-    builtin_layout(is64, &lo);
-    uint64_t nt_base = 0, nt_size = 0;
-    nk_read_ptr(t, first - lo.links + lo.dll_base, &nt_base);
-    uint32_t sz32 = 0;
-    if (nk_read_u32(t, first - lo.links + lo.size_of_image, &sz32) == NTKD_OK) nt_size = sz32;
+    /* nt first, so that its symbols (and the _KLDR_DATA_TABLE_ENTRY layout) can be found: its
+     * base from the image around the list head, or (nk_kmatch) from the kernel table whose
+     * RVAs reproduce the dump header. The list is then walked with the offsets of nt's types;
+     * without them it is not walked at all (no offsets are assumed). */
     nk_smod *nt = add_mod(L);
     if (!nt) return;
-    char *bn = read_ustr(t, first - lo.links + lo.base_name);
-    nt->image_name = bn ? bn : strdup("ntoskrnl.exe");
-    nt->path = read_ustr(t, first - lo.links + lo.full_name);
-    nt->base = nt_base;
-    nt->size = nt_size;
+    nt->image_name = strdup("ntoskrnl.exe");
     nt->kernel_image = true;
     nt->name = strdup("nt");
+    nt->base = scan_kernel_base(t, head);
     build_order(L);
     L->modules_built = true; /* lets nk_sym_types find "nt" while the list is walked */
     nk_typesrc *ts = nk_sym_types(t, "nt");
+    nt = &L->mods[0];
+    ldr_layout lo;
+    memset(&lo, 0, sizeof lo);
     char why[256] = "";
     bool typed = false;
     if (ts) typed = type_offsets(ts, &lo, why, sizeof why);
     else snprintf(why, sizeof why, "nt's types are unavailable (no PDB or ISF table for nt on the symbol path)");
     if (!typed) {
-        builtin_layout(is64, &lo);
-        nk_sym_note(L, "%s: PsLoadedModuleList is walked with the fixed _KLDR_DATA_TABLE_ENTRY offsets of "
-                    "DllBase, SizeOfImage and the names; time stamps and checksums are not shown", why);
+        set_note(L, "PsLoadedModuleList at %s cannot be walked: %s; the offsets of _KLDR_DATA_TABLE_ENTRY come "
+                 "from nt's types", hb, why);
+        nk_sym_note(L, "%s", L->modlist_note);
+        if (!nt->base) { /* nothing is known about nt: no row */
+            nk_smod_unload(nt);
+            free(nt->name);
+            free(nt->image_name);
+            L->nmods = 0;
+        }
+        return;
     }
     uint64_t *seen = malloc(MAX_LDR_ENTRIES * sizeof *seen);
     size_t nseen = 0;
@@ -307,13 +311,27 @@ static void walk_psl(nk_symlayer *L)
         if (lo.has_timestamp) nk_read_u32(t, e + lo.timestamp, &ts32);
         if (lo.has_checksum) nk_read_u32(t, e + lo.checksum, &ck);
         nk_smod *m;
-        if (count == 0 && base == nt->base) m = &L->mods[0];
-        else {
+        if (count == 0) {
+            m = &L->mods[0]; /* the kernel */
+            if (base != m->base) {
+                char b1[24], b2[24];
+                nk_fmt_ptr(b1, base, is64);
+                nk_fmt_ptr(b2, m->base, is64);
+                nk_sym_note(L, "nt: PsLoadedModuleList gives base %s, symbols were placed at %s; the list's base is used",
+                            b1, b2);
+                m->base = base;
+            }
+            char *b = read_ustr(t, e + lo.base_name);
+            if (b) {
+                free(m->image_name);
+                m->image_name = b;
+            }
+            free(m->path);
+            m->path = read_ustr(t, e + lo.full_name);
+        } else {
             m = add_mod(L);
             if (!m) break;
-            nt = &L->mods[0];
             m->base = base;
-            m->size = size;
             char *b = read_ustr(t, e + lo.base_name);
             if (!b) {
                 char tmp[48];
@@ -324,9 +342,9 @@ static void walk_psl(nk_symlayer *L)
             m->path = read_ustr(t, e + lo.full_name);
             m->user = !kernel_address(t, base);
         }
+        m->size = size;
         m->timestamp = ts32;
         m->checksum = ck;
-        if (count == 0) m->size = size;
         count++;
         if (nk_read_ptr(t, cur, &next) != NTKD_OK) {
             nk_fmt_ptr(eb, cur, is64);
@@ -340,7 +358,7 @@ static void walk_psl(nk_symlayer *L)
     if (!L->modlist_note) {
         if (stop) set_note(L, "PsLoadedModuleList at %s: walk stopped (%s) after %zu modules", hb, stop, count);
         else set_note(L, "PsLoadedModuleList at %s: %zu modules (offsets from %s)", hb, count,
-                      typed ? (ts->origin ? ts->origin : "nt's types") : "the fixed layout");
+                      ts->origin ? ts->origin : "nt's types");
     }
     if (stop) nk_sym_note(L, "%s", L->modlist_note);
 }
