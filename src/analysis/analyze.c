@@ -28,6 +28,7 @@
 
 #include "analysis/analyze.h"
 #include "analysis/bugcheck.h"
+#include "analysis/kdiag.h"
 #include "code/disasm.h"
 #include "code/unwind.h"
 #include "dump/context.h"
@@ -388,6 +389,10 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
         note(a, "MODULE_NAME: %s", "the blamed address is in no known module");
     }
 
+    /* kernel diagnoses (kdiag.c): a blocked IRP (0x9F/3), a long DPC (0x133), deadlocks; may
+       blame a driver and set the bucket */
+    nk_kd_analyze(t, a);
+
     /* the bucket: _M codes (0x1000007E) bucket as their base code, as WinDbg does */
     const uint32_t bcode = (a->code & 0xf0000000u) == 0x10000000u ? a->code & 0x0fffffffu : a->code;
     char where[400];
@@ -395,7 +400,9 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
     else if (a->module_name[0]) snprintf(where, sizeof where, "%s", a->module_name);
     else snprintf(where, sizeof where, "UNKNOWN");
     if (!a->module_name[0]) func[0] = 0;
-    if (d->has_bugcheck) {
+    if (a->bucket[0]) {
+        /* set by the kernel diagnosis */
+    } else if (d->has_bugcheck) {
         if (a->has_exception && a->exception_code == 0xc0000005u)
             snprintf(a->bucket, sizeof a->bucket, "AV_%.200s", where);
         else if (a->has_exception)
@@ -468,6 +475,12 @@ json_object *nk_analysis_json(const nk_analysis *a)
     json_object_object_add(o, "failure_id_hash_kind", json_object_new_string("ntkd FNV-1a 128-bit (not WinDbg's MD5)"));
     STR("blame_rule", a->blame_rule);
     STR("notes", a->notes);
+    if (a->nkfacts) {
+        json_object *kf = json_object_new_object();
+        for (size_t i = 0; kf && i < a->nkfacts && i < NK_AN_MAX_KFACTS; i++)
+            json_object_object_add(kf, a->kfacts[i].key, json_object_new_string(a->kfacts[i].value));
+        if (kf) json_object_object_add(o, "kernel_facts", kf);
+    }
 #undef HEX
 #undef STR
     return o;

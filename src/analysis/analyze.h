@@ -10,6 +10,14 @@
 
 #include "dump/dump.h"
 
+/* A kernel-diagnosis fact (analysis/kdiag.c): "IRP_ADDRESS", "DPC_RUNNING", "DEADLOCK"...;
+ * a value may hold several lines. */
+#define NK_AN_MAX_KFACTS 40
+typedef struct nk_afact {
+    char key[48];
+    char value[1536];
+} nk_afact;
+
 typedef struct nk_analysis {
     uint32_t code;
     char name[96];                 /* "SYSTEM_THREAD_EXCEPTION_NOT_HANDLED_M" */
@@ -37,6 +45,8 @@ typedef struct nk_analysis {
     char context_regs[1024];       /* the faulting context's registers, `r` layout */
     char process_source[64];       /* where PROCESS_NAME came from */
     char notes[512];               /* what could not be determined, one per line */
+    nk_afact kfacts[NK_AN_MAX_KFACTS]; /* kernel diagnosis (0x9F IRP, 0x133 DPC, deadlocks) */
+    size_t nkfacts;
 } nk_analysis;
 
 /* Analyses a target. Never fails on a readable dump: missing facts stay empty. */

@@ -113,6 +113,15 @@ nk_status cmd_frame(nk_cmd_env *e, const char *a);  /* .frame [/r] [N] */
 nk_status cmd_cxr(nk_cmd_env *e, const char *a);    /* .cxr [addr] */
 nk_status cmd_trap(nk_cmd_env *e, const char *a);   /* .trap [addr] */
 nk_status cmd_fnent(nk_cmd_env *e, const char *a);  /* .fnent addr */
+/* Shared by the kernel-object commands (defined in cmd_stack.c): k's frame printing
+ * (flags NK_STK_*; JSON "frames"/"stop" under parent, NULL: the root) and switching the
+ * current context to a register set (.thread). */
+struct nk_stack;
+struct nk_uregs;
+enum { NK_STK_NUMBERED = 1, NK_STK_ARGS = 2, NK_STK_VERBOSE = 4, NK_STK_CALLS = 8 };
+void nk_cmd_print_stack(nk_out *o, ntkd_target *t, const struct nk_stack *st, bool is64, unsigned flags,
+                        json_object *parent);
+nk_status nk_cmd_use_regs(ntkd_target *t, const struct nk_uregs *r, const char *origin);
 /* cmd_disasm.c: disassembly */
 nk_status cmd_u(nk_cmd_env *e, const char *a);  /* u [addr] [L n] */
 nk_status cmd_ub(nk_cmd_env *e, const char *a); /* ub addr [L n] */

@@ -207,6 +207,11 @@ static nk_status analyze_v(nk_cmd_env *e)
         else snprintf(b2, sizeof b2, "%s", buf);
         key_line(o, "EXCEPTION_CODE_STR", b2);
     }
+    for (size_t i = 0; i < a->nkfacts && i < NK_AN_MAX_KFACTS; i++) { /* kernel diagnosis (kdiag.c) */
+        const nk_afact *f = &a->kfacts[i];
+        if (strchr(f->value, '\n')) nk_printf(o, "%s:  \n%s\n\n", f->key, f->value);
+        else key_line(o, f->key, f->value);
+    }
     key_block(o, "STACK_TEXT", a->stack_text);
     key_line(o, "SYMBOL_NAME", a->symbol_name);
     key_line(o, "MODULE_NAME", a->module_name);

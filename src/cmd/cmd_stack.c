@@ -159,6 +159,81 @@ static void parse_kname(const char *name, bool *n, bool *b, bool *v, bool *c)
     }
 }
 
+/* Prints a walked stack as k does: the column header, one line per frame and the walk's stop
+ * reason; JSON: "frames" and "stop" under parent (NULL: the root). Shared with the kernel-object
+ * commands (cmd_kproc.c: !thread, !process). */
+void nk_cmd_print_stack(nk_out *o, ntkd_target *t, const nk_stack *st, bool is64, unsigned flags, json_object *parent)
+{
+    bool numbered = flags & NK_STK_NUMBERED, args = flags & NK_STK_ARGS, verbose = flags & NK_STK_VERBOSE,
+         calls_only = flags & NK_STK_CALLS;
+    const char *spcol = is64 ? "Child-SP          " : "ChildEBP ";
+    const char *retcol = is64 ? "RetAddr           " : "RetAddr  ";
+    if (calls_only) nk_printf(o, "%sCall Site\n", numbered ? " # " : "");
+    else if (args && is64)
+        nk_printf(o, "%s%s%s: Args to Child%59s: Call Site\n", numbered ? " # " : "", spcol, retcol, "");
+    else if (args)
+        nk_printf(o, "%s%s%sArgs to Child              \n", numbered ? " # " : "", spcol, retcol);
+    else nk_printf(o, "%s%s%sCall Site\n", numbered ? " # " : "", spcol, retcol);
+    json_object *jf = nk_json_arr(o, parent, "frames");
+    for (size_t i = 0; i < st->n; i++) {
+        const nk_frame *f = &st->f[i];
+        char sym[512], a1[24], a2[24];
+        if (!nk_sym_describe(t, f->pc, sym, sizeof sym)) nk_fmt_ptr(sym, f->pc, is64);
+        bool guess = is_guess(st, i);
+        char line[1024];
+        size_t k = 0;
+        if (numbered) k += (size_t)snprintf(line + k, sizeof line - k, "%02zx ", i);
+        if (calls_only) {
+            char cs[512];
+            snprintf(cs, sizeof cs, "%s", sym);
+            char *bang = strchr(cs, '!');
+            char *plus = bang ? strstr(bang, "+0x") : NULL;
+            if (plus) *plus = 0;
+            k += (size_t)snprintf(line + k, sizeof line - k, "%s", cs);
+        } else {
+            uint64_t shown_sp = is64 ? f->sp : f->fp;
+            k += (size_t)snprintf(line + k, sizeof line - k, "%s %s ", nk_fmt_ptr(a1, shown_sp, is64),
+                                  nk_fmt_ptr(a2, f->ret, is64));
+            if (args) {
+                if (is64) k += (size_t)snprintf(line + k, sizeof line - k, ": ");
+                for (int j = 0; j < (is64 ? 4 : 3); j++)
+                    k += (size_t)snprintf(line + k, sizeof line - k, "%s ", nk_fmt_ptr(a1, f->args[j], is64));
+                if (is64) k += (size_t)snprintf(line + k, sizeof line - k, ": ");
+            }
+            k += (size_t)snprintf(line + k, sizeof line - k, "%s", sym);
+            if (verbose && f->trap) {
+                uint64_t tf = trap_of_machframe(t, f->trap);
+                if (tf) k += (size_t)snprintf(line + k, sizeof line - k, " (TrapFrame @ %s)", nk_fmt_ptr(a1, tf, is64));
+                else k += (size_t)snprintf(line + k, sizeof line - k, " (machine frame @ %s)", nk_fmt_ptr(a1, f->trap, is64));
+            }
+        }
+        if (k >= sizeof line) k = sizeof line - 1;
+        if (guess) k += (size_t)snprintf(line + k, sizeof line - k, "  (stack scan: guess)");
+        if (k >= sizeof line) k = sizeof line - 1;
+        if (f->how == NK_FH_SCAN && f->note[0] && (i == 0 || strcmp(st->f[i - 1].note, f->note)))
+            snprintf(line + k, sizeof line - k, "  (%s)", f->note);
+        nk_printf(o, "%s\n", line);
+        if (jf) {
+            json_object *fo = nk_json_obj(o, jf, NULL);
+            nk_json_int(o, fo, "n", (int64_t)i);
+            nk_json_u64(o, fo, "child_sp", f->sp);
+            nk_json_u64(o, fo, "ret", f->ret);
+            nk_json_u64(o, fo, "pc", f->pc);
+            nk_json_str(o, fo, "call_site", sym);
+            nk_json_str(o, fo, "how", how_name(f->how));
+            nk_json_bool(o, fo, "guess", guess);
+            if (f->trap) nk_json_u64(o, fo, "machine_frame", f->trap);
+            if (f->note[0]) nk_json_str(o, fo, "note", f->note);
+            if (args) {
+                json_object *ja = nk_json_arr(o, fo, "args");
+                for (int j = 0; j < 4 && ja; j++) json_object_array_add(ja, nk_json_hex(f->args[j]));
+            }
+        }
+    }
+    nk_printf(o, "(stack walk ended: %s)\n", st->stop);
+    nk_json_str(o, parent, "stop", st->stop);
+}
+
 nk_status cmd_k(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -201,73 +276,9 @@ nk_status cmd_k(nk_cmd_env *e, const char *a)
         nk_stack_free(&st);
         return rs;
     }
-    bool is64 = t->cur_ctx.arch != NK_ARCH_X86;
-    const char *spcol = is64 ? "Child-SP          " : "ChildEBP ";
-    const char *retcol = is64 ? "RetAddr           " : "RetAddr  ";
-    if (calls_only) nk_printf(o, "%sCall Site\n", numbered ? " # " : "");
-    else if (args && is64)
-        nk_printf(o, "%s%s%s: Args to Child%59s: Call Site\n", numbered ? " # " : "", spcol, retcol, "");
-    else if (args)
-        nk_printf(o, "%s%s%sArgs to Child              \n", numbered ? " # " : "", spcol, retcol);
-    else nk_printf(o, "%s%s%sCall Site\n", numbered ? " # " : "", spcol, retcol);
-    json_object *jf = nk_json_arr(o, NULL, "frames");
-    for (size_t i = 0; i < st.n; i++) {
-        const nk_frame *f = &st.f[i];
-        char sym[512], a1[24], a2[24];
-        if (!nk_sym_describe(t, f->pc, sym, sizeof sym)) nk_fmt_ptr(sym, f->pc, is64);
-        bool guess = is_guess(&st, i);
-        char line[1024];
-        size_t k = 0;
-        if (numbered) k += (size_t)snprintf(line + k, sizeof line - k, "%02zx ", i);
-        if (calls_only) {
-            char cs[512];
-            snprintf(cs, sizeof cs, "%s", sym);
-            char *bang = strchr(cs, '!');
-            char *plus = bang ? strstr(bang, "+0x") : NULL;
-            if (plus) *plus = 0;
-            k += (size_t)snprintf(line + k, sizeof line - k, "%s", cs);
-        } else {
-            uint64_t shown_sp = is64 ? f->sp : f->fp;
-            k += (size_t)snprintf(line + k, sizeof line - k, "%s %s ", nk_fmt_ptr(a1, shown_sp, is64),
-                                  nk_fmt_ptr(a2, f->ret, is64));
-            if (args) {
-                if (is64) k += (size_t)snprintf(line + k, sizeof line - k, ": ");
-                for (int j = 0; j < (is64 ? 4 : 3); j++)
-                    k += (size_t)snprintf(line + k, sizeof line - k, "%s ", nk_fmt_ptr(a1, f->args[j], is64));
-                if (is64) k += (size_t)snprintf(line + k, sizeof line - k, ": ");
-            }
-            k += (size_t)snprintf(line + k, sizeof line - k, "%s", sym);
-            if (verbose && f->trap) {
-                uint64_t tf = trap_of_machframe(t, f->trap);
-                if (tf) k += (size_t)snprintf(line + k, sizeof line - k, " (TrapFrame @ %s)", nk_fmt_ptr(a1, tf, is64));
-                else k += (size_t)snprintf(line + k, sizeof line - k, " (machine frame @ %s)", nk_fmt_ptr(a1, f->trap, is64));
-            }
-        }
-        if (k >= sizeof line) k = sizeof line - 1;
-        if (guess) k += (size_t)snprintf(line + k, sizeof line - k, "  (stack scan: guess)");
-        if (k >= sizeof line) k = sizeof line - 1;
-        if (f->how == NK_FH_SCAN && f->note[0] && (i == 0 || strcmp(st.f[i - 1].note, f->note)))
-            snprintf(line + k, sizeof line - k, "  (%s)", f->note);
-        nk_printf(o, "%s\n", line);
-        if (jf) {
-            json_object *fo = nk_json_obj(o, jf, NULL);
-            nk_json_int(o, fo, "n", (int64_t)i);
-            nk_json_u64(o, fo, "child_sp", f->sp);
-            nk_json_u64(o, fo, "ret", f->ret);
-            nk_json_u64(o, fo, "pc", f->pc);
-            nk_json_str(o, fo, "call_site", sym);
-            nk_json_str(o, fo, "how", how_name(f->how));
-            nk_json_bool(o, fo, "guess", guess);
-            if (f->trap) nk_json_u64(o, fo, "machine_frame", f->trap);
-            if (f->note[0]) nk_json_str(o, fo, "note", f->note);
-            if (args) {
-                json_object *ja = nk_json_arr(o, fo, "args");
-                for (int j = 0; j < 4 && ja; j++) json_object_array_add(ja, nk_json_hex(f->args[j]));
-            }
-        }
-    }
-    nk_printf(o, "(stack walk ended: %s)\n", st.stop);
-    nk_json_str(o, NULL, "stop", st.stop);
+    unsigned pf = (numbered ? NK_STK_NUMBERED : 0) | (args ? NK_STK_ARGS : 0) | (verbose ? NK_STK_VERBOSE : 0) |
+                  (calls_only ? NK_STK_CALLS : 0);
+    nk_cmd_print_stack(o, t, &st, t->cur_ctx.arch != NK_ARCH_X86, pf, NULL);
     nk_stack_free(&st);
     return NTKD_OK;
 }
@@ -513,6 +524,39 @@ nk_status cmd_trap(nk_cmd_env *e, const char *a)
     }
     t->cur_ctx.arch = arch;
     return switch_to(t, e, buf, len, ".trap");
+}
+
+/* Makes a context built from registers the current one (the dump's context of the same
+ * architecture as template, every known register of r written in), as .cxr does; `origin`
+ * names it. Shared with the kernel-object commands (cmd_kproc.c: .thread). */
+nk_status nk_cmd_use_regs(ntkd_target *t, const nk_uregs *r, const char *origin)
+{
+    size_t len = nk_context_size(r->arch);
+    if (!len) return NTKD_E_UNSUPPORTED;
+    uint8_t *buf = calloc(1, len);
+    if (!buf) return NTKD_E_NOMEM;
+    for (size_t i = 0; i < t->d.ncontexts; i++) {
+        const nk_context *c = &t->d.contexts[i];
+        if (c->arch == r->arch && c->data && c->len >= len) {
+            memcpy(buf, c->data, len);
+            break;
+        }
+    }
+    ctx_patch(buf, len, r);
+    stack_state *ss = state_get(t);
+    if (!ss) {
+        free(buf);
+        return NTKD_E_NOMEM;
+    }
+    frame_reset(t);
+    uint8_t *old = ss->cxr_buf;
+    ss->cxr_buf = buf;
+    t->cur_ctx.arch = r->arch;
+    t->cur_ctx.data = buf;
+    t->cur_ctx.len = len;
+    t->cur_ctx.origin = origin;
+    free(old);
+    return NTKD_OK;
 }
 
 /* ---- .fnent -------------------------------------------------------------------------------- */

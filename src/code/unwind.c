@@ -98,12 +98,12 @@ static bool follows_call(ntkd_target *t, uint64_t ret, bool is64, bool *verified
 
 /* Scans upward from sp for a return address into a known module that follows a call.
  * On success sets *slot (where it was found), *ret and *verified. */
-static bool scan_for_return(ntkd_target *t, uint64_t sp, bool is64, uint64_t *slot, uint64_t *ret, bool *verified,
-                            char *why, size_t wlen)
+static bool scan_for_return_n(ntkd_target *t, uint64_t sp, bool is64, unsigned max_slots, uint64_t *slot,
+                              uint64_t *ret, bool *verified, char *why, size_t wlen)
 {
     unsigned ps = is64 ? 8 : 4;
     uint64_t a = sp;
-    for (unsigned i = 0; i < 2048; i++, a += ps) {
+    for (unsigned i = 0; i < max_slots; i++, a += ps) {
         uint64_t v = 0;
         nk_status st = is64 ? nk_read_u64(t, a, &v) : nk_read_ptr(t, a, &v);
         if (st != NTKD_OK) {
@@ -124,8 +124,21 @@ static bool scan_for_return(ntkd_target *t, uint64_t sp, bool is64, uint64_t *sl
         *verified = ver;
         return true;
     }
-    snprintf(why, wlen, "stack scan: no return address within %u slots", 2048u);
+    snprintf(why, wlen, "stack scan: no return address within %u slots", max_slots);
     return false;
+}
+
+static bool scan_for_return(ntkd_target *t, uint64_t sp, bool is64, uint64_t *slot, uint64_t *ret, bool *verified,
+                            char *why, size_t wlen)
+{
+    return scan_for_return_n(t, sp, is64, 2048, slot, ret, verified, why, wlen);
+}
+
+bool nk_stack_scan_return(ntkd_target *t, uint64_t sp, unsigned max_slots, uint64_t *slot, uint64_t *ret)
+{
+    bool ver = false;
+    char why[96];
+    return scan_for_return_n(t, sp, t->d.is64, max_slots, slot, ret, &ver, why, sizeof why);
 }
 
 static nk_status step(ntkd_target *t, nk_uregs *r, nk_frame_how *how, char *note, size_t nlen)

@@ -73,6 +73,10 @@ nk_status nk_uregs_from_context(const nk_context *c, nk_uregs *out);
 /* Walks at most max_frames from `start`. */
 nk_status nk_stack_walk(ntkd_target *t, const nk_uregs *start, size_t max_frames, nk_stack *out);
 void nk_stack_free(nk_stack *s);
+/* The first return address at or above sp within max_slots pointer-sized slots: a value inside
+ * a loaded module that follows a call instruction (the stack scan the walker falls back on).
+ * Sets *slot (its address) and *ret. */
+bool nk_stack_scan_return(ntkd_target *t, uint64_t sp, unsigned max_slots, uint64_t *slot, uint64_t *ret);
 /* Register names by nk_uregs index for the architecture ("rax".."r15", "rip", "efl"; NULL
  * entries for unused slots), as nk_context_get knows them. NULL for an unknown arch. */
 const char *const *nk_uregs_names(nk_arch a);

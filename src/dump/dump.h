@@ -232,6 +232,9 @@ struct ntkd_target {
     /* disassembly (cmd/cmd_disasm.c): where `u` without an address continues */
     uint64_t u_next;
     bool u_have;
+    /* kernel-object commands (cmd/cmd_kproc.c): the EPROCESS / ETHREAD that .process and
+       .thread selected (0: the dump's current ones, from the crashing processor) */
+    uint64_t k_cur_process, k_cur_thread;
 };
 
 /* User minidumps: facts beyond nk_dump that the MDMP parser (mdmp.c) keeps in

@@ -122,6 +122,10 @@ const char *nk_k_enum_name(ntkd_target *t, const char *enum_type, int64_t value,
  * build lacks what is needed. */
 struct nk_uregs;
 nk_status nk_k_thread_regs(ntkd_target *t, uint64_t ethread, struct nk_uregs *out);
+/* A note on how the last nk_k_thread_regs call found the registers when they are not certain
+ * (x64 builds whose types lack _KSWITCH_FRAME: the first return address found by a scan), or
+ * NULL. */
+const char *nk_k_regs_note(ntkd_target *t);
 /* Switches the process context for user-mode reads (.process /p): the DTB used for user
  * addresses. 0 restores the dump's. */
 void nk_k_set_process(ntkd_target *t, uint64_t eprocess);

@@ -47,8 +47,9 @@
  *   dpc <cpu> <kdpc> <routine> <context>
  *   timer <ktimer> <due> <dpc|0>
  *   deadlock <thread> <resource>           facts the diagnosis must find (scene-specific)
- *   blocked_irp <irp> <driver>             (9f) the IRP the power transition waits on
- *   long_dpc <cpu> <routine> <driver>      (133)
+ *   blocked_irp <irp> <driver>             (9f) the IRP the power transition waits on;
+ *                                          driver: its object name (\Driver\ZTEusbnet)
+ *   long_dpc <cpu> <routine> <driver>      (133) driver: the module's file name (netwlan.sys)
  *   hostile <what> <address>               where a hostile variant broke a structure
  * Each helper adds the lines for what it builds through mf(); tests must only rely on lines
  * listed here (add new kinds here first).
@@ -209,6 +210,15 @@ uint64_t ob_alloc(kern *k, const char *type, const char *name, uint64_t dir, uin
 uint64_t ob_root(kern *k);                          /* \ (ObpRootDirectoryObject) */
 uint64_t ob_dir(kern *k, uint64_t parent, const char *name); /* created on first use */
 void ob_symlink(kern *k, uint64_t dir, const char *name, const char *target);
+/* "\\Driver\\usbhub": the directory \Driver (created on first use) and the leaf "usbhub". */
+uint64_t ob_path(kern *k, const char *path, char *leaf, size_t leafsz);
+/* Writes the manifest lines whose values change while the scene is built (type, driver,
+ * resource, irp, irpstack) and fills the drivers' MajorFunction/DriverUnload/AddDevice from
+ * their images' exports: k_finish calls it once, after writing the driver images (PE headers
+ * and export directories) and before the dump is written. */
+void ob_finish(kern *k);
+void io_finish(kern *k); /* called by ob_finish */
+void ex_finish(kern *k); /* called by ob_finish */
 
 /* ================================================================ I/O (io.c) */
 uint64_t io_driver(kern *k, const char *name /* "\\Driver\\usbhub" */, uint64_t image_base,
@@ -226,16 +236,22 @@ uint64_t io_devnode(kern *k, uint64_t parent, uint64_t pdo, const char *instance
  * set per location with io_irp_stack. */
 uint64_t io_irp(kern *k, uint64_t thread, uint64_t top, unsigned nstack, unsigned cur,
                 const uint8_t *majors, const uint8_t *minors);
+/* index: 1..nstack, numbered like CurrentLocation (the array element index - 1); io_irp puts
+ * `top` in the current location only. The manifest's irpstack lines use the same numbering. */
 void io_irp_stack(kern *k, uint64_t irp, unsigned index, uint64_t device, uint64_t completion,
                   uint8_t control);
 
 /* ================================================================ executive (ex.c) */
 /* An ERESOURCE on ExpSystemResourcesList; owner 0 for none. */
 uint64_t ex_resource(kern *k);
+/* An ERESOURCE at a given address (a global such as nt!PiEngineLock), on ExpSystemResourcesList. */
+uint64_t ex_resource_at(kern *k, uint64_t va);
 void ex_resource_own(kern *k, uint64_t res, uint64_t owner /* thread or any pointer */, bool exclusive);
 void ex_resource_wait(kern *k, uint64_t res, uint64_t thread, bool exclusive);
 /* A KDPC queued on cpu's DPC queue. */
 uint64_t ex_dpc(kern *k, unsigned cpu, uint64_t routine, uint64_t context);
+/* The same, threaded (ThreadedDpcObject on KPRCB.DpcData[1]) when `threaded`; Vista+ only. */
+uint64_t ex_dpc_ex(kern *k, unsigned cpu, uint64_t routine, uint64_t context, bool threaded);
 /* A KTIMER inserted in the timer table, with optional DPC. */
 uint64_t ex_timer(kern *k, uint64_t due_time, uint64_t dpc);
 

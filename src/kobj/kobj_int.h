@@ -1,0 +1,75 @@
+/* kobj_int.h: internals shared by the kernel-objects layer's files (kobj.c, kobj_proc.c,
+ * kobj_ob.c). Not a contract: the commands use kobj.h only. */
+#ifndef NTKD_KOBJ_INT_H
+#define NTKD_KOBJ_INT_H
+
+#include "kobj/kobj.h"
+
+/* One cached answer: a field ("Type.Field"), a type size ("Type") or a type id. */
+typedef struct nk_kcache_ent {
+    char *key;        /* NULL: empty slot */
+    bool ok;
+    nk_kfield f;      /* fields; sizeof: f.size; type id: f.type */
+    uint8_t rsize;    /* bytes a value read takes (arrays: one element; 0: not a value) */
+    bool is_signed;
+} nk_kcache_ent;
+
+/* A set of 64-bit values (visited entries of a walk), open addressing. */
+typedef struct nk_kset {
+    uint64_t *v;      /* 0 is the empty marker; the value 0 is kept in has0 */
+    size_t cap, n;
+    bool has0;
+} nk_kset;
+bool nk_kset_add(nk_kset *s, uint64_t v); /* false when already present (or no memory: then
+                                              also false, with nomem set) */
+bool nk_kset_has(const nk_kset *s, uint64_t v);
+void nk_kset_free(nk_kset *s);
+
+/* The per-target state in t->ext[NK_EXT_KOBJ]. */
+typedef struct nk_kstate {
+    nk_typesrc *ts;           /* the type source the cache was built from */
+    nk_kcache_ent *tab;
+    size_t cap, n;
+    /* processors */
+    bool cpus_done;
+    unsigned ncpu;
+    uint64_t *prcbs;          /* ncpu entries */
+    /* objects */
+    bool ob_done;
+    bool has_type_index;      /* _OBJECT_HEADER.TypeIndex (Windows 7 and later) */
+    bool has_cookie;
+    uint8_t cookie;
+    uint64_t type_table;      /* nt!ObTypeIndexTable, 0 when none */
+    uint64_t root_dir;        /* *nt!ObpRootDirectoryObject, 0 when unknown */
+    /* process context */
+    bool dtb_saved;
+    uint64_t orig_dtb;
+    /* scratch for a processor's CONTEXT */
+    uint8_t ctxbuf[0x800];
+    char regs_note[192];      /* how the last nk_k_thread_regs found the registers, when notable */
+} nk_kstate;
+
+nk_kstate *nk_kstate_get(ntkd_target *t);
+/* Forgets what the layer read from memory (processors, object-manager globals), keeping the
+ * type cache: for a target whose memory bytes changed (the walkers' fuzzer). */
+void nk_kstate_forget_memory(ntkd_target *t);
+
+/* Enumerator value by name ("ProcessObject" of _KOBJECTS); false when the build lacks it. */
+bool nk_k_enum_value(ntkd_target *t, const char *enum_type, const char *name, int64_t *value);
+/* A signed read of a field (sign-extended from its size). */
+nk_status nk_k_read_signed(ntkd_target *t, uint64_t addr, const char *type, const char *field, int64_t *v);
+/* Reads `len` bytes of virtual memory translated with the page-table root `dtb` (user
+ * addresses of another process). */
+nk_status nk_k_read_dtb(ntkd_target *t, uint64_t dtb, uint64_t va, void *buf, size_t len);
+/* A UNICODE_STRING at addr into buf as UTF-8 ("" when empty or unreadable); false when
+ * unreadable. */
+bool nk_k_ustr_buf(ntkd_target *t, uint64_t addr, char *buf, size_t len);
+/* Pointer size of nt's types (4 or 8). */
+unsigned nk_k_ptrsize(ntkd_target *t);
+/* Formats an address for messages. */
+const char *nk_k_fmt(ntkd_target *t, uint64_t v, char buf[20]);
+/* Sets `why` (when not NULL) and the context error to the same message. */
+nk_status nk_k_why(ntkd_target *t, nk_strbuf *why, nk_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif
