@@ -64,6 +64,16 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   run_fuzz fuzz_rpn "$seeds/rpn"
   run_fuzz fuzz_a64unwind "$seeds/a64unwind"
   run_fuzz fuzz_pe "$seeds/pe" ../shared/corpus/pdb-fixtures/seh/x64 ../shared/corpus/pdb-fixtures/seh/ARM64
+  # the kernel-object walkers: patches into the structure pages of a scene dump (19041 and XP PAE)
+  mkdir -p "$seeds/kwalk"
+  for scene in "w19041 9f full 5278AFF86C341677D7D7835C85B7B844-1.json.xz" "xp deadlock pae"; do
+    set -- $scene
+    if [ "$1" = xp ]; then table=build-test/tests/gen/scene/xp/ntkrnlpa.json
+    else table=../shared/corpus/isf/windows/ntkrnlmp.pdb/$4; fi
+    build-test/tests/gen/scene/ntkd-genscene --table "$table" --scene "$2" --kind "$3" "$seeds/$1.dmp" >/dev/null
+    NTKD_KWALK_DUMP="$seeds/$1.dmp" NTKD_KWALK_SYMPATH="../shared/corpus/isf;../shared/corpus/symstore" \
+      run_fuzz fuzz_kwalk "$seeds/kwalk"
+  done
   echo "fuzz: all targets ran without a crash"
 fi
 echo "tests: $((total - failed)) passed, $failed failed"
