@@ -160,6 +160,7 @@ char *nk_utf16_to_utf8(const uint8_t *src, size_t nbytes)
                 i++;
             }
         }
+        if (c >= 0xd800 && c < 0xe000) c = 0xfffd; /* an unpaired surrogate: the replacement character */
         if (c < 0x80) out[o++] = (char)c;
         else if (c < 0x800) { out[o++] = (char)(0xc0 | (c >> 6)); out[o++] = (char)(0x80 | (c & 0x3f)); }
         else if (c < 0x10000) {

@@ -153,4 +153,22 @@ nk_status cmd_locks(nk_cmd_env *e, const char *a);
 nk_status cmd_dpcs(nk_cmd_env *e, const char *a);
 nk_status cmd_timer(nk_cmd_env *e, const char *a);
 
+/* memory and pool (src/cmd/cmd_pool.c) */
+nk_status cmd_pool(nk_cmd_env *e, const char *a);
+nk_status cmd_poolused(nk_cmd_env *e, const char *a);
+nk_status cmd_poolfind(nk_cmd_env *e, const char *a);
+/* memory manager (src/cmd/cmd_mm.c) */
+nk_status cmd_vm(nk_cmd_env *e, const char *a);
+nk_status cmd_ca(nk_cmd_env *e, const char *a);
+nk_status cmd_memusage(nk_cmd_env *e, const char *a);
+/* verifier (src/cmd/cmd_verifier.c) */
+nk_status cmd_verifier(nk_cmd_env *e, const char *a);
+nk_status cmd_gflag(nk_cmd_env *e, const char *a);
+/* filter manager (src/cmd/cmd_fltkd.c) */
+nk_status cmd_fltkd_filters(nk_cmd_env *e, const char *a);
+nk_status cmd_fltkd_frames(nk_cmd_env *e, const char *a);
+nk_status cmd_fltkd_volumes(nk_cmd_env *e, const char *a);
+nk_status cmd_fltkd_volume(nk_cmd_env *e, const char *a);
+nk_status cmd_fltkd_instance(nk_cmd_env *e, const char *a);
+
 #endif

@@ -90,6 +90,23 @@ const nk_cmd nk_commands[] = {
     {"!locks", cmd_locks, NK_CMD_KERNEL, "!locks [-v] [addr]", "Show held ERESOURCEs: owners, shared and exclusive waiters, contention; an owner that is a stack address is resolved to its thread; deadlock cycles are reported."},
     {"!dpcs", cmd_dpcs, NK_CMD_KERNEL, "!dpcs [cpu]", "Show the DPCs queued on every processor (or one), with routines and their drivers."},
     {"!timer", cmd_timer, NK_CMD_KERNEL, "!timer", "Show the kernel timer table: due times, periods, DPC routines."},
+    /* memory and pool (src/cmd/cmd_pool.c) */
+    {"!pool", cmd_pool, NK_CMD_KERNEL, "!pool addr [flags]", "Show the pool page holding addr: every allocation with its size, tag and state (big-pool table first, then the page walk with previous-size checks; special pool; segment-heap pools on the builds that use them)."},
+    {"!poolused", cmd_poolused, NK_CMD_KERNEL, "!poolused [flags] [/t N] [tag]", "Pool usage per tag from the pool tracker table, sorted (flags 2 nonpaged, 4 paged, as WinDbg), with each tag's likely owner driver."},
+    {"!poolfind", cmd_poolfind, NK_CMD_KERNEL, "!poolfind tag [pooltype]", "Scan the pools for allocations with a tag (big-pool table and pool pages)."},
+    /* memory manager (src/cmd/cmd_mm.c) */
+    {"!vm", cmd_vm, NK_CMD_KERNEL, "!vm [flags]", "Virtual memory counters: physical memory, available and commit charge, pools, commit failures (MiChargeCommitmentFailures by build)."},
+    {"!ca", cmd_ca, NK_CMD_KERNEL, "!ca addr | !ca 0", "Show a control area (segment, subsections, file object, mapped views) or (0) every control area found through the PFN database."},
+    {"!memusage", cmd_memusage, NK_CMD_KERNEL, "!memusage [flags]", "Physical memory use from the PFN database: pages per list and per control area."},
+    /* verifier (src/cmd/cmd_verifier.c) */
+    {"!verifier", cmd_verifier, NK_CMD_KERNEL, "!verifier [flags] [addr|driver]", "Driver Verifier: level and options, statistics, verified drivers and their pool; 0x80 pool log, 0x100 IRP log, 0x200 critical-region log."},
+    {"!gflag", cmd_gflag, NK_CMD_KERNEL, "!gflag", "Show the kernel's global flags (NtGlobalFlag) by name."},
+    /* filter manager (src/cmd/cmd_fltkd.c) */
+    {"!fltkd.filters", cmd_fltkd_filters, NK_CMD_KERNEL, "!fltkd.filters", "Show the filter manager's frames and their minifilters with altitudes and instances; warns when a legacy filter sits above a minifilter of higher altitude."},
+    {"!fltkd.frames", cmd_fltkd_frames, NK_CMD_KERNEL, "!fltkd.frames", "Show the filter manager's frames with their altitude ranges."},
+    {"!fltkd.volumes", cmd_fltkd_volumes, NK_CMD_KERNEL, "!fltkd.volumes", "Show every volume the filter manager attached to, per frame."},
+    {"!fltkd.volume", cmd_fltkd_volume, NK_CMD_KERNEL, "!fltkd.volume addr", "Show one filter-manager volume and its instances."},
+    {"!fltkd.instance", cmd_fltkd_instance, NK_CMD_KERNEL, "!fltkd.instance addr", "Show one minifilter instance: filter, volume, altitude, flags."},
     {"k", cmd_k, NK_CMD_ANY, "k [= BasePtr StackPtr InstructionPtr] [count]", "Show the call stack: Child-SP, RetAddr, Call Site. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
     {"kn", cmd_k, NK_CMD_ANY, "kn [= BasePtr StackPtr InstructionPtr] [count]", "Same as k with frame numbers. A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},
     {"kb", cmd_k, NK_CMD_ANY, "kb [= BasePtr StackPtr InstructionPtr] [count]", "Same as k with the first four arguments (home slots on x64). A frame found by stack scan (no unwind data) is marked as a guess; the walk's stop reason follows."},

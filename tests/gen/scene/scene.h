@@ -264,4 +264,16 @@ typedef struct sc_opts {
 } sc_opts;
 void scene_build(const sc_opts *o); /* dies on unknown scene */
 
+/* Scenes of the memory/pool/verifier/filter-manager issue, each in its own file; called by
+ * scene_build after the base system (System, idle workers, ACPI/pci drivers, smss, csrss) exists. */
+typedef struct sc_base {
+    uint64_t system, smss, csrss;  /* EPROCESS */
+    uint64_t pci_drv, acpi_pdo, pci_fdo, pci_node;
+    const sc_opts *o;
+} sc_base;
+void scene_pool(kern *k, const sc_base *b);      /* pool.c: scene "pool" */
+void scene_verifier(kern *k, const sc_base *b);  /* verifier.c: scenes "verifier", "apc" (0x20), "iover" (0xC4) */
+void scene_mm(kern *k, const sc_base *b);        /* mm.c: scene "mm" */
+void scene_fltmgr(kern *k, const sc_base *b);    /* fltmgr.c: scenes "fltmgr" and "fltmgr-split" */
+
 #endif

@@ -787,6 +787,18 @@ static void hostile(scn *s, const char *h)
         hostile_cycle(s);
 }
 
+/* ------------------------------------------------------------------ the scenes in other files */
+static void scene_ext(scn *s, basesys *b)
+{
+    sc_base e = {.system = b->system, .smss = b->smss, .csrss = b->csrss, .pci_drv = b->pci_drv,
+                 .acpi_pdo = b->acpi_pdo, .pci_fdo = b->pci_fdo, .pci_node = b->pci_node, .o = s->o};
+    const char *n = s->o->scene;
+    if (!strcmp(n, "pool")) scene_pool(s->k, &e);
+    else if (!strcmp(n, "verifier") || !strcmp(n, "apc") || !strcmp(n, "iover")) scene_verifier(s->k, &e);
+    else if (!strcmp(n, "mm")) scene_mm(s->k, &e);
+    else scene_fltmgr(s->k, &e);
+}
+
 /* ------------------------------------------------------------------ entry */
 void scene_build(const sc_opts *o)
 {
@@ -796,13 +808,17 @@ void scene_build(const sc_opts *o)
     } scenes[] = {
         {"basic", scene_basic},   {"9f", scene_9f},           {"133", scene_133},
         {"deadlock", scene_deadlock}, {"objects", scene_objects},
+        {"pool", scene_ext},      {"verifier", scene_ext},    {"apc", scene_ext},
+        {"iover", scene_ext},     {"mm", scene_ext},          {"fltmgr", scene_ext},
+        {"fltmgr-split", scene_ext},
     };
     void (*fn)(scn *, basesys *) = NULL;
     for (size_t i = 0; i < sizeof scenes / sizeof scenes[0]; i++)
         if (o->scene && !strcmp(o->scene, scenes[i].name))
             fn = scenes[i].fn;
     if (!fn)
-        sc_die("unknown scene '%s' (basic, 9f, 133, deadlock, objects)", o->scene ? o->scene : "");
+        sc_die("unknown scene '%s' (basic, 9f, 133, deadlock, objects, pool, verifier, apc, iover, mm, "
+               "fltmgr, fltmgr-split)", o->scene ? o->scene : "");
     if (o->hostile && strcmp(o->hostile, "all") && strcmp(o->hostile, "cycle") &&
         strcmp(o->hostile, "missing") && strcmp(o->hostile, "badtype"))
         sc_die("unknown --hostile %s (cycle, missing, badtype, all)", o->hostile);
