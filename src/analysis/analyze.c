@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "analysis/analyze.h"
+#include "kobj/kobj.h"
 #include "analysis/bugcheck.h"
 #include "analysis/kdiag.h"
 #include "code/disasm.h"
@@ -129,7 +130,22 @@ static void process_name(ntkd_target *t, nk_analysis *a)
         return;
     }
     if (!d->triage.present || !d->triage.process_off) {
-        note(a, "PROCESS_NAME: %s", "the dump carries no process copy");
+        /* full and bitmap dumps: the process of the thread running on the crashing processor */
+        uint64_t prcb = 0, cur = 0;
+        nk_kthread th;
+        nk_kproc pr;
+        if (d->kind != NK_KIND_KERNEL_TRIAGE && nk_k_prcb(t, d->bugcheck_cpu, &prcb) == NTKD_OK &&
+            nk_k_read(t, prcb, "_KPRCB", "CurrentThread", &cur) == NTKD_OK && cur &&
+            nk_k_thread_read(t, cur, &th) == NTKD_OK && nk_k_process_read(t, th.process, &pr) == NTKD_OK &&
+            pr.image[0]) {
+            snprintf(a->process_name, sizeof a->process_name, "%s", pr.image);
+            snprintf(a->process_source, sizeof a->process_source, "the process of the thread running on processor %u",
+                     d->bugcheck_cpu);
+            return;
+        }
+        note(a, "PROCESS_NAME: %s", d->kind == NK_KIND_KERNEL_TRIAGE ? "the dump carries no process copy"
+                                                                       : "the crashing processor's current thread and "
+                                                                         "its process are not readable");
         return;
     }
     nk_typesrc *ts = nk_sym_types(t, "nt");
@@ -173,6 +189,27 @@ static void bucket_hash(const char *s, char *out, size_t len)
 }
 
 /* ---- registers text ------------------------------------------------------------------------ */
+
+/* The registers a trap frame saved, in the same rows (unknown ones are not printed). */
+static void trap_regs_text(const nk_uregs *r, char *out, size_t len)
+{
+    const char *const *names = nk_uregs_names(r->arch);
+    bool is64 = r->arch != NK_ARCH_X86;
+    size_t k = 0, col = 0;
+    out[0] = 0;
+    if (!names) return;
+    for (int i = 0; i < NK_UR_MAX && k < len; i++) {
+        if (!names[i] || !(r->valid & (1ull << i))) continue;
+        char b[24];
+        k += (size_t)snprintf(out + k, len - k, "%s%s=%s", col ? " " : "", names[i], nk_fmt_ptr(b, r->r[i], is64));
+        if (++col == 3 && k < len) {
+            k += (size_t)snprintf(out + k, len - k, "\n");
+            col = 0;
+        }
+    }
+    if (col && k < len) snprintf(out + k, len - k, "\n");
+    if (k >= len) out[len - 1] = 0;
+}
 
 static void regs_text(const nk_context *c, char *out, size_t len)
 {
@@ -286,8 +323,40 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
         else if (d->nthreads) ctx = d->threads[0].ctx;
     }
 
+    /* The trap frame: a parameter names it (0x8E...), or, for the faults taken in kernel mode
+     * (0xA, 0xD1, 0x50, 0x1E...), the first frame of the crash stack that unwound through a
+     * machine frame lies in it. The faulting context is the trap frame's. */
+    nk_uregs trap_r;
+    bool have_trap = false;
+    if (d->has_bugcheck && !a->context_record) {
+        uint32_t base_code = a->code & ~0x10000000u;
+        bool stack_trap = base_code == 0xA || base_code == 0xD1 || base_code == 0x50 || base_code == 0x1E ||
+                          base_code == 0xBE || base_code == 0xFC || base_code == 0xD5 || base_code == 0xD6;
+        if (!a->trap_frame && stack_trap && ctx.data && nk_uregs_from_context(&ctx, &trap_r) == NTKD_OK) {
+            nk_stack ts0 = {0};
+            nk_stack_walk(t, &trap_r, MAX_FRAMES, &ts0);
+            for (size_t i = 0; i < ts0.n && !a->trap_frame; i++)
+                if (ts0.f[i].trap) a->trap_frame = nk_trap_of_machframe(t, ts0.f[i].trap);
+            nk_stack_free(&ts0);
+        }
+        if (a->trap_frame) {
+            if (nk_trap_regs(t, a->trap_frame, d->arch, &trap_r) == NTKD_OK) have_trap = true;
+            else note(a, "TRAP_FRAME: %s", t->ctx->errmsg);
+        }
+    }
+
     /* faulting IP and instruction */
     uint64_t pc = ctx.data ? nk_context_pc(&ctx) : 0;
+    if (have_trap) {
+        unsigned pci = d->arch == NK_ARCH_X86 ? NK_UR_X86_EIP : d->arch == NK_ARCH_ARM64 ? NK_UR_A64_PC : NK_UR_X64_RIP;
+        if (trap_r.valid & (1ull << pci)) {
+            pc = trap_r.r[pci];
+            /* the faulting address is where the trap was taken, not the bug check's caller
+             * (0x8E and 0x1E carry it as a parameter, which is kept) */
+            uint32_t bc = a->code & ~0x10000000u;
+            if (bc != 0x8E && bc != 0x1E) a->exception_address = 0;
+        }
+    }
     a->faulting_ip = a->exception_address ? a->exception_address : pc;
     if (a->faulting_ip) {
         if (!nk_sym_describe(t, a->faulting_ip, a->faulting_ip_sym, sizeof a->faulting_ip_sym))
@@ -297,13 +366,18 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
             nk_disasm_line(t, d->arch, &in, a->faulting_insn, sizeof a->faulting_insn);
         else note(a, "FAULTING_IP: %s", "the code bytes are not in the dump or the symbol store");
     }
-    if (ctx.data) regs_text(&ctx, a->context_regs, sizeof a->context_regs);
+    if (have_trap) trap_regs_text(&trap_r, a->context_regs, sizeof a->context_regs);
+    else if (ctx.data) regs_text(&ctx, a->context_regs, sizeof a->context_regs);
 
     /* the stack */
     nk_stack st = {0};
     nk_uregs r;
     bool walked = false;
-    if (ctx.data && nk_uregs_from_context(&ctx, &r) == NTKD_OK) {
+    if (have_trap) {
+        r = trap_r;
+        nk_stack_walk(t, &r, MAX_FRAMES, &st);
+        walked = st.n > 0;
+    } else if (ctx.data && nk_uregs_from_context(&ctx, &r) == NTKD_OK) {
         nk_stack_walk(t, &r, MAX_FRAMES, &st);
         walked = st.n > 0;
     } else {

@@ -189,6 +189,10 @@ static nk_status analyze_v(nk_cmd_env *e)
         snprintf(b2, sizeof b2, "%s -- (.trap %#llx)", nk_fmt_ptr(buf, a->trap_frame, is64),
                  (unsigned long long)a->trap_frame);
         key_line(o, "TRAP_FRAME", b2);
+        if (!a->context_record && a->context_regs[0]) {
+            nk_printf(o, "%s%s\n", a->context_regs, a->faulting_insn);
+            nk_printf(o, "Resetting default scope\n\n");
+        }
     }
     if (a->context_record) {
         snprintf(b2, sizeof b2, "%s -- (.cxr %#llx)", nk_fmt_ptr(buf, a->context_record, is64),

@@ -139,15 +139,6 @@ static const char *how_name(nk_frame_how h)
 
 /* The KTRAP_FRAME holding a machine frame whose RIP slot is at mf (x64), from the kernel's
  * types; 0 when the types are not available. */
-static uint64_t trap_of_machframe(ntkd_target *t, uint64_t mf)
-{
-    nk_typesrc *ts = nk_sym_types(t, "nt");
-    uint64_t id;
-    nk_tfield fl;
-    if (!ts || !nk_type_find(ts, "_KTRAP_FRAME", &id) || !nk_type_field(ts, id, "Rip", &fl)) return 0;
-    return mf - fl.offset;
-}
-
 static void parse_kname(const char *name, bool *n, bool *b, bool *v, bool *c)
 {
     *n = *b = *v = *c = false;
@@ -202,7 +193,7 @@ void nk_cmd_print_stack(nk_out *o, ntkd_target *t, const nk_stack *st, bool is64
             }
             k += (size_t)snprintf(line + k, sizeof line - k, "%s", sym);
             if (verbose && f->trap) {
-                uint64_t tf = trap_of_machframe(t, f->trap);
+                uint64_t tf = nk_trap_of_machframe(t, f->trap);
                 if (tf) k += (size_t)snprintf(line + k, sizeof line - k, " (TrapFrame @ %s)", nk_fmt_ptr(a1, tf, is64));
                 else k += (size_t)snprintf(line + k, sizeof line - k, " (machine frame @ %s)", nk_fmt_ptr(a1, f->trap, is64));
             }
@@ -467,47 +458,18 @@ nk_status cmd_trap(nk_cmd_env *e, const char *a)
         nk_cmd_error(e->o, ".trap: the kernel's _KTRAP_FRAME type is not available (symbols for nt)");
         return NTKD_E_NOTFOUND;
     }
-    const char *const *names = nk_uregs_names(arch);
     size_t len = nk_context_size(arch);
-    if (!names || !len) {
+    if (!len) {
         nk_cmd_error(e->o, ".trap: unknown architecture");
         return NTKD_E_UNSUPPORTED;
     }
-    uint8_t *buf = calloc(1, len);
-    if (!buf) return NTKD_E_NOMEM;
-    nk_uregs r = {.arch = arch};
-    size_t nread = 0;
-    for (int i = 0; i < NK_UR_MAX; i++) {
-        if (!names[i]) continue;
-        /* field names as the kernel spells them: Rax, Rip, EFlags, Eax, X0, Fp, Lr, Sp, Pc */
-        char fname[16];
-        snprintf(fname, sizeof fname, "%s", names[i]);
-        fname[0] = (char)toupper((unsigned char)fname[0]);
-        if (!strcmp(names[i], "efl")) snprintf(fname, sizeof fname, "EFlags");
-        if (!strcmp(names[i], "cpsr")) snprintf(fname, sizeof fname, "Spsr");
-        if (!strcmp(names[i], "eip") ) snprintf(fname, sizeof fname, "Eip");
-        if (!strcmp(names[i], "esp")) snprintf(fname, sizeof fname, "HardwareEsp");
-        nk_tfield fl;
-        nk_tinfo ti;
-        if (!nk_type_field(ts, id, fname, &fl) || fl.is_bitfield) continue;
-        unsigned w = 8;
-        if (nk_type_info(ts, fl.type, &ti) && ti.size >= 1 && ti.size <= 8) w = (unsigned)ti.size;
-        uint8_t b[8] = {0};
-        size_t got = 0;
-        nk_read_virt(t, addr + fl.offset, b, w, &got);
-        if (got < w) continue;
-        uint64_t v = 0;
-        for (unsigned k = 0; k < w; k++) v |= (uint64_t)b[k] << (8 * k);
-        r.r[i] = v;
-        r.valid |= 1ull << i;
-        nread++;
-    }
-    if (!nread) {
-        char ab[24];
-        nk_cmd_error(e->o, ".trap: trap frame at %s not readable", nk_fmt_ptr(ab, addr, t->d.is64));
-        free(buf);
+    nk_uregs r;
+    if (nk_trap_regs(t, addr, arch, &r) != NTKD_OK) {
+        nk_cmd_error(e->o, ".trap: %s", t->ctx->errmsg);
         return NTKD_E_NOTPRESENT;
     }
+    uint8_t *buf = calloc(1, len);
+    if (!buf) return NTKD_E_NOMEM;
     /* segment registers and flags the trap frame holds, written where the CONTEXT has them */
     ctx_patch(buf, len, &r);
     if (arch == NK_ARCH_X64) {

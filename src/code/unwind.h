@@ -73,6 +73,12 @@ nk_status nk_uregs_from_context(const nk_context *c, nk_uregs *out);
 /* Walks at most max_frames from `start`. */
 nk_status nk_stack_walk(ntkd_target *t, const nk_uregs *start, size_t max_frames, nk_stack *out);
 void nk_stack_free(nk_stack *s);
+/* The registers a KTRAP_FRAME at addr saved (layout from nt's _KTRAP_FRAME; x86 kernel-mode
+ * traps: esp is the end of the frame). trap.c */
+nk_status nk_trap_regs(ntkd_target *t, uint64_t addr, nk_arch arch, nk_uregs *out);
+/* The KTRAP_FRAME holding a machine frame (x64: the machine frame is its Rip..SegSs tail), 0
+ * without nt's types. */
+uint64_t nk_trap_of_machframe(ntkd_target *t, uint64_t mf);
 /* The first return address at or above sp within max_slots pointer-sized slots: a value inside
  * a loaded module that follows a call instruction (the stack scan the walker falls back on).
  * Sets *slot (its address) and *ret. */

@@ -8,7 +8,7 @@
  * structures of tests/gen/gen_layout.h, which are the generator's, not libntkd's).
  *
  * Usage: ntkd-genscene --table ISF --scene NAME --kind full|bitmap|pae OUT.dmp [--cpus N]
- *                      [--procs N] [--seed S] [--hostile H]
+ *                      [--procs N] [--seed S] [--hostile H] [--fill-mb N]
  * writes OUT.dmp and OUT.dmp.manifest (format below). Exit 0 on success, 1 with a message.
  *
  * Scenes (scenes.c):
@@ -51,6 +51,44 @@
  *                                          driver: its object name (\Driver\ZTEusbnet)
  *   long_dpc <cpu> <routine> <driver>      (133) driver: the module's file name (netwlan.sys)
  *   hostile <what> <address>               where a hostile variant broke a structure
+ *   (scene mm, mm.c)
+ *   pfn <pfn> <list> <share> <ref> <pte>   a PFN database entry (list: Zeroed Free Standby Modified
+ *                                          ModifiedNoWrite Bad Active Transition; pte: PteAddress)
+ *   pfncount <list> <n>                    entries mm.c put on a list (Zeroed and Active: at least n,
+ *                                          pages allocated after the scene are Zeroed/Active)
+ *   ca <addr> <kind file|image|pagefile> <file_name|-> <views> <pfn_refs>
+ *   capfn <ca> <pfn>                       a page of that control area (prototype PTE page)
+ *   vmcounter <name> <value>               a memory counter as written (pages; CommitFailures:
+ *                                          the count !vm reports by the build's rule)
+ *   ptekind <va> <transition|prototype|pagefile> <raw>   the PTE of va (raw: its value)
+ *   outswapped <thread>                    a thread whose kernel stack is not resident
+ *   mmhostile <what> <address>             (--hostile cycle|all) a corrupt PFN entry / a control
+ *                                          area whose segment points at another control area
+ *   (verifier.c: scenes verifier, apc, iover)
+ *   verifier_level <level>                 nt!MmVerifierData.Level
+ *   vstat <Field> <value>                  a _MM_DRIVER_VERIFIER_DATA counter the scene set
+ *   verified <file> <paged_bytes> <nonpaged_bytes> <loads> <unloads> <cur_paged> <cur_nonpaged>
+ *   valloc <file> <va> <size> <tag> <caller>   (XP) an in-use PoolHash entry of a verified driver
+ *   gflag <value>                          nt!NtGlobalFlag
+ *   vlog_length pool|irp|crit <n>          entries of a verifier log (array length)
+ *   vlog_index pool|irp|crit <n>           the log's index as stored (entries written)
+ *   vlog_absent pool|irp|crit              the build's table lacks that log
+ *   vlog pool <slot> <address> <size> <thread> alloc|free <file>
+ *   vlog irp <slot> <irp> <thread> <KernelApcDisable> <SpecialApcDisable> <irql> <file>
+ *   vlog crit <slot> <thread> enter|leave <file>
+ *   apc_thread <thread> <KernelApcDisable> <SpecialApcDisable>   (apc, iover) the crashing thread
+ *   culprit <file>                         (apc, iover) the driver whose enter/leave do not balance
+ *   fill <va> <npages>                     (--fill-mb) the pattern-filled pool pages' range
+ *   trap <ktrap_frame> <rip> <rsp>         (trap8e) the trap frame bug check 0x8E names
+ *   culprit <image> <function>             the driver a diagnosis must blame
+ *   pooltag <tag> <np_allocs> <np_frees> <np_bytes> <p_allocs> <p_frees> <p_bytes> <owner_module|->
+ *                                          (pool) tracker-table counts; owner: the image file
+ *                                          whose code holds the tag bytes
+ *   poolblock <addr> <size> <tag> <free 0|1> <page_corrupt 0|1>   (pool) a small block: its
+ *                                          header's address, size in bytes (header included)
+ *   poolpage <page> <nonpaged|paged> <corrupt 0|1>   (pool) a classic pool page
+ *   poolbad <page> <header_addr>           (pool) the header where the corrupt page's walk breaks
+ *   bigpool <va> <bytes> <tag>             (pool) a live big-pool table entry
  * Each helper adds the lines for what it builds through mf(); tests must only rely on lines
  * listed here (add new kinds here first).
  */
@@ -124,6 +162,15 @@ void w_list_tail(world *w, uint64_t head, uint64_t entry);
 void w_ustr(world *w, uint64_t us, const char *s);
 /* Leaves the page holding va out of the dump (hostile: pointers into missing pages). */
 void w_drop(world *w, uint64_t va);
+/* Memory-manager scene helpers (world.c's appended block, for mm.c): the frame of a mapped page,
+ * a frame no address maps (in the dump), a write into such a frame, the self-map address of a
+ * page's PTE, the PFN-database size needed after `more` more frames, and every frame so far. */
+uint64_t w_pfn_of(world *w, uint64_t va);
+uint64_t w_frame_new(world *w);
+void w_frame_write(world *w, uint64_t pfn, unsigned off, const void *data, size_t n);
+uint64_t w_pte_va(world *w, uint64_t va);
+uint64_t w_pfn_bound(world *w, uint64_t more);
+void w_each_frame(world *w, void (*fn)(void *u, uint64_t pfn, uint64_t va, bool table), void *u);
 /* Writes the dump. */
 typedef struct sc_header {
     uint32_t build, ncpu;
@@ -134,6 +181,9 @@ typedef struct sc_header {
     size_t context_size;
 } sc_header;
 void w_write_dump(world *w, const sc_header *h, const char *path);
+/* --fill-mb N: N MiB of extra kernel pool pages (a seeded pattern, generated while the dump is
+ * written, never held in memory) mapped after the scene's pool; manifest line `fill`. */
+void w_fill_option(uint64_t mb);
 
 /* ================================================================ the manifest (genscene.c) */
 void mf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -166,6 +216,11 @@ uint64_t k_nt_func(kern *k, const char *name);
 /* A driver image: a PE at a fresh kernel base with the given exported routines (each with code
  * and .pdata), linked on PsLoadedModuleList; returns the image base. */
 uint64_t k_driver_image(kern *k, const char *file_name, const char *const *funcs, size_t nfuncs);
+/* The same with the PDB identity `guid_age` ("<32 hex digits>-<age>", e.g. of a symbol file
+ * built for the tests) in its CodeView record, and a SizeOfImage of at least min_size (room for
+ * data at the RVAs that symbol file gives; the routines' code stays at the start). */
+uint64_t k_driver_image_pdb(kern *k, const char *file_name, const char *const *funcs, size_t nfuncs,
+                            const char *guid_age, uint64_t min_size);
 /* The VA of routine `func` of a module added with k_driver_image (dies when unknown). */
 uint64_t k_func(kern *k, const char *module_file, const char *func);
 /* Address of the middle of a function (for return addresses on stacks). */
@@ -275,5 +330,6 @@ void scene_pool(kern *k, const sc_base *b);      /* pool.c: scene "pool" */
 void scene_verifier(kern *k, const sc_base *b);  /* verifier.c: scenes "verifier", "apc" (0x20), "iover" (0xC4) */
 void scene_mm(kern *k, const sc_base *b);        /* mm.c: scene "mm" */
 void scene_fltmgr(kern *k, const sc_base *b);    /* fltmgr.c: scenes "fltmgr" and "fltmgr-split" */
+void scene_trap(kern *k, const sc_base *b);      /* trap.c: scene "trap8e" (x64) */
 
 #endif

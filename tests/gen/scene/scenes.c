@@ -13,7 +13,8 @@
  *   objects   seed 001: object types with objects on their type lists, directories
  *             (\Driver, \Device, \ObjectTypes, \GLOBAL??, \BaseNamedObjects), symbolic links.
  *   basic     System and a few processes and threads, drivers, devices, device nodes, an IRP,
- *             a resource, DPCs and a timer; --procs N adds N processes.
+ *             a driver-held IRP on no thread's list, a resource, DPCs and a timer; --procs N
+ *             adds N processes.
  * Hostile variants (applied after the scene): cycle (the process list loops back without its
  * head, a thread's and a resource's list entries and an IRP's ThreadListEntry point at
  * themselves, a driver's device list loops), missing (a process link, a device extension, a
@@ -335,6 +336,10 @@ static void scene_basic(scn *s, basesys *b)
     uint64_t rd = irp(s, nt_thread, dr0, 2, 1, 0x03 /* IRP_MJ_READ */, 0);
     io_irp_stack(s->k, rd, 2, dr0, k_func(s->k, "disk.sys", "ClassDispatch"), 0xe0);
     io_irp_stack(s->k, rd, 1, lun, 0, 0x01 /* SL_PENDING_RETURNED */);
+    /* a driver-held IRP on no thread's IRP list (thread 0): a device-control request the port
+     * driver queued in its adapter's device extension (found only by a pool scan) */
+    uint64_t held = irp(s, 0, ctl, 1, 1, 0x0e /* IRP_MJ_DEVICE_CONTROL */, 0);
+    w_pointer(s->w, w_field(s->w, ctl, "_DEVICE_OBJECT", "DeviceExtension") + 0x40, held);
 
     /* a resource owned shared by a System worker, with one exclusive waiter */
     uint64_t r = resource(s);
@@ -444,6 +449,8 @@ static void scene_9f(scn *s, basesys *b)
      * locations, the top one the power manager's own (its completion routine), the miniport's
      * current, usbccgp's PDO never reached */
     uint64_t pwr = irp(s, 0, zte_fdo, 3, 2, 0x16, 0x02);
+    /* on no thread's IRP list: the miniport keeps it in its device extension */
+    w_pointer(s->w, w_field(s->w, zte_fdo, "_DEVICE_OBJECT", "DeviceExtension") + 0x80, pwr);
     io_irp_stack(s->k, pwr, 3, 0, ntf(s, "PopRequestCompletion|PopCompleteRequestIrp"), 0xe0);
     io_irp_stack(s->k, pwr, 2, zte_fdo, 0, 0x01 /* SL_PENDING_RETURNED */);
     mf("blocked_irp %#llx \\Driver\\ZTEusbnet", (unsigned long long)pwr);
@@ -796,6 +803,7 @@ static void scene_ext(scn *s, basesys *b)
     if (!strcmp(n, "pool")) scene_pool(s->k, &e);
     else if (!strcmp(n, "verifier") || !strcmp(n, "apc") || !strcmp(n, "iover")) scene_verifier(s->k, &e);
     else if (!strcmp(n, "mm")) scene_mm(s->k, &e);
+    else if (!strcmp(n, "trap8e")) scene_trap(s->k, &e);
     else scene_fltmgr(s->k, &e);
 }
 
@@ -810,7 +818,7 @@ void scene_build(const sc_opts *o)
         {"deadlock", scene_deadlock}, {"objects", scene_objects},
         {"pool", scene_ext},      {"verifier", scene_ext},    {"apc", scene_ext},
         {"iover", scene_ext},     {"mm", scene_ext},          {"fltmgr", scene_ext},
-        {"fltmgr-split", scene_ext},
+        {"fltmgr-split", scene_ext}, {"trap8e", scene_ext},
     };
     void (*fn)(scn *, basesys *) = NULL;
     for (size_t i = 0; i < sizeof scenes / sizeof scenes[0]; i++)
@@ -818,7 +826,7 @@ void scene_build(const sc_opts *o)
             fn = scenes[i].fn;
     if (!fn)
         sc_die("unknown scene '%s' (basic, 9f, 133, deadlock, objects, pool, verifier, apc, iover, mm, "
-               "fltmgr, fltmgr-split)", o->scene ? o->scene : "");
+               "fltmgr, fltmgr-split, trap8e)", o->scene ? o->scene : "");
     if (o->hostile && strcmp(o->hostile, "all") && strcmp(o->hostile, "cycle") &&
         strcmp(o->hostile, "missing") && strcmp(o->hostile, "badtype"))
         sc_die("unknown --hostile %s (cycle, missing, badtype, all)", o->hostile);
