@@ -19,6 +19,8 @@
 #include "dump/dump.h"
 #include "kobj/kobj.h"
 #include "kobj/kobj_int.h"
+#include "kobj/kverifier.h"
+#include "kobj/kpool.h"
 #include "mem/mem.h"
 
 #define MAX_HOT 4096u
@@ -90,6 +92,26 @@ static bool irp_cb(void *u, uint64_t irp, uint64_t thread)
     return w->budget-- > 0;
 }
 
+/* Pool pages (kpool.c): every page the scan finds is walked; the first ones are recorded. */
+typedef struct pool_fz {
+    const nk_pool_walker *w;
+    nk_pool_page *pg;
+    bool record;
+    unsigned n;
+} pool_fz;
+
+static bool pool_fz_page(void *u, uint64_t va, const uint8_t *page)
+{
+    pool_fz *p = u;
+    if (!nk_pool_page_candidate(p->w, page)) return true;
+    nk_pool_walk_with(p->w, va, page, p->pg);
+    if (nk_pool_page_plausible(p->pg) && p->record && p->n < 16) {
+        p->n++;
+        hot_va(va);
+    }
+    return true;
+}
+
 static void walk_all(ntkd_target *t, bool record)
 {
     walk w = {.t = t, .record = record, .budget = 4096};
@@ -144,6 +166,64 @@ static void walk_all(ntkd_target *t, bool record)
     }
     nk_k_lookup(t, "\\Driver\\usbhub", &root);
     nk_k_lookup(t, "\\ObjectTypes\\Device", &root);
+
+    /* ---- Driver Verifier (src/kobj/kverifier.c: verified drivers, logs, gflag) ---- */
+    {
+        nk_kv_state vs;
+        if (nk_kv_read(t, &vs) == NTKD_OK) {
+            if (record) hot_va(vs.data_va);
+            for (size_t i = 0; i < vs.ndrv && i < 8; i++) {
+                if (record) hot_va(vs.drv[i].entry);
+                if (record && vs.drv[i].data) hot_va(vs.drv[i].data);
+                nk_kv_alloc *al = NULL;
+                size_t na = 0;
+                if (nk_kv_allocs(t, &vs.drv[i], &al, &na, NULL) == NTKD_OK) free(al);
+            }
+        }
+        nk_kv_free(&vs);
+        static const char *const vglobals[] = {"VfKeCriticalRegionTracesIndex", "VfPoolTracesIndex",
+                                               "IovIrpTracesIndex", "VfSuspectDriversList", "MiSuspectDriverList"};
+        for (size_t i = 0; record && i < sizeof vglobals / sizeof vglobals[0]; i++) {
+            uint64_t va;
+            if (nk_k_global(t, vglobals[i], &va) == NTKD_OK) hot_va(va);
+        }
+        for (int k = NK_KV_LOG_POOL; k <= NK_KV_LOG_CRIT; k++) {
+            nk_kv_log l;
+            if (nk_kv_log_read(t, (nk_kv_logkind)k, &l) == NTKD_OK) {
+                if (record && l.array) hot_va(l.array);
+                nk_kv_balance *b = NULL;
+                size_t nb = 0;
+                if (k == NK_KV_LOG_CRIT && nk_kv_crit_balance(t, &l, &b, &nb) == NTKD_OK) free(b);
+            }
+            nk_kv_log_free(&l);
+        }
+        uint32_t g;
+        nk_kv_gflag(t, &g);
+    }
+
+    /* ---- pool (src/kobj/kpool.c: tracker and big-pool tables, pool pages) ---- */
+    {
+        static const char *const pglobals[] = {"PoolTrackTable", "PoolTrackTableSize", "PoolBigPageTable",
+                                               "PoolBigPageTableSize", "PoolTrackTableExpansion"};
+        for (size_t i = 0; record && i < sizeof pglobals / sizeof pglobals[0]; i++) {
+            uint64_t va, p;
+            if (nk_k_global(t, pglobals[i], &va) != NTKD_OK) continue;
+            hot_va(va);
+            if (i % 2 == 0 && nk_read_ptr(t, va, &p) == NTKD_OK && p) hot_va(p);
+        }
+        nk_pool_tag *tags = NULL;
+        size_t ntags = 0;
+        if (nk_pool_tags(t, &tags, &ntags, NULL) == NTKD_OK) free(tags);
+        nk_pool_bigtab bt;
+        if (nk_pool_big_table(t, &bt, NULL) == NTKD_OK) nk_pool_bigtab_free(&bt);
+        nk_pool_walker pw;
+        nk_pool_page *pg = malloc(sizeof *pg);
+        if (pg && nk_pool_walker_init(t, &pw) == NTKD_OK) {
+            pool_fz pf = {.w = &pw, .pg = pg, .record = record};
+            nk_pool_scan_kernel_pages(t, pool_fz_page, &pf, NULL, NULL);
+        }
+        free(pg);
+    }
 }
 
 /* Forgets what the layer learnt from memory (processors, object globals). */

@@ -341,7 +341,7 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
         }
         if (a->trap_frame) {
             if (nk_trap_regs(t, a->trap_frame, d->arch, &trap_r) == NTKD_OK) have_trap = true;
-            else note(a, "TRAP_FRAME: %s", t->ctx->errmsg);
+            else note(a, "TRAP_FRAME: %.400s", t->ctx->errmsg);
         }
     }
 

@@ -26,6 +26,7 @@
 
 #include "analysis/analyze.h"
 #include "analysis/kdiag.h"
+#include "analysis/kdiag_verifier.h"
 #include "code/unwind.h"
 #include "kobj/kobj.h"
 #include "mem/mem.h"
@@ -1608,6 +1609,7 @@ void nk_kd_analyze(ntkd_target *t, nk_analysis *a)
     if (is9f) diag_9f(t, a);
     else if (is9f4) diag_9f_4(t, a);
     else if (is133) diag_133(t, a);
+    nk_kd_verifier_analyze(t, a); /* 0x1 / 0x20 / 0xC4-0xC5 (kdiag_verifier.c) */
     if (d->kind != NK_KIND_KERNEL_TRIAGE) diag_deadlock(t, a);
 out:
     if (t->ctx) snprintf(t->ctx->errmsg, sizeof t->ctx->errmsg, "%s", saved);

@@ -113,4 +113,17 @@ void nk_copy_cstr(char *dst, size_t dstlen, const uint8_t *src, size_t max);
 /* UTF-16LE (bounded) to UTF-8; returns a malloc'ed string (never NULL on success). */
 char *nk_utf16_to_utf8(const uint8_t *src, size_t nbytes);
 
+/* ---- progress (progress.c) ----------------------------------------------------------- */
+
+/* A progress bar on stderr for long scans, drawn only when stderr is a terminal. */
+typedef struct nk_progress {
+    bool tty, drawn;
+    int last;          /* last percentage drawn */
+    uint64_t total;
+    const char *label;
+} nk_progress;
+void nk_progress_start(nk_progress *p, const char *label, uint64_t total);
+void nk_progress_update(nk_progress *p, uint64_t done);
+void nk_progress_end(nk_progress *p); /* erases the bar */
+
 #endif

@@ -2,7 +2,8 @@
  *
  *   !irp addr [detail]            an IRP and its stack locations (> on the current one, the cl
  *                                 column decoded: Success Error Cancel pending)
- *   !irpfind                      every IRP on every thread's IrpList (pool scanning: issue 7)
+ *   !irpfind [-t|-s]              every IRP: thread IrpLists merged with a physical-memory scan
+ *                                 (-t: the lists only, -s: the scan only)
  *   !drvobj name|addr [flags]     a driver object, its devices (flag 2: dispatch routines)
  *   !devobj addr|name             a device object
  *   !devstack addr                a device's stack, top to bottom, and its device node
@@ -18,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cmd/cmd.h"
 #include "expr/expr.h"
 #include "kobj/kobj.h"
+#include "kobj/kscan.h"
 #include "sym/sym.h"
 
 #define KIO_MAX_STACK 64u       /* IRP stack locations / device stack depth shown */
@@ -502,38 +505,97 @@ nk_status cmd_irp(nk_cmd_env *e, const char *a)
 }
 
 /* ---- !irpfind ---------------------------------------------------------------------------- */
+/* Two sources, merged (each IRP once): every thread's IrpList (the process known from the walk),
+ * and a scan of every physical page the dump holds for IRP headers (kobj/kscan.h), which also
+ * finds IRPs on no thread's list (driver-held, in device extensions or queues). `-t`: the
+ * thread lists only; `-s`: the scan only. Lines are printed in IRP address order. */
+
+typedef struct irpfind_rec {
+    uint64_t irp, thread, process;
+    bool on_list, scanned;
+} irpfind_rec;
 
 typedef struct irpfind_ctx {
     nk_cmd_env *e;
-    json_object *arr;
     uint64_t process;
-    size_t found;
     aset seen;
-    bool capped;
+    irpfind_rec *r;
+    size_t n, cap, nsorted;
+    bool capped, nomem;
+    bool scanning;
 } irpfind_ctx;
 
-static bool irpfind_one(void *u, uint64_t irp, uint64_t thread)
+/* The record of an IRP the thread-list walk collected (r[0..nsorted) is sorted by address
+ * before the scan starts): for IRPs found by both sources. */
+static irpfind_rec *irpfind_find(irpfind_ctx *c, uint64_t irp)
+{
+    size_t lo = 0, hi = c->nsorted;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->r[mid].irp < irp) lo = mid + 1;
+        else if (c->r[mid].irp > irp) hi = mid;
+        else return &c->r[mid];
+    }
+    return NULL;
+}
+
+static bool irpfind_add(void *u, uint64_t irp, uint64_t thread)
 {
     irpfind_ctx *c = u;
-    nk_cmd_env *e = c->e;
-    ntkd_target *t = e->t;
-    nk_out *o = e->o;
-    char b1[24], b2[24], b3[24], b4[24];
-    if (!aset_add(&c->seen, irp)) return true; /* already listed (an IRP on two lists) */
-    if (c->found >= KIO_MAX_IRPS) {
+    if (!aset_add(&c->seen, irp)) {
+        if (c->scanning) { /* on a thread list too */
+            irpfind_rec *r = irpfind_find(c, irp);
+            if (r) r->scanned = true;
+        }
+        return true;
+    }
+    if (c->n >= KIO_MAX_IRPS) {
         c->capped = true;
         return false;
     }
-    c->found++;
-    json_object *j = nk_json_obj(o, c->arr, NULL);
+    if (c->n == c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 64;
+        irpfind_rec *nr = realloc(c->r, nc * sizeof *nr);
+        if (!nr) {
+            c->nomem = true;
+            return false;
+        }
+        c->r = nr;
+        c->cap = nc;
+    }
+    irpfind_rec *r = &c->r[c->n++];
+    r->irp = irp;
+    r->thread = thread;
+    r->process = c->scanning ? 0 : c->process;
+    r->on_list = !c->scanning;
+    r->scanned = c->scanning;
+    return true;
+}
+
+static int irpfind_cmp(const void *a, const void *b)
+{
+    uint64_t x = ((const irpfind_rec *)a)->irp, y = ((const irpfind_rec *)b)->irp;
+    return x < y ? -1 : x > y;
+}
+
+/* One output line (and JSON object) per IRP. */
+static void irpfind_show(nk_cmd_env *e, json_object *arr, const irpfind_rec *r)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    char b1[24], b2[24], b3[24], b4[24];
+    uint64_t irp = r->irp, thread = r->thread;
+    json_object *j = nk_json_obj(o, arr, NULL);
     nk_json_u64(o, j, "irp", irp);
     nk_json_u64(o, j, "thread", thread);
-    nk_json_u64(o, j, "process", c->process);
+    nk_json_u64(o, j, "process", r->process);
+    nk_json_bool(o, j, "on_thread_list", r->on_list);
+    nk_json_bool(o, j, "found_by_scan", r->scanned);
     irp_geo g;
     if (!irp_geometry(e, irp, &g, true)) {
         nk_printf(o, "%s [%s] unreadable: %s\n", P(t, b1, irp), P(t, b2, thread), kmsg(e));
         nk_json_str(o, j, "error", kmsg(e));
-        return true;
+        return;
     }
     nk_json_int(o, j, "stack_count", (int64_t)g.stack_count);
     nk_json_int(o, j, "current_location", (int64_t)g.current);
@@ -543,7 +605,7 @@ static bool irpfind_one(void *u, uint64_t irp, uint64_t thread)
         nk_printf(o, "%s [%s] Irp is complete (CurrentLocation %llu > StackCount %llu)\n", P(t, b1, irp), P(t, b2, thread),
                   (unsigned long long)g.current, (unsigned long long)g.stack_count);
         nk_json_bool(o, j, "active", false);
-        return true;
+        return;
     }
     uint64_t sl = sl_addr(&g, irp, g.current);
     uint64_t mj = nk_k_get(t, sl, "_IO_STACK_LOCATION", "MajorFunction", 0) & 0xff;
@@ -554,18 +616,26 @@ static bool irpfind_one(void *u, uint64_t irp, uint64_t thread)
     char mdls[24] = "";
     if (mdl) P(t, mdls, mdl);
     nk_printf(o, "%s [%s] irpStack: (%2llx,%2llx)  %s [%s] %s 0x%s\n", P(t, b1, irp), P(t, b2, thread), (unsigned long long)mj,
-              (unsigned long long)mn, Z(t, b3, dev), drv, mdls, P(t, b4, c->process));
+              (unsigned long long)mn, Z(t, b3, dev), drv, mdls, P(t, b4, r->process));
     nk_json_bool(o, j, "active", true);
     nk_json_int(o, j, "major", (int64_t)mj);
     nk_json_int(o, j, "minor", (int64_t)mn);
     nk_json_u64(o, j, "device", dev);
     nk_json_str(o, j, "driver", drv);
-    return true;
 }
 
-nk_status cmd_irpfind(nk_cmd_env *e, const char *a)
+static void irpfind_progress(void *u, uint64_t done, uint64_t total)
 {
-    (void)a;
+    nk_progress *p = u;
+    if (!p->total) p->total = total;
+    nk_progress_update(p, done);
+}
+
+/* The thread-list walk: every thread of every process. Returns the processes listed (or -1 when
+ * the process list cannot be read: the message then is in *fatal). */
+static long irpfind_threads(irpfind_ctx *c, json_object *warn, size_t *nthreads, nk_strbuf *fatal)
+{
+    nk_cmd_env *e = c->e;
     ntkd_target *t = e->t;
     nk_out *o = e->o;
     nk_kproc *procs = NULL;
@@ -573,27 +643,17 @@ nk_status cmd_irpfind(nk_cmd_env *e, const char *a)
     nk_strbuf why = {0};
     nk_status st = nk_k_processes(t, &procs, &np, &why);
     if (st != NTKD_OK && !np) {
-        nk_cmd_error(o, "!irpfind: cannot list processes: %s", why.len ? why.s : kmsg(e));
+        nk_sb_printf(fatal, "cannot list processes: %s", why.len ? why.s : kmsg(e));
         nk_sb_free(&why);
         free(procs);
-        return st;
+        return -1;
     }
     if (why.len) {
         nk_printf(o, "WARNING: process list: %s\n", why.s);
         nk_json_str(o, NULL, "process_list_warning", why.s);
-        why.len = 0;
-        if (why.s) why.s[0] = 0;
     }
-    nk_printf(o, "Scanning the IRP lists of every thread (%zu processes; pool scanning is not done)\n\n", np);
-    if (t->d.is64)
-        nk_printf(o, "  Irp            [ Thread ]         irpStack: (Mj,Mn)   DevObj          [Driver]         MDL Process\n");
-    else
-        nk_printf(o, "  Irp    [ Thread ] irpStack: (Mj,Mn)   DevObj  [Driver]         MDL Process\n");
-    irpfind_ctx c = {.e = e};
-    c.arr = nk_json_arr(o, NULL, "irps");
-    json_object *warn = nk_json_arr(o, NULL, "warnings");
-    size_t nthreads = 0;
-    for (size_t i = 0; i < np && !c.capped; i++) {
+    nk_sb_free(&why);
+    for (size_t i = 0; i < np && !c->capped && !c->nomem; i++) {
         nk_kthread *th = NULL;
         size_t nt = 0;
         nk_strbuf tw = {0};
@@ -603,11 +663,11 @@ nk_status cmd_irpfind(nk_cmd_env *e, const char *a)
             if (warn) json_object_array_add(warn, json_object_new_string(tw.s));
         }
         nk_sb_free(&tw);
-        c.process = procs[i].addr;
-        for (size_t k = 0; k < nt && !c.capped; k++) {
-            nthreads++;
+        c->process = procs[i].addr;
+        for (size_t k = 0; k < nt && !c->capped && !c->nomem; k++) {
+            (*nthreads)++;
             nk_strbuf iw = {0};
-            if (nk_k_thread_irps(t, th[k].addr, irpfind_one, &c, &iw) != NTKD_OK && !iw.len && !c.capped)
+            if (nk_k_thread_irps(t, th[k].addr, irpfind_add, c, &iw) != NTKD_OK && !iw.len && !c->capped)
                 nk_sb_printf(&iw, "%s", kmsg(e));
             if (iw.len) {
                 nk_printf(o, "WARNING: IRP list of thread %llx: %s\n", (unsigned long long)th[k].addr, iw.s);
@@ -617,14 +677,151 @@ nk_status cmd_irpfind(nk_cmd_env *e, const char *a)
         }
         free(th);
     }
-    if (c.capped) nk_printf(o, "(stopped after %u IRPs)\n", KIO_MAX_IRPS);
-    nk_printf(o, "\n%zu IRPs found on the IRP lists of %zu threads\n", c.found, nthreads);
-    nk_json_int(o, NULL, "count", (int64_t)c.found);
-    nk_json_int(o, NULL, "threads", (int64_t)nthreads);
-    nk_json_int(o, NULL, "processes", (int64_t)np);
-    aset_free(&c.seen);
-    nk_sb_free(&why);
     free(procs);
+    return (long)np;
+}
+
+nk_status cmd_irpfind(nk_cmd_env *e, const char *a)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    bool do_threads = true, do_scan = true;
+    a = nk_skip_ws(a);
+    while (*a) {
+        const char *w = a;
+        while (*a && !isspace((unsigned char)*a)) a++;
+        size_t n = (size_t)(a - w);
+        if (n == 2 && !strncmp(w, "-t", 2)) do_scan = false;
+        else if (n == 2 && !strncmp(w, "-s", 2)) do_threads = false;
+        else {
+            nk_cmd_error(o, "usage: !irpfind [-t | -s]   (-t: thread IRP lists only; -s: physical-memory scan only)");
+            return NTKD_E_ARG;
+        }
+        a = nk_skip_ws(a);
+    }
+    if (!do_threads && !do_scan) {
+        nk_cmd_error(o, "!irpfind: -t and -s exclude each other");
+        return NTKD_E_ARG;
+    }
+    nk_json_str(o, NULL, "mode", do_threads && do_scan ? "scan+threads" : do_scan ? "scan" : "threads");
+    irpfind_ctx c = {.e = e};
+    json_object *warn = nk_json_arr(o, NULL, "warnings");
+    size_t nthreads = 0;
+    long np = 0;
+    nk_strbuf tfail = {0}, sfail = {0};
+    if (do_threads) np = irpfind_threads(&c, warn, &nthreads, &tfail);
+    nk_kscan_stats ss = {0};
+    const nk_kscan_rmap_info *ri = NULL;
+    bool scanned = false;
+    double scan_ms = 0, scan_cpu_ms = 0;
+    if (do_scan && !c.capped && !c.nomem) {
+        nk_progress pb;
+        nk_progress_start(&pb, "!irpfind: scanning physical memory", 0);
+        c.scanning = true;
+        nk_sort(c.r, c.n, sizeof *c.r, irpfind_cmp);
+        c.nsorted = c.n;
+        nk_strbuf sw = {0};
+        struct timespec t0, t1, c0, c1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+        nk_status sst = nk_kscan_irps(t, irpfind_add, &c, irpfind_progress, &pb, &ss, &sw);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        scan_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        scan_cpu_ms = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
+        if (sst == NTKD_OK) {
+            scanned = true;
+            nk_kscan_rmap(t, &ri);
+            if (sw.len) nk_sb_printf(&sfail, "%s", sw.s); /* a note (cap) */
+        } else {
+            nk_sb_printf(&sfail, "physical-memory scan not done: %s", sw.len ? sw.s : kmsg(e));
+        }
+        nk_sb_free(&sw);
+        nk_progress_end(&pb);
+        c.scanning = false;
+    }
+    if (tfail.len && (!do_scan || !scanned)) {
+        nk_cmd_error(o, "!irpfind: %s%s%s", tfail.s, sfail.len ? "; " : "", sfail.len ? sfail.s : "");
+        nk_sb_free(&tfail);
+        nk_sb_free(&sfail);
+        aset_free(&c.seen);
+        free(c.r);
+        return NTKD_E_NOTPRESENT;
+    }
+    if (sfail.len && !do_threads) {
+        nk_cmd_error(o, "!irpfind: %s", sfail.s);
+        nk_sb_free(&sfail);
+        aset_free(&c.seen);
+        free(c.r);
+        return NTKD_E_NOTPRESENT;
+    }
+    if (tfail.len) {
+        nk_printf(o, "WARNING: thread IRP lists not walked: %s\n", tfail.s);
+        if (warn) json_object_array_add(warn, json_object_new_string(tfail.s));
+    }
+    if (sfail.len) {
+        nk_printf(o, "WARNING: %s\n", sfail.s);
+        if (warn) json_object_array_add(warn, json_object_new_string(sfail.s));
+    }
+    /* IRPs only the scan found: their process is their thread's */
+    for (size_t i = 0; i < c.n; i++)
+        if (!c.r[i].on_list && c.r[i].thread) {
+            nk_kthread kt;
+            if (nk_k_thread_read(t, c.r[i].thread, &kt) == NTKD_OK) c.r[i].process = kt.process;
+        }
+    nk_sort(c.r, c.n, sizeof *c.r, irpfind_cmp);
+    if (do_threads) nk_printf(o, "Scanning the IRP lists of every thread (%ld processes, %zu threads)\n", np < 0 ? 0 : np, nthreads);
+    if (scanned)
+        nk_printf(o, "Searching physical memory: %llu pages in the dump, %llu mapped by the kernel, %llu scanned\n",
+                  (unsigned long long)(ri ? ri->dump_pages : 0), (unsigned long long)(ri ? ri->mapped_pages : 0),
+                  (unsigned long long)ss.pages);
+    nk_printf(o, "\n");
+    if (t->d.is64)
+        nk_printf(o, "  Irp            [ Thread ]         irpStack: (Mj,Mn)   DevObj          [Driver]         MDL Process\n");
+    else
+        nk_printf(o, "  Irp    [ Thread ] irpStack: (Mj,Mn)   DevObj  [Driver]         MDL Process\n");
+    json_object *arr = nk_json_arr(o, NULL, "irps");
+    size_t on_list = 0, scan_only = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        irpfind_show(e, arr, &c.r[i]);
+        if (c.r[i].on_list) on_list++;
+        else scan_only++;
+    }
+    if (c.capped) nk_printf(o, "(stopped after %u IRPs)\n", KIO_MAX_IRPS);
+    if (c.nomem) nk_printf(o, "(stopped: out of memory)\n");
+    if (!do_threads) nk_printf(o, "\n%zu IRPs found by the physical-memory scan\n", c.n);
+    else {
+        nk_printf(o, "\n%zu IRPs found: %zu on the IRP lists of %zu threads", c.n, on_list, nthreads);
+        if (scanned) nk_printf(o, ", %zu only by the physical-memory scan", scan_only);
+        nk_printf(o, "\n");
+    }
+    nk_json_int(o, NULL, "count", (int64_t)c.n);
+    nk_json_int(o, NULL, "threads", (int64_t)nthreads);
+    nk_json_int(o, NULL, "processes", (int64_t)(np < 0 ? 0 : np));
+    nk_json_int(o, NULL, "on_thread_lists", (int64_t)on_list);
+    nk_json_int(o, NULL, "scan_only", (int64_t)scan_only);
+    if (scanned) {
+        json_object *js = nk_json_obj(o, NULL, "scan");
+        nk_json_int(o, js, "dump_pages", (int64_t)(ri ? ri->dump_pages : 0));
+        nk_json_int(o, js, "mapped_pages", (int64_t)(ri ? ri->mapped_pages : 0));
+        nk_json_int(o, js, "page_tables", (int64_t)(ri ? ri->tables : 0));
+        nk_json_int(o, js, "absent_entries", (int64_t)(ri ? ri->absent : 0));
+        nk_json_bool(o, js, "map_capped", ri && ri->capped);
+        nk_json_int(o, js, "pages_scanned", (int64_t)ss.pages);
+        nk_json_int(o, js, "candidates", (int64_t)ss.candidates);
+        nk_json_int(o, js, "rejected", (int64_t)ss.rejected);
+        nk_json_int(o, js, "found", (int64_t)ss.found);
+        /* wall and CPU time of the reverse page map and the scan (JSON only: text stays
+           reproducible) */
+        if (js) {
+            json_object_object_add(js, "elapsed_ms", json_object_new_double(scan_ms));
+            json_object_object_add(js, "cpu_ms", json_object_new_double(scan_cpu_ms));
+        }
+    }
+    nk_sb_free(&tfail);
+    nk_sb_free(&sfail);
+    aset_free(&c.seen);
+    free(c.r);
     return NTKD_OK;
 }
 

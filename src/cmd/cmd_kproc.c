@@ -1009,12 +1009,237 @@ static bool ldr_entry(void *u, uint64_t entry)
     return ++lw->n < 4096;
 }
 
+/* !peb on user minidumps: the PEB the current thread's TEB points at (TEB.ProcessEnvironmentBlock),
+ * or the PEB at addr. Field offsets from ntdll's types when the symbols give them, else the
+ * layout every Windows version keeps for these fields (_PEB, _PEB_LDR_DATA,
+ * _RTL_USER_PROCESS_PARAMETERS as the public symbols show them). A minidump holds only the
+ * memory its writer chose: when the TEB or the PEB is not among it, the note says which. */
+typedef struct uoff {
+    const char *field;
+    uint16_t o64, o32;
+} uoff;
+
+static uint64_t user_off(nk_typesrc *ts, const char *type, const uoff *f, bool x64)
+{
+    uint64_t id;
+    nk_tfield tf;
+    if (ts && nk_type_find(ts, type, &id) && nk_type_field(ts, id, f->field, &tf)) return tf.offset;
+    return x64 ? f->o64 : f->o32;
+}
+
+static bool user_ptr(ntkd_target *t, uint64_t va, uint64_t *v)
+{
+    if (t->d.is64) return nk_read_u64(t, va, v) == NTKD_OK;
+    uint32_t w;
+    if (nk_read_u32(t, va, &w) != NTKD_OK) return false;
+    *v = w;
+    return true;
+}
+
+/* A UNICODE_STRING at us (user layout); NULL when its header or buffer is not in the dump. */
+static char *user_ustr(ntkd_target *t, uint64_t us)
+{
+    uint16_t len;
+    uint64_t buf;
+    if (nk_read_u16(t, us, &len) != NTKD_OK || !user_ptr(t, us + (t->d.is64 ? 8 : 4), &buf)) return NULL;
+    if (!len) return strdup("");
+    if (len & 1 || !buf) return NULL;
+    uint8_t *raw = malloc(len);
+    if (!raw) return NULL;
+    size_t got = 0;
+    char *r = NULL;
+    if (nk_read_virt(t, buf, raw, len, &got) == NTKD_OK && got == len) r = nk_utf16_to_utf8(raw, len);
+    free(raw);
+    return r;
+}
+
+/* The loader's InLoadOrderModuleList (head at `head`): one line per module, capped, a loop
+ * that does not come back to the head detected (Brent), and a note where the dump lacks an
+ * entry's memory. */
+static void user_ldr_modules(nk_cmd_env *e, uint64_t head, nk_typesrc *ts)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    bool x64 = t->d.is64;
+    char a1[24];
+    static const uoff f_base = {"DllBase", 0x30, 0x18}, f_ts = {"TimeDateStamp", 0x80, 0x44},
+                      f_name = {"FullDllName", 0x48, 0x24}, f_links = {"InLoadOrderLinks", 0, 0};
+    uint64_t o_base = user_off(ts, "_LDR_DATA_TABLE_ENTRY", &f_base, x64),
+             o_ts = user_off(ts, "_LDR_DATA_TABLE_ENTRY", &f_ts, x64),
+             o_name = user_off(ts, "_LDR_DATA_TABLE_ENTRY", &f_name, x64),
+             o_links = user_off(ts, "_LDR_DATA_TABLE_ENTRY", &f_links, x64);
+    json_object *arr = nk_json_arr(o, NULL, "modules");
+    nk_printf(o, "            Base TimeStamp                     Module\n");
+    uint64_t link = 0, mark = head;
+    size_t n = 0, power = 1, lam = 0;
+    if (!user_ptr(t, head, &link)) {
+        nk_printf(o, "    (module list head at %s is not in the dump)\n", hx(t, a1, head));
+        return;
+    }
+    while (link != head) {
+        if (n >= 4096) {
+            nk_printf(o, "    (module list walk stopped after %zu entries)\n", n);
+            return;
+        }
+        if (link == mark) {
+            nk_printf(o, "    (module list walk stopped: the list loops at %s without returning to its head)\n",
+                      hx(t, a1, link));
+            return;
+        }
+        if (++lam == power) { /* Brent: move the mark forward at each power of two */
+            mark = link;
+            power *= 2;
+            lam = 0;
+        }
+        uint64_t ent = link - o_links, base = 0, next = 0;
+        uint32_t stamp = 0;
+        if (!user_ptr(t, link, &next) || !user_ptr(t, ent + o_base, &base)) {
+            nk_printf(o, "    (module list walk stopped: the entry at %s is not in the dump)\n", hx(t, a1, ent));
+            return;
+        }
+        nk_read_u32(t, ent + o_ts, &stamp);
+        char *name = user_ustr(t, ent + o_name);
+        char tb[64] = "";
+        time_t tt = (time_t)stamp;
+        struct tm tm;
+        if (stamp && gmtime_r(&tt, &tm)) strftime(tb, sizeof tb, "%b %d %H:%M:%S %Y", &tm);
+        nk_printf(o, "    %16llx %08x %-20s %s\n", (unsigned long long)base, stamp, tb,
+                  name ? name : "< Name not readable >");
+        json_object *jm = nk_json_obj(o, arr, NULL);
+        nk_json_u64(o, jm, "base", base);
+        nk_json_u64(o, jm, "timestamp", stamp);
+        nk_json_str(o, jm, "name", name);
+        free(name);
+        link = next;
+        n++;
+    }
+}
+
+static nk_status peb_user(nk_cmd_env *e, const char *s)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    char err[256], a1[24], a2[24];
+    bool x64 = t->d.is64;
+    nk_typesrc *ts = nk_sym_types(t, "ntdll");
+    uint64_t peb = 0;
+    if (*s) {
+        if (!eval_word(t, s, &peb, err, sizeof err)) {
+            nk_cmd_error(o, "!peb: bad address '%s' (%s)", s, err);
+            return NTKD_E_ARG;
+        }
+    } else {
+        if (t->cur_thread >= t->d.nthreads) {
+            nk_cmd_error(o, "!peb: the dump has no current thread (the PEB is found through its TEB)");
+            return NTKD_E_NOTFOUND;
+        }
+        const nk_thread *th = &t->d.threads[t->cur_thread];
+        uint64_t teb = th->teb;
+        nk_json_int(o, NULL, "thread_id", th->id);
+        nk_json_u64(o, NULL, "teb", teb);
+        if (!teb) {
+            nk_cmd_error(o, "!peb: thread %x has no TEB address in the dump: the PEB address is not known", th->id);
+            return NTKD_E_NOTFOUND;
+        }
+        static const uoff pf = {"ProcessEnvironmentBlock", 0x60, 0x30};
+        uint64_t at = teb + user_off(ts, "_TEB", &pf, x64);
+        if (!user_ptr(t, at, &peb)) {
+            nk_cmd_error(o, "!peb: the PEB address is not known: the TEB of thread %x at %s (its "
+                         "ProcessEnvironmentBlock at %s) is not in the dump",
+                         th->id, hx(t, a1, teb), hx(t, a2, at));
+            return NTKD_E_NOTPRESENT;
+        }
+        if (!peb) {
+            nk_cmd_error(o, "!peb: the TEB at %s has no PEB pointer (0)", hx(t, a1, teb));
+            return NTKD_E_NOTFOUND;
+        }
+    }
+    static const uoff f_iba = {"ImageBaseAddress", 0x10, 0x8};
+    uint64_t image_base;
+    if (!user_ptr(t, peb + user_off(ts, "_PEB", &f_iba, x64), &image_base)) {
+        nk_printf(o, "PEB at %s\n", hx(t, a1, peb));
+        nk_json_u64(o, NULL, "peb", peb);
+        nk_cmd_error(o, "!peb: the PEB at %s is not in the dump (the minidump does not hold that memory)",
+                     hx(t, a1, peb));
+        return NTKD_E_NOTPRESENT;
+    }
+    nk_printf(o, "PEB at %s\n", hx(t, a1, peb));
+    nk_json_u64(o, NULL, "peb", peb);
+    static const struct { const char *label; uoff f; } yn[] = {
+        {"InheritedAddressSpace:   ", {"InheritedAddressSpace", 0, 0}},
+        {"ReadImageFileExecOptions:", {"ReadImageFileExecOptions", 1, 1}},
+        {"BeingDebugged:           ", {"BeingDebugged", 2, 2}}};
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t v = 0;
+        bool ok = nk_read_u8(t, peb + user_off(ts, "_PEB", &yn[i].f, x64), &v) == NTKD_OK;
+        nk_printf(o, "    %s %s\n", yn[i].label, !ok ? "?" : v ? "Yes" : "No");
+        nk_json_bool(o, NULL, yn[i].f.field, v != 0);
+    }
+    nk_printf(o, "    ImageBaseAddress:         %s\n", hx(t, a1, image_base));
+    nk_json_u64(o, NULL, "image_base", image_base);
+    static const uoff f_gf = {"NtGlobalFlag", 0xbc, 0x68}, f_ldr = {"Ldr", 0x18, 0xc},
+                      f_pp = {"ProcessParameters", 0x20, 0x10}, f_ssd = {"SubSystemData", 0x28, 0x14},
+                      f_heap = {"ProcessHeap", 0x30, 0x18};
+    uint32_t gf = 0;
+    if (nk_read_u32(t, peb + user_off(ts, "_PEB", &f_gf, x64), &gf) == NTKD_OK)
+        nk_printf(o, "    NtGlobalFlag:             %x\n", gf);
+    nk_json_u64(o, NULL, "nt_global_flag", gf);
+    uint64_t ldr = 0, pp = 0, ssd = 0, heap = 0;
+    user_ptr(t, peb + user_off(ts, "_PEB", &f_ldr, x64), &ldr);
+    user_ptr(t, peb + user_off(ts, "_PEB", &f_pp, x64), &pp);
+    user_ptr(t, peb + user_off(ts, "_PEB", &f_ssd, x64), &ssd);
+    user_ptr(t, peb + user_off(ts, "_PEB", &f_heap, x64), &heap);
+    nk_printf(o, "    Ldr                       %s\n", hx(t, a1, ldr));
+    nk_json_u64(o, NULL, "ldr", ldr);
+    if (ldr) {
+        static const struct { const char *label; uoff f; } lists[] = {
+            {"Ldr.InInitializationOrderModuleList:", {"InInitializationOrderModuleList", 0x30, 0x1c}},
+            {"Ldr.InLoadOrderModuleList:", {"InLoadOrderModuleList", 0x10, 0xc}},
+            {"Ldr.InMemoryOrderModuleList:", {"InMemoryOrderModuleList", 0x20, 0x14}}};
+        uint8_t init = 0;
+        static const uoff f_init = {"Initialized", 4, 4};
+        if (nk_read_u8(t, ldr + user_off(ts, "_PEB_LDR_DATA", &f_init, x64), &init) != NTKD_OK) {
+            nk_printf(o, "    (the loader data at %s is not in the dump)\n", hx(t, a1, ldr));
+        } else {
+            nk_printf(o, "    Ldr.Initialized:          %s\n", init ? "Yes" : "No");
+            for (size_t i = 0; i < 3; i++) {
+                uint64_t h = ldr + user_off(ts, "_PEB_LDR_DATA", &lists[i].f, x64), fl = 0, bl = 0;
+                user_ptr(t, h, &fl);
+                user_ptr(t, h + (x64 ? 8 : 4), &bl);
+                nk_printf(o, "    %-37s%s . %s\n", lists[i].label, hx(t, a1, fl), hx(t, a2, bl));
+            }
+            user_ldr_modules(e, ldr + user_off(ts, "_PEB_LDR_DATA", &lists[1].f, x64), ts);
+        }
+    }
+    nk_printf(o, "    SubSystemData:     %s\n", hx(t, a1, ssd));
+    nk_printf(o, "    ProcessHeap:       %s\n", hx(t, a1, heap));
+    nk_printf(o, "    ProcessParameters: %s\n", hx(t, a1, pp));
+    nk_json_u64(o, NULL, "process_heap", heap);
+    nk_json_u64(o, NULL, "process_parameters", pp);
+    if (pp) {
+        static const struct { const char *label, *key; uoff f; } strs[] = {
+            {"CurrentDirectory:  ", "current_directory", {"CurrentDirectory.DosPath", 0x38, 0x24}},
+            {"WindowTitle:  ", "window_title", {"WindowTitle", 0xb0, 0x70}},
+            {"ImageFile:    ", "image_file", {"ImagePathName", 0x60, 0x38}},
+            {"CommandLine:  ", "command_line", {"CommandLine", 0x70, 0x40}},
+            {"DllPath:      ", "dll_path", {"DllPath", 0x50, 0x30}}};
+        for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+            char *v = user_ustr(t, pp + user_off(ts, "_RTL_USER_PROCESS_PARAMETERS", &strs[i].f, x64));
+            nk_printf(o, "    %s'%s'\n", strs[i].label, v ? v : "< Name not readable >");
+            nk_json_str(o, NULL, strs[i].key, v);
+            free(v);
+        }
+    }
+    return NTKD_OK;
+}
+
 nk_status cmd_peb(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
     nk_out *o = e->o;
     char err[256], a1[24], a2[24];
     const char *s = nk_skip_ws(a);
+    if (!ntkd_is_kernel(t)) return peb_user(e, s);
     uint64_t proc = cur_process(t), peb = 0;
     if (*s) {
         if (!eval_word(t, s, &peb, err, sizeof err)) {

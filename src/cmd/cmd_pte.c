@@ -7,6 +7,7 @@
 
 #include "cmd/cmd.h"
 #include "expr/expr.h"
+#include "kobj/kmm.h"
 
 #define COLW 27 /* width of one !pte column */
 
@@ -125,6 +126,26 @@ static void sw_details(nk_cmd_env *e, int c, const nk_swpte *sw, json_object *js
     else nk_printf(o, "%*sProtect: %x\n", ind, "", sw->protection);
 }
 
+/* JSON facts from the memory manager (kobj/kmm.c) for an invalid PTE: the PFN list of a page in
+ * transition, and the thread whose kernel stack holds an outswapped-stack page. Best effort:
+ * no kernel types or no PFN database leaves them out. */
+static void pte_mm_facts(nk_cmd_env *e, uint64_t va, const nk_swpte *sw, json_object *js)
+{
+    ntkd_target *t = e->t;
+    char save[sizeof t->ctx->errmsg];
+    memcpy(save, t->ctx->errmsg, sizeof save);
+    if (sw->kind == NK_SWPTE_TRANSITION) {
+        nk_mm_pfndb db;
+        nk_mmpfn p;
+        if (nk_mm_pfndb_get(t, &db) == NTKD_OK && sw->pfn <= db.highest && nk_mm_pfn(t, &db, sw->pfn, &p) == NTKD_OK)
+            nk_json_str(e->o, js, "pfn_list", nk_mm_list_name(p.list));
+        uint64_t th;
+        if (sw->protection == 0x1f && nk_k_thread_of_stack(t, va, &th) == NTKD_OK)
+            nk_json_u64(e->o, js, "outswapped_thread", th);
+    }
+    memcpy(t->ctx->errmsg, save, sizeof save);
+}
+
 nk_status cmd_pte(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -141,6 +162,8 @@ nk_status cmd_pte(nk_cmd_env *e, const char *a)
         return NTKD_E_ARG;
     }
     if (!have_paging(e)) return NTKD_E_NOTPRESENT;
+    /* software PTEs decoded with the layout nt's _MMPTE_* types give (kobj/kmm.c), when known */
+    nk_mm_use_type_pte_layout(t);
     /* An address inside the page-table self-map is taken as the address of a PTE. */
     uint64_t mapped;
     bool is_pte_addr = nk_pte_addr_to_va(t, va, &mapped);
@@ -257,6 +280,7 @@ nk_status cmd_pte(nk_cmd_env *e, const char *a)
             invalid_col = 0;
         }
         sw_details(e, invalid_col, &sw, js);
+        if (o->json) pte_mm_facts(e, va, &sw, js);
     } else if (w.result == NK_WALK_NOT_IN_DUMP) {
         const nk_walk_level *bad = &w.lvl[w.nlevels - 1];
         nk_printf(o, "%s page %llx of the page tables is not in the dump\n", bad->name,

@@ -70,7 +70,7 @@ const nk_cmd nk_commands[] = {
     {"!thread", cmd_thread, NK_CMD_KERNEL, "!thread [addr] [flags]", "Show a thread: state, wait reason and objects, IRPs, times, stack limits and its call stack. An address that is not a thread is read as a stack address and its thread found."},
     {".process", cmd_dotprocess, NK_CMD_KERNEL, ".process [/p] [addr]", "Set the process context used for user-mode addresses (its page tables)."},
     {".thread", cmd_dotthread, NK_CMD_KERNEL, ".thread [addr]", "Set the implicit thread (for !thread, !teb, !gle) and the register context to its saved context (for k); without an address, back to the dump's own."},
-    {"!peb", cmd_peb, NK_CMD_KERNEL, "!peb [addr]", "Show the current process's PEB: image, command line, loader data, process parameters."},
+    {"!peb", cmd_peb, NK_CMD_ANY, "!peb [addr]", "Show the current process's PEB: image, command line, loader data, process parameters (user dumps: through the current thread's TEB)."},
     {"!teb", cmd_teb, NK_CMD_ANY, "!teb [addr]", "Show the current thread's TEB: stack limits, client id, last error (kernel dumps: read in the thread's process; user dumps: the minidump's current thread)."},
     {"!gle", cmd_gle, NK_CMD_ANY, "!gle [-all]", "Show the last error value and last status of the current thread (-all: every thread); kernel dumps: from the thread's TEB, user dumps: the minidump's current thread."},
     {"!handle", cmd_handle, NK_CMD_KERNEL, "!handle [handle [flags [process]]]", "Show a process's handle table entries: object, granted access, type and name."},
@@ -80,7 +80,7 @@ const nk_cmd nk_commands[] = {
     {"!list", cmd_list, NK_CMD_KERNEL, "!list \"-t|-x cmd ...\" addr", "Walk a LIST_ENTRY list from addr running a command on each entry (@$extret holds the entry)."},
     /* I/O objects (src/cmd/cmd_kio.c) */
     {"!irp", cmd_irp, NK_CMD_KERNEL, "!irp addr [detail]", "Show an IRP: its thread, status, each stack location with the > marker on the current one, completion routines and the cl column decoded."},
-    {"!irpfind", cmd_irpfind, NK_CMD_KERNEL, "!irpfind [flags]", "Find IRPs: every thread's IRP list (and pool tags where available), one line per IRP with its thread and the driver of its current location."},
+    {"!irpfind", cmd_irpfind, NK_CMD_KERNEL, "!irpfind [-t | -s]", "Find IRPs: a scan of every physical page in the dump for IRP headers (found through the kernel's page tables; also IRPs on no thread's list) merged with every thread's IRP list, each IRP once; one line per IRP with its thread and the driver of its current location. -t: the thread IRP lists only; -s: the scan only."},
     {"!devobj", cmd_devobj, NK_CMD_KERNEL, "!devobj addr|name", "Show a device object: driver, extension, attached devices, flags, characteristics."},
     {"!drvobj", cmd_drvobj, NK_CMD_KERNEL, "!drvobj [name|addr] [flags]", "Show a driver object and its devices (flag 2: dispatch routines with symbols)."},
     {"!devstack", cmd_devstack, NK_CMD_KERNEL, "!devstack addr", "Show a device's stack from top to bottom, the > marker on the given device, and the device node."},

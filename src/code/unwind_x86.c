@@ -5,8 +5,12 @@
  *   2. a FrameData record of the module's PDB covers eip: its program is evaluated (rpn.c)
  *      with .raSearch = esp + callee parameters + locals + saved registers;
  *   3. an FPO record covers eip: return address at .raSearch (same formula), caller esp just
- *      above it, ebp from the saved-register area when the function uses ebp as a general
- *      register (fUseBP clear and registers saved), or through ebp when it set up a frame;
+ *      above it; when the record says the function uses ebp (fUseBP) and saved registers, the
+ *      caller's ebp comes from the saved-register area: from the slot where the function's
+ *      own prologue (read from memory at the record's start) stores ebp, else 8 bytes below
+ *      the top of the area (4 with one register: MSVC's push order, as Breakpad reads it);
+ *      a record of frame type 1 (trap) keeps ebp at a KTRAP_FRAME (as in 1.), type 3
+ *      (non-FPO) is an EBP frame;
  *   4. the EBP chain: return address [ebp+4], caller ebp [ebp], caller esp ebp+8.
  * The callee's parameter size (FrameData params_size / FPO cdwParams) is carried to the
  * caller frame in r[NK_UR_X86_CALLEE_PARAMS], because the caller's esp still points at the
@@ -150,9 +154,68 @@ static nk_status step_framedata(ntkd_target *t, const nk_pdb_framedata *fd, nk_u
 /* ---- FPO ------------------------------------------------------------------------------ */
 
 static nk_status step_ebp(ntkd_target *t, nk_uregs *r, char *note, size_t nlen);
+static nk_status step_trap(ntkd_target *t, uint64_t tf, nk_uregs *r, char *note, size_t nlen);
 
-static nk_status step_fpo(ntkd_target *t, const nk_pdb_fpo *f, uint32_t rva, nk_uregs *r,
-                          char *note, size_t nlen)
+/* Where the prologue at the FPO record's start stores the caller's ebp: its distance below the
+ * return-address slot, or -1 when the code is not in the dump or is no FPO prologue. Decoded:
+ * sub esp,imm8/imm32 (83 EC ib, 81 EC id), push r32 (50-57), mov [esp+disp8],r32 (89 44|r 24
+ * disp8), mov [esp],r32 (89 04|r 24) and mov ebp,esp (8B EC / 89 E5); anything else ends
+ * the prologue. The result counts
+ * only when the prologue allocated exactly the record's locals + saved registers. */
+static int prolog_ebp_slot(ntkd_target *t, uint64_t module_base, const nk_pdb_fpo *f,
+                           uint32_t frame_bytes)
+{
+    uint8_t c[48];
+    size_t got = 0;
+    uint64_t va = (module_base + f->start) & 0xffffffffu;
+    if (nk_read_virt(t, va, c, sizeof c, &got) != NTKD_OK || got < 4) return -1;
+    uint32_t d = 0;  /* bytes the prologue has allocated so far */
+    int slot = -1;   /* distance of the ebp store below the return-address slot */
+    size_t i = 0;
+    for (int insn = 0; insn < 16 && i < got; insn++) {
+        uint8_t b = c[i];
+        if (b == 0x83 && i + 2 < got && c[i + 1] == 0xec) {          /* sub esp,imm8 */
+            d += c[i + 2];
+            i += 3;
+        } else if (b == 0x81 && i + 5 < got && c[i + 1] == 0xec) {   /* sub esp,imm32 */
+            uint32_t v = (uint32_t)c[i + 2] | (uint32_t)c[i + 3] << 8 |
+                         (uint32_t)c[i + 4] << 16 | (uint32_t)c[i + 5] << 24;
+            if (v > 0x100000) return -1;
+            d += v;
+            i += 6;
+        } else if ((b == 0x8b && i + 1 < got && c[i + 1] == 0xec) ||
+                   (b == 0x89 && i + 1 < got && c[i + 1] == 0xe5)) {   /* mov ebp,esp */
+            i += 2;
+        } else if (b >= 0x50 && b <= 0x57 && b != 0x54) {             /* push r32 */
+            d += 4;
+            if (b == 0x55) slot = (int)d;
+            i += 1;
+        } else if (b == 0x89 && i + 2 < got && c[i + 2] == 0x24 &&
+                   ((c[i + 1] & 0xc7) == 0x04 || (c[i + 1] & 0xc7) == 0x44)) {
+            /* mov [esp],r32 / mov [esp+disp8],r32 */
+            unsigned reg = (c[i + 1] >> 3) & 7;
+            uint32_t disp = 0;
+            if ((c[i + 1] & 0xc7) == 0x44) {
+                if (i + 3 >= got) break;
+                disp = c[i + 3];
+                i += 4;
+            } else {
+                i += 3;
+            }
+            if (reg == EBP) {
+                if (disp > d) return -1;
+                slot = (int)(d - disp);
+            }
+        } else {
+            break;
+        }
+    }
+    if (slot < 0 || d != frame_bytes) return -1;
+    return slot;
+}
+
+static nk_status step_fpo(ntkd_target *t, uint64_t module_base, const nk_pdb_fpo *f,
+                          uint32_t rva, nk_uregs *r, char *note, size_t nlen)
 {
     uint32_t callee = (r->valid & BIT(NK_UR_X86_CALLEE_PARAMS)) ? (uint32_t)r->r[NK_UR_X86_CALLEE_PARAMS] : 0;
     uint32_t off = rva - f->start;
@@ -163,6 +226,10 @@ static nk_status step_fpo(ntkd_target *t, const nk_pdb_fpo *f, uint32_t rva, nk_
             r->valid |= BIT(NK_UR_X86_CALLEE_PARAMS);
         }
         return st;
+    }
+    if (f->frame == 1 /* FRAME_TRAP */ && ntkd_is_kernel(t) && (r->valid & BIT(EBP)) && r->r[EBP]) {
+        /* the handler keeps ebp at the KTRAP_FRAME it built */
+        return step_trap(t, r->r[EBP] & 0xffffffffu, r, note, nlen);
     }
     if (f->frame != 0) {
         snprintf(note, nlen, "FPO record of frame type %u (trap/TSS) not followed", f->frame);
@@ -181,10 +248,10 @@ static nk_status step_fpo(ntkd_target *t, const nk_pdb_fpo *f, uint32_t rva, nk_
     if (st != NTKD_OK) return st;
     nk_uregs n = *r;
     if (f->use_bp && regs) {
-        /* fUseBP: the function allocated ebp for itself and saved the caller's in the
-         * saved-register area: MSVC pushes it second (after ebx), so it sits 8 bytes below
-         * the top of the area (4 when only one register is saved), as Breakpad documents */
-        uint32_t at = (uint32_t)(r->r[ESP] + callee + regs - (regs >= 8 ? 8u : 4u));
+        /* fUseBP: the function took ebp for itself and saved the caller's among its registers */
+        int slot = prolog_ebp_slot(t, module_base, f, f->locals * 4u + f->regs * 4u);
+        uint32_t at = slot >= 0 ? (uint32_t)(ra - (uint32_t)slot)
+                                : (uint32_t)(r->r[ESP] + callee + regs - (regs >= 8 ? 8u : 4u));
         uint32_t ebp;
         st = rd32(t, at, &ebp, note, nlen, "saved ebp");
         if (st != NTKD_OK) return st;
@@ -278,10 +345,10 @@ nk_status nk_step_x86(ntkd_target *t, nk_uregs *r, nk_frame_how *how, char *note
         if (f) {
             nk_uregs n = *r;
             char n2[96];
-            nk_status st = step_fpo(t, f, rva, &n, n2, sizeof n2);
+            nk_status st = step_fpo(t, base, f, rva, &n, n2, sizeof n2);
             if (st == NTKD_OK) {
                 *r = n;
-                *how = f->frame == 3 ? NK_FH_EBP : NK_FH_FPO;
+                *how = f->frame == 3 ? NK_FH_EBP : f->frame == 1 ? NK_FH_TRAP : NK_FH_FPO;
                 if (n2[0] && !note[0]) snprintf(note, nlen, "%s", n2);
                 return NTKD_OK;
             }

@@ -507,6 +507,10 @@ nk_status nk_k_thread_regs(ntkd_target *t, uint64_t ethread, struct nk_uregs *ou
         return NTKD_OK;
     }
     if (arch == NK_ARCH_X86) {
+        /* The i386 switch frame: ExceptionList, ApcBypassDisable, RetAddr (into KiSwapContext);
+         * the thread's esp after SwapContext returns is KernelStack + 0xc, where KiSwapContext
+         * saved its caller's ebp (sub esp,10h ... mov [esp],ebp), the ebp it runs with. The
+         * unwinder then follows KiSwapContext's FPO record (fUseBP, four registers) from there. */
         uint32_t eip, ebp;
         if (nk_read_u32(t, ks + 8, &eip) != NTKD_OK || nk_read_u32(t, ks + 0xc, &ebp) != NTKD_OK)
             return nk_fail(t->ctx, NTKD_E_NOTPRESENT, "memory at %s (the switch frame at KernelStack of thread %s) is not in the dump",

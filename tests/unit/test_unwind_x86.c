@@ -310,8 +310,19 @@ static void fpo_records(void **state)
         uint32_t ra_at = esp + locals + saved;
         poke(&g, ra_at, 0x0c0ffee0u + (uint32_t)checked);
         bool bp = abp && saved;
-        uint32_t ebp_at = esp + saved - (saved >= 8 ? 8 : 4);
-        if (bp) poke(&g, ebp_at, 0x0ebbebb0u);
+        /* the caller's ebp: where the function's code saved it. A function whose first
+         * instruction is push ebp (0x55) keeps it in the highest saved slot, just below the
+         * return address; otherwise the slot MSVC's usual push order gives (8 below the top of
+         * the saved-register area, 4 with one register). The other saved slots get a decoy. */
+        uint8_t op = 0;
+        size_t got = 0;
+        nk_read_virt(g.t, base + rva, &op, 1, &got);
+        uint32_t ebp_at = got == 1 && op == 0x55 ? ra_at - 4
+                                                 : esp + saved - (saved >= 8 ? 8 : 4);
+        if (bp) {
+            for (uint32_t a = esp; a < esp + saved; a += 4) poke(&g, a, 0x11111111u);
+            poke(&g, ebp_at, 0x0ebbebb0u);
+        }
         nk_uregs r;
         regs_init(&r, pc, esp, 0x5555);
         nk_frame_how how;
@@ -323,7 +334,10 @@ static void fpo_records(void **state)
         assert_int_equal(r.r[4], ra_at + 4);
         if (bp) assert_int_equal(r.r[5], 0x0ebbebb0u);
         poke(&g, ra_at, 0);
-        if (bp) { poke(&g, ebp_at, 0); with_bp++; }
+        if (bp) {
+            for (uint32_t a = esp; a < esp + saved; a += 4) poke(&g, a, 0);
+            with_bp++;
+        }
         checked++;
     }
     assert_true(checked >= 10);

@@ -1,7 +1,8 @@
 /* genscene.c: the ntkd-genscene command line, the manifest writer and the error exit.
  *
  * ntkd-genscene --table ISF --scene NAME --kind full|bitmap|pae OUT.dmp [--cpus N] [--procs N]
- *               [--seed S] [--hostile H]
+ *               [--seed S] [--hostile H] [--fill-mb N]
+ * --fill-mb N adds N MiB of pattern-filled kernel pool pages (large dumps for benchmarks).
  * The manifest is written to OUT.dmp.manifest.tmp and renamed to OUT.dmp.manifest once the scene
  * is complete; on any error both OUT.dmp and the manifest are removed, so a cached scene is
  * always whole. */
@@ -62,7 +63,8 @@ static _Noreturn void usage(const char *msg, int status)
     fprintf(status ? stderr : stdout,
             "ntkd-genscene: %s\n"
             "usage: ntkd-genscene --table ISF --scene NAME --kind full|bitmap|pae OUT.dmp\n"
-            "                     [--cpus N] [--procs N] [--seed S] [--hostile cycle|missing|badtype|all]\n",
+            "                     [--cpus N] [--procs N] [--seed S] [--hostile cycle|missing|badtype|all]\n"
+            "                     [--fill-mb N]\n",
             msg);
     exit(status);
 }
@@ -114,6 +116,8 @@ int main(int argc, char **argv)
                 o.seed = num(a, v, UINT64_MAX);
             else if (!strcmp(a, "--hostile"))
                 o.hostile = v;
+            else if (!strcmp(a, "--fill-mb"))
+                w_fill_option(num(a, v, 1u << 20));
             else {
                 fprintf(stderr, "ntkd-genscene: unknown option %s\n", a);
                 usage("bad option", 1);

@@ -26,6 +26,9 @@ struct lay {
     char guid_age[64];
     char *path;
     int refs;
+    /* x86 tables from pdb2isf.py: FPO and FrameData records ("x_fpo"), sorted by rva */
+    lay_frame *fpo, *fd;
+    size_t nfpo, nfd;
 };
 
 /* The last table opened: a second lay_open of the same path (main reads the table's identity,
@@ -128,6 +131,94 @@ static const char *member_str(json_object *o, const char *name)
     return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
+/* "x_fpo": {"fpo": [...], "framedata": [...], "programs": [...]} (pdb2isf.py) */
+static lay_frame *load_frame_list(const lay *L, json_object *arr, json_object *programs,
+                                  int kind, size_t *count)
+{
+    *count = 0;
+    if (!arr || !json_object_is_type(arr, json_type_array))
+        return NULL;
+    size_t n = json_object_array_length(arr);
+    if (n > 1000000)
+        sc_die("%s: x_fpo: %zu records", L->path, n);
+    lay_frame *v = sc_alloc0((n ? n : 1) * sizeof *v);
+    size_t np = programs && json_object_is_type(programs, json_type_array)
+                    ? json_object_array_length(programs) : 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = json_object_array_get_idx(arr, i);
+        lay_frame *f = &v[i];
+        int64_t rva = member_int(r, "rva", -1), size = member_int(r, "size", -1);
+        if (rva < 0 || size < 0 || rva > UINT32_MAX || size > UINT32_MAX)
+            sc_die("%s: x_fpo record %zu lacks rva/size", L->path, i);
+        f->kind = kind;
+        f->rva = (uint32_t)rva;
+        f->size = (uint32_t)size;
+        f->locals = (uint32_t)member_int(r, "locals", 0);
+        f->params = (uint32_t)member_int(r, "params", 0);
+        f->regs = (uint32_t)member_int(r, "regs", 0);
+        f->prolog = (uint32_t)member_int(r, "prolog", 0);
+        f->flags = (uint32_t)member_int(r, "flags", 0);
+        f->frame = (unsigned)member_int(r, "frame", 0);
+        f->usebp = member_int(r, "usebp", 0) != 0;
+        int64_t pi = member_int(r, "program", -1);
+        f->program = "";
+        if (kind == LAY_FRAMEDATA && pi >= 0 && (size_t)pi < np) {
+            json_object *ps = json_object_array_get_idx(programs, (size_t)pi);
+            if (ps && json_object_is_type(ps, json_type_string))
+                f->program = json_object_get_string(ps);
+        }
+        if (i && f->rva < v[i - 1].rva)
+            sc_die("%s: x_fpo records not sorted by rva (record %zu)", L->path, i);
+    }
+    *count = n;
+    return v;
+}
+
+static void load_frames(lay *L, json_object *x)
+{
+    if (!x)
+        return;
+    json_object *programs = member(x, "programs");
+    L->fpo = load_frame_list(L, member(x, "fpo"), NULL, LAY_FPO, &L->nfpo);
+    L->fd = load_frame_list(L, member(x, "framedata"), programs, LAY_FRAMEDATA, &L->nfd);
+}
+
+/* The record covering rva in v (sorted by rva): the one starting last among those whose
+ * range holds it (FrameData blocks nest inside their function's record). */
+static const lay_frame *frame_find(const lay_frame *v, size_t n, uint64_t rva, size_t back)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].rva <= rva)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo, k = 0; i > 0 && k < back; i--, k++)
+        if (rva - v[i - 1].rva < v[i - 1].size)
+            return &v[i - 1];
+    return NULL;
+}
+
+bool lay_has_frames(const lay *L) { return L->nfpo || L->nfd; }
+
+bool lay_frame_at(const lay *L, uint64_t rva, lay_frame *out)
+{
+    const lay_frame *f = frame_find(L->fd, L->nfd, rva, 64);
+    if (f && f->program[0]) {
+        *out = *f;
+        return true;
+    }
+    f = frame_find(L->fpo, L->nfpo, rva, 8);
+    if (f) {
+        *out = *f;
+        return true;
+    }
+    memset(out, 0, sizeof *out);
+    return false;
+}
+
 lay *lay_open(const char *path)
 {
     if (g_cached && !strcmp(g_cached->path, path)) {
@@ -188,6 +279,8 @@ lay *lay_open(const char *path)
     int64_t mt = member_int(pdb, "machine_type", 0);
     L->machine = mt ? (uint32_t)mt : (L->ptr == 8 ? 0x8664u : 0x14cu);
 
+    load_frames(L, member(root, "x_fpo"));
+
     json_object *mmpte = member(L->user_types, "_MMPTE");
     L->pae = L->ptr == 4 && mmpte && member_int(mmpte, "size", 0) == 8;
     L->refs = 1;
@@ -203,6 +296,8 @@ void lay_free(lay *L)
     if (g_cached == L)
         g_cached = NULL;
     json_object_put(L->root);
+    free(L->fpo);
+    free(L->fd);
     free(L->path);
     free(L);
 }

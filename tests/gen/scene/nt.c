@@ -260,7 +260,8 @@ static kmodule *mod_add(kern *k, const char *file, const char *full, uint64_t ba
 
 #define KN_DRV_STRIDE 0x2000u /* room per driver routine (return sites up to +0x1ff0) */
 
-uint64_t k_driver_image(kern *k, const char *file_name, const char *const *funcs, size_t nfuncs)
+static kmodule *driver_image(kern *k, const char *file_name, const char *const *funcs, size_t nfuncs,
+                             uint64_t min_size)
 {
     kpriv *kp = kp_of(k);
     if (mod_by_file(kp, file_name))
@@ -270,6 +271,8 @@ uint64_t k_driver_image(kern *k, const char *file_name, const char *const *funcs
     uint64_t text = align_up(KN_DRV_STRIDE * (nfuncs ? nfuncs : 1), 0x1000);
     uint64_t rdata = align_up(0x400 + nfuncs * (64 + 16 + 12) + 0x200, 0x1000);
     uint64_t size = 0x1000 + text + rdata + 0x1000;
+    if (min_size > size) /* room for data at RVAs a symbol file gives, .pdata still last */
+        size = align_up(min_size, 0x1000) + 0x1000;
     kp->next_driver = align_up(base + size + 0x10000, 0x10000);
     char full[160];
     snprintf(full, sizeof full, "\\SystemRoot\\system32\\drivers\\%s", file_name);
@@ -281,7 +284,24 @@ uint64_t k_driver_image(kern *k, const char *file_name, const char *const *funcs
     module_name(m, mname, sizeof mname);
     for (size_t i = 0; i < nfuncs; i++)
         fn_new(kp, mname, funcs[i], base + 0x1000 + KN_DRV_STRIDE * i, 0x180, KN_DRV_STRIDE);
-    return base;
+    return m;
+}
+
+uint64_t k_driver_image(kern *k, const char *file_name, const char *const *funcs, size_t nfuncs)
+{
+    return driver_image(k, file_name, funcs, nfuncs, 0)->base;
+}
+
+uint64_t k_driver_image_pdb(kern *k, const char *file_name, const char *const *funcs, size_t nfuncs,
+                            const char *guid_age, uint64_t min_size)
+{
+    if (!guid_age || strlen(guid_age) < 34 || strlen(guid_age) >= sizeof ((kmodule *)0)->pdb_id ||
+        guid_age[32] != '-')
+        sc_die("k_driver_image_pdb: %s: bad PDB identity '%s' (want 32 hex digits-age)", file_name,
+               guid_age ? guid_age : "");
+    kmodule *m = driver_image(k, file_name, funcs, nfuncs, min_size);
+    snprintf(m->pdb_id, sizeof m->pdb_id, "%s", guid_age);
+    return m->base;
 }
 
 /* ------------------------------------------------------------------ PE images */
@@ -511,7 +531,8 @@ static void fn_settle(kern *k)
         if (f->len > room) {
             for (unsigned j = 0; j < f->nrets; j++)
                 if (f->rets[j] + 8 > f->va + room && kn_x86(k))
-                    /* x86 stacks walk by EBP only: the site stays valid, its symbol moves */
+                    /* x86: the site stays valid (frames are laid after the PDB's records for
+                     * its address, which the debugger reads too); its symbol moves */
                     fprintf(stderr,
                             "ntkd-genscene: warning: %s!%s+0x%llx lies in %s!%s (the build's "
                             "function is shorter)\n",
@@ -646,14 +667,17 @@ static void image_driver(kern *k, kmodule *m)
     r += pe_exports(k, m, mname, r, &esize);
     dirs[0][1] = esize;
     uint8_t guid[16];
+    uint32_t age = 1;
     uint32_t h = hash32(m->file);
     for (int i = 0; i < 16; i++)
         guid[i] = (uint8_t)((h >> (8 * (i % 4))) ^ (uint8_t)(0x3d * i + 0x11));
+    if (m->pdb_id[0])
+        guid_parse(m->pdb_id, guid, &age);
     char pdb[80];
     snprintf(pdb, sizeof pdb, "%s.pdb", mname);
     dirs[6][0] = r;
     dirs[6][1] = 28;
-    r += pe_debug(k, m->base, r, guid, 1, pdb, m->timestamp);
+    r += pe_debug(k, m->base, r, guid, age, pdb, m->timestamp);
     uint32_t prva, psize, pdata_at = (uint32_t)(m->size - 0x1000);
     r += pe_unwind(k, m->base, mname, r, pdata_at, &prva, &psize);
     dirs[3][0] = prva;
@@ -1095,6 +1119,20 @@ static void contexts(kern *k, unsigned crash_cpu, uint64_t bugcheck_fn)
 }
 
 /* ------------------------------------------------------------------ finish */
+void k_hostile_modules(kern *k) { kp_of(k)->hostile_modules = true; }
+
+/* The last PsLoadedModuleList entry's Flink to the second entry: a loop without the head. */
+static void module_cycle(kern *k)
+{
+    kpriv *kp = kp_of(k);
+    if (!kp->hostile_modules || kp->nmod < 3)
+        return;
+    uint64_t lo = lay_off_req(k->L, ldr_type(k), "InLoadOrderLinks");
+    uint64_t last = kp->mod[kp->nmod - 1].ldr;
+    w_pointer(k->w, last + lo, kp->mod[1].ldr + lo);
+    mf("hostile modcycle 0x%llx", (unsigned long long)last);
+}
+
 void k_finish(kern *k, const char *path)
 {
     kpriv *kp = kp_of(k);
@@ -1110,6 +1148,7 @@ void k_finish(kern *k, const char *path)
     for (size_t i = 1; i < kp->nmod; i++)
         image_driver(k, &kp->mod[i]);
     version_block(k);
+    module_cycle(k);
     uint64_t kdbg = k_sym(k, "KdDebuggerDataBlock");
     if (!kp->have_bugcheck)
         k_bugcheck(k, 0xe2, 0, 0, 0, 0); /* MANUALLY_INITIATED_CRASH */

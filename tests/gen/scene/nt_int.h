@@ -28,6 +28,7 @@ typedef struct kmodule {
     uint64_t base, size, ldr;
     uint32_t timestamp, checksum;
     bool is_nt;
+    char pdb_id[48]; /* k_driver_image_pdb: the CodeView identity ("GUID-age"), else "" */
 } kmodule;
 
 typedef struct kproc {
@@ -45,6 +46,9 @@ typedef struct kthr {
     uint64_t teb, base, limit, initial, kstack;
     uint64_t rets[KN_MAX_RETS];
     size_t nrets;
+    uint64_t x_esp0, x_ebp0; /* x86: esp / ebp of frame 0 as laid (running threads' context) */
+    uint64_t x_user_tf;      /* x86: the KTRAP_FRAME of the entry from user mode, or 0 */
+    uint64_t x_user_esp;     /* x86: its user esp (k_teb: in the TEB's stack), or 0 */
     int cpu; /* running on, or -1 */
     bool idle;
 } kthr;
@@ -64,6 +68,7 @@ typedef struct kpriv {
     uint64_t next_driver;
     uint64_t idle_process;
     bool have_bugcheck;
+    bool hostile_modules; /* k_hostile_modules: PsLoadedModuleList loops at k_finish */
 } kpriv;
 
 static inline kpriv *kp_of(kern *k) { return (kpriv *)k; }

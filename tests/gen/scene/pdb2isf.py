@@ -9,7 +9,17 @@ usage: pdb2isf.py IN.pdb OUT.json [--check-oracle PUBLICS.txt BASE]
 
 Output: metadata.windows.pdb {GUID, age, database, machine_type}, base_types, user_types
 (structs and unions with their fields), enums and symbols (public symbols, x86 decoration
-stripped, with their RVA).
+stripped, with their RVA). For x86 PDBs also "x_fpo" (not part of the ISF schema; the scene
+generator lays each function's stack frame the way these records describe it):
+  "x_fpo": {"fpo": [{rva, size, locals, params, regs, prolog, usebp, frame}, ...],
+            "framedata": [{rva, size, locals, params, regs, prolog, flags, program}, ...],
+            "programs": ["$T0 $ebp = ...", ...]}
+sorted by rva; every size in BYTES (FPO_DATA's cdwLocals / cdwParams are converted from
+DWORDs, cbRegs from a register count), frame the FPO frame type (0 FPO, 1 trap, 2 TSS,
+3 non-FPO), program the index in "programs" of the FrameData program string (from the /names
+table; a few dozen distinct strings shared by thousands of records). Sources: the DBI
+optional debug header's FPO stream (16-byte FPO_DATA records) and new-FPO stream (32-byte
+FrameData records), the PDB info stream's named-stream map for /names.
 """
 import json
 import struct
@@ -561,6 +571,91 @@ def publics(msf, dbi):
     return syms
 
 
+def names_stream(msf):
+    """the /names string table (stream named in the PDB info stream's named-stream map)"""
+    info = msf.stream(1)
+    if info is None or len(info) < 32:
+        return None
+    r = Rd(info, 28)
+    nbytes = r.u32()
+    r.need(nbytes)
+    strs = info[r.p:r.p + nbytes]
+    r.p += nbytes
+    _size = r.u32()
+    cap = r.u32()
+    if cap > 100000:
+        fail("named-stream map capacity %d too large" % cap)
+    nwords = r.u32()
+    if nwords > 100000:
+        fail("named-stream map bit vector of %d words" % nwords)
+    present = [r.u32() for _ in range(nwords)]
+    ndel = r.u32()
+    if ndel > 100000:
+        fail("named-stream map deleted vector of %d words" % ndel)
+    r.need(4 * ndel)
+    r.p += 4 * ndel
+    stream = None
+    for i in range(cap):
+        if i // 32 < len(present) and (present[i // 32] >> (i % 32)) & 1:
+            key = r.u32()
+            val = r.u32()
+            e = strs.find(b"\0", key)
+            if key < len(strs) and e >= 0 and strs[key:e] == b"/names":
+                stream = val
+    data = msf.stream(stream) if stream is not None else None
+    if data is None or len(data) < 12:
+        return None
+    if struct.unpack_from("<I", data, 0)[0] != 0xEFFEEFFE:
+        fail("/names stream: bad signature")
+    size = struct.unpack_from("<I", data, 8)[0]
+    if 12 + size > len(data):
+        fail("/names stream: string buffer of %d bytes overruns the stream" % size)
+    return data[12:12 + size]
+
+
+def fpo_records(msf, dbi):
+    """FPO and FrameData records of an x86 PDB (see the module comment)"""
+    dbg = dbi["dbg"]
+
+    def dbg_stream(i):
+        if i < len(dbg) and dbg[i] != 0xFFFF:
+            return msf.stream(dbg[i])
+        return None
+    fpo = []
+    raw = dbg_stream(0)
+    if raw:
+        if len(raw) % 16:
+            fail("FPO stream: %d bytes is not a whole number of 16-byte records" % len(raw))
+        for i in range(len(raw) // 16):
+            start, size, locals_, params, attr = struct.unpack_from("<IIIHH", raw, i * 16)
+            fpo.append({"rva": start, "size": size, "locals": locals_ * 4, "params": params * 4,
+                        "prolog": attr & 0xFF, "regs": ((attr >> 8) & 7) * 4,
+                        "usebp": (attr >> 12) & 1, "frame": (attr >> 14) & 3})
+    fd = []
+    programs, pindex = [], {}
+    raw = dbg_stream(9)
+    if raw:
+        if len(raw) % 32:
+            fail("FrameData stream: %d bytes is not a whole number of 32-byte records" % len(raw))
+        names = names_stream(msf)
+        for i in range(len(raw) // 32):
+            (rva, size, locals_, params, _maxstack, prog, prolog, sregs,
+             flags) = struct.unpack_from("<IIIIIIHHI", raw, i * 32)
+            program = ""
+            if names is not None and prog < len(names):
+                e = names.find(b"\0", prog)
+                program = names[prog:e if e >= 0 else len(names)].decode("latin-1")
+            if program not in pindex:
+                pindex[program] = len(programs)
+                programs.append(program)
+            fd.append({"rva": rva, "size": size, "locals": locals_, "params": params,
+                       "prolog": prolog, "regs": sregs, "flags": flags,
+                       "program": pindex[program]})
+    fpo.sort(key=lambda r: r["rva"])
+    fd.sort(key=lambda r: r["rva"])
+    return {"fpo": fpo, "framedata": fd, "programs": programs}
+
+
 def convert(path):
     with open(path, "rb") as f:
         data = f.read()
@@ -592,7 +687,10 @@ def convert(path):
         name = strip_x86(raw) if machine == 0x14C else raw
         symbols.setdefault(name, {"address": rva})
     db = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return {
+    extra = {}
+    if machine == 0x14C:
+        extra["x_fpo"] = fpo_records(msf, dbi)
+    return dict(extra, **{
         "base_types": base_types,
         "enums": enums,
         "metadata": {
@@ -602,7 +700,7 @@ def convert(path):
         },
         "symbols": symbols,
         "user_types": users,
-    }
+    })
 
 
 def main(argv):
@@ -619,7 +717,16 @@ def main(argv):
         return 1
     tmp = argv[2] + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(isf, f, indent=1, sort_keys=True)
+        # x_fpo (some 17000 small records) on one line each, the rest as before
+        x = isf.pop("x_fpo", None)
+        text = json.dumps(isf, indent=1, sort_keys=True)
+        if x is not None:
+            rows = lambda recs: ",\n".join(json.dumps(r, sort_keys=True, separators=(",", ":"))
+                                           for r in recs)
+            text = (text[:-2] + ',\n "x_fpo": {\n"fpo": [\n' + rows(x["fpo"]) +
+                    '\n],\n"framedata": [\n' + rows(x["framedata"]) + '\n],\n"programs": ' +
+                    json.dumps(x["programs"], indent=0) + '}\n}')
+        f.write(text)
     import os
     os.replace(tmp, argv[2])
     return 0

@@ -9,9 +9,11 @@
  *        each function's frame (the size its UWOP_ALLOC_SMALL undoes) then the next return
  *        address, so a .pdata unwind from (rip = Return, rsp = KernelStack + 0x40) visits
  *        every rets[i].
- *   x86: the KSWITCHFRAME (ExceptionList, ApcBypassDisable, RetAddr = rets[0]) then the saved
- *        EBP at KernelStack + 0xc (what KiSwapContext pushes first) pointing into an EBP chain:
- *        [ebp] = caller's ebp, [ebp+4] = return address, ending with a zero frame.
+ *   x86: the KSWITCHFRAME (ExceptionList, ApcBypassDisable, RetAddr = rets[0]) with frame 0
+ *        starting at KernelStack + 0xc (where KiSwapContext saved the caller's ebp); each
+ *        frame above is laid the way the kernel PDB's FPO / FrameData record for that
+ *        function describes it (x86_classify below), driver frames as EBP frames.
+ * The manifest's `stack` line lists each thread's return addresses (innermost first).
  * Public facts: the AMD64 KSWITCH_FRAME and i386 KSWITCHFRAME layouts as ReactOS's public
  * headers spell them; KiSwapContext's register save order (ebp at [esp]) likewise. */
 #include "nt_int.h"
@@ -152,22 +154,218 @@ uint64_t kp_idle_process(kern *k)
     return e;
 }
 
+/* ------------------------------------------------------------------ x86 frames
+ * Each x86 frame is laid the way the debugger will unwind it, which is the way the kernel's
+ * PDB describes the real function (the records pdb2isf.py exported, lay_frame_at), tried in
+ * the debugger's order:
+ *   trap     a trap handler by name (KiFastCallEntry, KiTrap*...) or an FPO record of frame
+ *            type 1: ebp points at a KTRAP_FRAME holding the interrupted eip/ebp/esp;
+ *   EBP      a FrameData program "$T0 $ebp = ..." or an FPO record of frame type 3 (non-FPO),
+ *            or no record (the EBP chain): [ebp] = caller's ebp, [ebp+4] = return address;
+ *   RA       a FrameData program on .raSearch or an FPO record of frame type 0: the return
+ *            address at esp + callee's parameters + locals + saved registers; when the FPO
+ *            record says the function uses ebp (fUseBP) the caller's ebp is in the saved-
+ *            register area: at its bottom for KiSwapContext (its code: sub esp,10h ...
+ *            mov [esp],ebp), else 8 bytes below its top (4 with one register), the slot MSVC's
+ *            push order gives and Breakpad's FPO walker reads.
+ * A frame's parameter size (FrameData params / FPO cdwParams) is what the debugger adds to
+ * the caller's esp: the arguments the caller pushed lie between the return address and the
+ * caller's own frame. Driver images have no PDB here: EBP frames. */
+typedef enum { XF_EBP, XF_RA, XF_TRAP } xf_kind;
+
+typedef struct xframe {
+    xf_kind kind;
+    uint32_t below;  /* EBP: bytes from esp (past the callee's arguments) to the frame pointer;
+                      * RA: locals + saved registers below the return address */
+    uint32_t params; /* carried to the caller as the callee's parameter size */
+    int ebp_slot;    /* RA: offset of the saved caller's ebp from the return-address slot
+                      * (negative); 0: the function does not touch ebp */
+    bool user_trap;  /* trap: the outermost frame, entered from user mode */
+} xframe;
+
+static bool trap_handler_name(const char *n)
+{
+    static const char *const pfx[] = {"KiTrap", "KiSystemService", "KiFastCallEntry",
+                                      "KiInterruptTemplate", "KiInterruptDispatch",
+                                      "KiChainedDispatch", "KiUnexpectedInterrupt",
+                                      "KiDebugService", "KiCallbackReturn"};
+    for (size_t i = 0; i < sizeof pfx / sizeof pfx[0]; i++)
+        if (!strncmp(n, pfx[i], strlen(pfx[i])))
+            return true;
+    return false;
+}
+
+static xframe x86_classify(kern *k, uint64_t pc)
+{
+    const kfunc *f = kn_func_at(k, pc);
+    if (!f)
+        sc_die("return address 0x%llx is in no generated function (use k_ret)",
+               (unsigned long long)pc);
+    xframe x = {XF_EBP, f->frame, 0, 0, false};
+    bool nt = !strcmp(f->module, "nt");
+    if (nt && trap_handler_name(f->name)) {
+        x.kind = XF_TRAP;
+        return x;
+    }
+    lay_frame r;
+    if (nt && lay_frame_at(k->L, pc - k->base, &r)) {
+        if (r.kind == LAY_FRAMEDATA) {
+            const char *pg = r.program;
+            x.params = r.params;
+            x.below = r.locals + r.regs;
+            if (!strncmp(pg, "$T0 $ebp = $eip $T0 4 + ^ =", 27)) {
+                x.kind = XF_EBP;
+            } else if (strstr(pg, ".raSearch") && !strstr(pg, "$ebp $T")) {
+                x.kind = XF_RA; /* ebp untouched ("$ebp $ebp =" or not assigned) */
+            } else {
+                sc_die("%s+0x%llx: FrameData program not laid by the generator: %s", f->name,
+                       (unsigned long long)(pc - f->va), pg);
+            }
+            return x;
+        }
+        x.params = r.params;
+        x.below = r.locals + r.regs;
+        switch (r.frame) {
+        case 0:
+            x.kind = XF_RA;
+            if (r.usebp && r.regs)
+                x.ebp_slot = f->frameless ? -(int)(r.locals + r.regs)
+                                          : -(int)(r.locals + (r.regs >= 8 ? 8 : 4));
+            return x;
+        case 1:
+            x.kind = XF_TRAP;
+            x.params = 0;
+            return x;
+        case 3:
+            x.kind = XF_EBP;
+            return x;
+        default:
+            sc_die("%s+0x%llx: FPO frame type %u (TSS) not laid by the generator", f->name,
+                   (unsigned long long)(pc - f->va), r.frame);
+        }
+    }
+    if (f->frameless) { /* KiSwapContext without records: as its code is written */
+        x.kind = XF_RA;
+        x.below = 0x10;
+        x.ebp_slot = -0x10;
+    }
+    return x;
+}
+
+/* A planned x86 frame: where its pieces go, relative to the start of the layout. */
+typedef struct xplan {
+    xframe x;
+    uint64_t esp, cp;    /* esp at the frame; callee's parameter bytes above it */
+    uint64_t fp;         /* EBP: the frame pointer; trap: the KTRAP_FRAME */
+    uint64_t ret_slot;   /* EBP/RA: the return address */
+    uint64_t ebp;        /* ebp while the frame runs */
+} xplan;
+
+#define X86_USER_EIP 0x7c90e4f4u /* ntdll's system-call return (XP SP3) */
+
+/* Plans frames pcs[0..n-1] from esp0 upward (cp0: parameter bytes of what pcs[0] called);
+ * returns the highest byte used + 1. Writes nothing when `write` is false. */
+static uint64_t x86_plan(kern *k, kthr *t, const uint64_t *pcs, size_t n, uint64_t esp0,
+                         uint64_t cp0, xplan *pl, bool write)
+{
+    world *w = k->w;
+    uint64_t esp = esp0, cp = cp0, top = esp0;
+    uint64_t tf_size = lay_size(k->L, "_KTRAP_FRAME");
+    uint64_t hw_esp = lay_off_req(k->L, "_KTRAP_FRAME", "HardwareEsp");
+    for (size_t i = 0; i < n; i++) {
+        xplan *p = &pl[i];
+        p->x = x86_classify(k, pcs[i]);
+        p->esp = esp;
+        p->cp = cp;
+        switch (p->x.kind) {
+        case XF_EBP:
+            p->fp = esp + cp + p->x.below;
+            p->ret_slot = p->fp + 4;
+            esp = p->fp + 8;
+            cp = p->x.params;
+            break;
+        case XF_RA:
+            p->ret_slot = esp + cp + p->x.below;
+            esp = p->ret_slot + 4;
+            cp = p->x.params;
+            break;
+        case XF_TRAP:
+            p->fp = esp + cp;
+            p->x.user_trap = i + 1 == n;
+            esp = p->fp + hw_esp; /* a kernel-mode trap pushed no esp: the interrupted one */
+            cp = 0;
+            if (p->fp + tf_size > top)
+                top = p->fp + tf_size;
+            break;
+        }
+        if (esp > top)
+            top = esp;
+    }
+    top += 8;
+    if (!write)
+        return top;
+    /* ebp values, outermost first: the caller of the outermost frame has ebp 0 */
+    uint64_t ebp = 0;
+    for (size_t i = n; i-- > 0;) {
+        xplan *p = &pl[i];
+        uint64_t ret = i + 1 < n ? pcs[i + 1] : 0;
+        switch (p->x.kind) {
+        case XF_EBP:
+            w_put(w, p->fp, 4, ebp);
+            w_put(w, p->ret_slot, 4, ret);
+            ebp = p->fp;
+            break;
+        case XF_RA:
+            w_put(w, p->ret_slot, 4, ret);
+            if (p->x.ebp_slot) {
+                uint64_t slot = p->ret_slot + (uint64_t)(int64_t)p->x.ebp_slot;
+                /* the other saved registers: values that are no stack addresses */
+                for (uint64_t a = p->ret_slot - p->x.below; a < p->ret_slot; a += 4)
+                    if (a != slot)
+                        w_put(w, a, 4, t->ethread);
+                w_put(w, slot, 4, ebp);
+            }
+            break; /* ebp passes through (restored before the return) */
+        case XF_TRAP: {
+            uint64_t tf = p->fp;
+            w_set(w, tf, "_KTRAP_FRAME", "Ebp", ebp);
+            w_try(w, tf, "_KTRAP_FRAME", "EFlags", 0x202);
+            if (p->x.user_trap) {
+                w_set(w, tf, "_KTRAP_FRAME", "Eip", X86_USER_EIP);
+                w_set(w, tf, "_KTRAP_FRAME", "SegCs", 0x1b);
+                w_try(w, tf, "_KTRAP_FRAME", "HardwareSegSs", 0x23);
+                /* the user stack: k_teb moves it into the stack the TEB describes */
+                w_set(w, tf, "_KTRAP_FRAME", "HardwareEsp", t->x_user_esp ? t->x_user_esp : 0x0006fe00u);
+                w_set(w, tf, "_KTRAP_FRAME", "Ebp", 0);
+                t->x_user_tf = tf;
+            } else {
+                w_set(w, tf, "_KTRAP_FRAME", "Eip", ret);
+                w_set(w, tf, "_KTRAP_FRAME", "SegCs", 0x08);
+            }
+            ebp = tf;
+            break;
+        }
+        }
+        p->ebp = ebp;
+    }
+    return top;
+}
+
 /* Lays the thread's kernel stack (switch frame + the chain of rets); sets KernelStack. */
 static void stack_layout(kern *k, kthr *t)
 {
     world *w = k->w;
-    unsigned ps = lay_ptr(k->L);
     if (!t->nrets)
         sc_die("thread 0x%llx: no return addresses", (unsigned long long)t->ethread);
-    uint64_t need = 0x40;
-    for (size_t i = 0; i < t->nrets; i++)
-        need += kn_frame_of(k, t->rets[i]) + 2 * ps;
-    need += 0x40;
-    if (need + 0x100 > t->initial - t->limit)
-        sc_die("thread 0x%llx: stack chain too deep", (unsigned long long)t->ethread);
-    uint64_t ks = align_down(t->initial - need, 16);
-    t->kstack = ks;
     if (!kn_x86(k)) {
+        uint64_t need = 0x40;
+        for (size_t i = 0; i < t->nrets; i++)
+            need += kn_frame_of(k, t->rets[i]) + 16;
+        need += 0x40;
+        if (need + 0x100 > t->initial - t->limit)
+            sc_die("thread 0x%llx: stack chain too deep", (unsigned long long)t->ethread);
+        uint64_t ks = align_down(t->initial - need, 16);
+        t->kstack = ks;
         int64_t ro = lay_off(k->L, "_KSWITCH_FRAME", "Return");
         uint64_t ret_off = ro >= 0 ? (uint64_t)ro : 0x38;
         uint64_t p = ks + ret_off; /* the slot holding rets[0] */
@@ -178,46 +376,36 @@ static void stack_layout(kern *k, kthr *t)
         w_put(w, p, 8, 0); /* end of the chain */
         if (p + 8 > t->initial)
             sc_die("thread 0x%llx: stack layout overflow", (unsigned long long)t->ethread);
-    } else {
-        /* frame i runs in F_i at rets[i] with esp[i]; an EBP function's frame pointer is
-         * g = esp + its locals, holding [caller's ebp][return into the caller]; a frameless
-         * one (KiSwapContext) keeps the return just above its register area and leaves ebp
-         * to its caller (ebp[i] = ebp[i + 1]). */
-        size_t n = t->nrets;
-        uint64_t esp[KN_MAX_RETS + 1], slot[KN_MAX_RETS], ebp[KN_MAX_RETS + 1];
-        bool fl[KN_MAX_RETS];
-        esp[0] = ks + 12; /* above ExceptionList, ApcBypassDisable, RetAddr */
-        for (size_t i = 0; i < n; i++) {
-            const kfunc *f = kn_func_at(k, t->rets[i]);
-            fl[i] = f && f->frameless;
-            unsigned fr = kn_frame_of(k, t->rets[i]);
-            slot[i] = fl[i] ? esp[i] + fr : esp[i] + fr + 4; /* the return into F_{i+1} */
-            esp[i + 1] = slot[i] + 4;
-        }
-        if (esp[n] + 8 > t->initial)
-            sc_die("thread 0x%llx: stack layout overflow", (unsigned long long)t->ethread);
-        ebp[n] = 0;
-        for (size_t i = n; i-- > 0;)
-            ebp[i] = fl[i] ? ebp[i + 1] : slot[i] - 4;
-        w_put(w, ks + 0, 4, 0xffffffffu); /* ExceptionList: end of the SEH chain */
-        w_put(w, ks + 4, 4, 0);           /* ApcBypassDisable */
-        w_put(w, ks + 8, 4, t->rets[0]);  /* RetAddr */
-        for (size_t i = 0; i < n; i++) {
-            w_put(w, slot[i], 4, i + 1 < n ? t->rets[i + 1] : 0);
-            if (fl[i]) {
-                w_put(w, esp[i], 4, ebp[i + 1]);      /* the caller's ebp, saved at [esp] */
-                w_put(w, esp[i] + 4, 4, t->ethread);  /* edi, esi, ebx: any values */
-                w_put(w, esp[i] + 8, 4, t->process);
-                w_put(w, esp[i] + 12, 4, t->initial);
-            } else {
-                w_put(w, slot[i] - 4, 4, ebp[i + 1]); /* [ebp] = caller's ebp */
-            }
-        }
-        /* K1 / WinDbg read ebp at KernelStack + 0xc: frame 0's ebp (EBP function: inside
-         * its locals; KiSwapContext: its saved ebp, written above) */
-        if (!fl[0])
-            w_put(w, ks + 12, 4, ebp[0]);
+        w_set(w, t->ethread, "_KTHREAD", "KernelStack", ks);
+        return;
     }
+    /* x86: KernelStack -> the switch frame (ExceptionList, ApcBypassDisable, RetAddr =
+     * rets[0]); frame 0 starts above it at KernelStack + 0xc, where KiSwapContext saved the
+     * caller's ebp (the debugger reads ebp there) */
+    xplan pl[KN_MAX_RETS];
+    uint64_t extent = x86_plan(k, t, t->rets, t->nrets, 0, 0, pl, false);
+    if (extent + 0xc + 0x40 > t->initial - t->limit)
+        sc_die("thread 0x%llx: stack chain too deep", (unsigned long long)t->ethread);
+    uint64_t ks = align_down(t->initial - extent - 0xc - 0x20, 16);
+    t->kstack = ks;
+    uint64_t esp0 = ks + 0xc;
+    x86_plan(k, t, t->rets, t->nrets, esp0, 0, pl, true);
+    w_put(w, ks + 0, 4, 0xffffffffu); /* ExceptionList: end of the SEH chain */
+    w_put(w, ks + 4, 4, 0);           /* ApcBypassDisable */
+    w_put(w, ks + 8, 4, t->rets[0]);  /* RetAddr */
+    const xplan *p0 = &pl[0];
+    bool slot_at_esp = p0->x.kind == XF_RA && p0->x.ebp_slot &&
+                       p0->ret_slot + (uint64_t)(int64_t)p0->x.ebp_slot == esp0;
+    if (!slot_at_esp) {
+        bool taken = (p0->x.kind == XF_EBP && p0->fp == esp0) ||
+                     (p0->x.kind == XF_RA && p0->ret_slot == esp0);
+        if (taken && w_get(w, esp0, 4) != (p0->ebp & 0xffffffffu))
+            sc_die("thread 0x%llx: frame 0 (0x%llx) leaves no room for the switch frame's ebp",
+                   (unsigned long long)t->ethread, (unsigned long long)t->rets[0]);
+        w_put(w, esp0, 4, p0->ebp);
+    }
+    t->x_esp0 = esp0;
+    t->x_ebp0 = p0->ebp;
     w_set(w, t->ethread, "_KTHREAD", "KernelStack", ks);
 }
 
@@ -238,20 +426,40 @@ void kp_thread_regs(kern *k, kthr *t, bool crash, uint64_t bugcheck_fn, uint64_t
         *fp = 0;
         return;
     }
-    uint64_t g0 = w_get(k->w, ks + 12, 4);
-    if (crash) {
-        /* KeBugCheckEx called from rets[0]'s function: its frame sits where the switch
-         * frame's ApcBypassDisable was (saved ebp at KernelStack + 4). */
-        w_put(k->w, ks + 4, 4, g0);
-        *fp = ks + 4;
-        *sp = ks + 4 - kn_frame_of(k, bugcheck_fn + 0x20);
-        *pc = bugcheck_fn + 0x20;
-    } else {
-        const kfunc *f0 = kn_func_at(k, t->rets[0]);
+    if (!crash) {
         *pc = t->rets[0];
-        *fp = g0;
-        *sp = f0 && f0->frameless ? ks + 12 : g0 - kn_frame_of(k, t->rets[0]);
+        *sp = t->x_esp0;
+        *fp = t->x_ebp0;
+        return;
     }
+    /* the crashing thread: KeBugCheckEx (past its prologue) on top of rets; the stack is laid
+     * again from below the old switch frame */
+    uint64_t pcs[KN_MAX_RETS + 1];
+    xplan pl[KN_MAX_RETS + 1];
+    if (t->nrets + 1 > KN_MAX_RETS + 1)
+        sc_die("thread 0x%llx: too many frames", (unsigned long long)t->ethread);
+    pcs[0] = bugcheck_fn + 0x20;
+    memcpy(pcs + 1, t->rets, t->nrets * sizeof *pcs);
+    size_t n = t->nrets + 1;
+    uint64_t extent = x86_plan(k, t, pcs, n, 0, 0, pl, false);
+    if (extent + 0x40 > t->initial - t->limit)
+        sc_die("thread 0x%llx: stack chain too deep", (unsigned long long)t->ethread);
+    uint64_t esp = align_down(t->initial - extent - 0x20, 16);
+    x86_plan(k, t, pcs, n, esp, 0, pl, true);
+    *pc = pcs[0];
+    *sp = esp;
+    *fp = pl[0].ebp;
+}
+
+/* The thread's stack as the manifest's `stack` line lists it. */
+static void stack_line(const kthr *t)
+{
+    char buf[KN_MAX_RETS * 20 + 64];
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, sizeof buf - o, "stack 0x%llx", (unsigned long long)t->ethread);
+    for (size_t i = 0; i < t->nrets && o < sizeof buf; i++)
+        o += (size_t)snprintf(buf + o, sizeof buf - o, " 0x%llx", (unsigned long long)t->rets[i]);
+    mf("%s", buf);
 }
 
 static bool is_thunk(const char *n)
@@ -516,6 +724,10 @@ uint64_t k_teb(kern *k, uint64_t thread, uint32_t last_error, uint32_t last_stat
     uset(k, space, teb, "_TEB", "NtTib.ExceptionList", kn_x86(k) ? 0xffffffffULL : 0);
     uset(k, space, teb, "_TEB", "NtTib.StackBase", ustack + 0x3000);
     uset(k, space, teb, "_TEB", "NtTib.StackLimit", ustack);
+    if (t->x_user_tf) { /* the system call's trap frame: esp inside this user stack */
+        t->x_user_esp = ustack + 0x3000 - 0x100;
+        w_set(k->w, t->x_user_tf, "_KTRAP_FRAME", "HardwareEsp", t->x_user_esp);
+    }
     uset(k, space, teb, "_TEB", "NtTib.Self", teb);
     uset(k, space, teb, "_TEB", "ClientId.UniqueProcess", p->pid);
     uset(k, space, teb, "_TEB", "ClientId.UniqueThread", t->tid);
@@ -541,5 +753,6 @@ void kp_finish(kern *k)
            (unsigned long long)t->ethread, (unsigned long long)t->process, t->tid, t->state,
            t->wait_reason, (unsigned long long)t->teb, (unsigned long long)t->base,
            (unsigned long long)t->limit, (unsigned long long)t->kstack);
+        stack_line(t);
     }
 }

@@ -22,6 +22,12 @@
  *             ExSetResourceOwnerPointer to a stack address, sixteen shared waiters (seed 003)
  *   objects   object types with their object lists (creator-info links), directories,
  *             symbolic links (seed 001)
+ *   verifier  Driver Verifier at level 0xc1b: MmVerifierData counters, two verified drivers with
+ *             pool usage, the pool, IRP and critical-region logs (verifier.c; seeds 001, 003)
+ *   apc       0x20 KERNEL_APC_PENDING_DURING_EXIT: an exiting System thread with KernelApcDisable
+ *             -1; BadDriver.sys's unbalanced KeEnterCriticalRegion in the log (verifier.c; seed 004)
+ *   iover     0xC4/0xC5: an I/O-verified dispatch routine (fltmgr!FltpDispatch) changed the
+ *             thread's APC disable count; the log names BadDriver.sys (verifier.c; seed 004)
  * Hostile variants (--hostile): cycle (cyclic process/thread/module/resource lists and a
  * self-referencing IRP list), missing (pointers into pages left out of the dump),
  * badtype (corrupt object-header type indexes), all.
@@ -51,6 +57,22 @@
  *                                          driver: its object name (\Driver\ZTEusbnet)
  *   long_dpc <cpu> <routine> <driver>      (133) driver: the module's file name (netwlan.sys)
  *   hostile <what> <address>               where a hostile variant broke a structure
+ *                                          (modcycle <ldr entry>: PsLoadedModuleList loops)
+ *   stack <thread> <ret0> <ret1> ...       the return addresses laid on the thread's kernel
+ *                                          stack, innermost first (ret0: where the thread
+ *                                          stopped; each next one the caller's return site);
+ *                                          a debugger's walk shows these frames in order (the
+ *                                          crashing thread: below nt!KeBugCheckEx's frame)
+ *   fltframe <addr> <id> <alt_low> <alt_high>        (fltmgr, fltmgr-split: fltmgr.c; the
+ *   fltfilter <addr> <name> <altitude> <frame id>     filter manager laid out from the
+ *   fltinstance <addr> <filter> <volume> <altitude>   SYNTHETIC stand-in layout of tests/fltmgr)
+ *   fltvolume <addr> <name> <frame id>
+ *   legacy <devobj> <driver> <above_filter>  a legacy filter device on the volume stack; driver:
+ *                                          its object name; above_filter: the highest-altitude
+ *                                          minifilter below it
+ *   altitude_problem <legacy_driver> <minifilter>  a legacy filter above a minifilter of higher
+ *                                          altitude (fltmgr only)
+ *   fltlayout <path>  fltglobals <va>      the stand-in layout file; fltmgr!FltGlobals
  *   (scene mm, mm.c)
  *   pfn <pfn> <list> <share> <ref> <pte>   a PFN database entry (list: Zeroed Free Standby Modified
  *                                          ModifiedNoWrite Bad Active Transition; pte: PteAddress)
@@ -58,12 +80,16 @@
  *                                          pages allocated after the scene are Zeroed/Active)
  *   ca <addr> <kind file|image|pagefile> <file_name|-> <views> <pfn_refs>
  *   capfn <ca> <pfn>                       a page of that control area (prototype PTE page)
+ *   catag <ca> <MmCa|MmCi> <pool_page>     (classic-pool builds) the control area's pool block
  *   vmcounter <name> <value>               a memory counter as written (pages; CommitFailures:
  *                                          the count !vm reports by the build's rule)
  *   ptekind <va> <transition|prototype|pagefile> <raw>   the PTE of va (raw: its value)
+ *   ptepagefile <va> <pagefile_number> <offset>          what that page-file PTE says
  *   outswapped <thread>                    a thread whose kernel stack is not resident
- *   mmhostile <what> <address>             (--hostile cycle|all) a corrupt PFN entry / a control
- *                                          area whose segment points at another control area
+ *   pagefile <name> <size> <free> <min> <max>   a paging file (pages) as !vm shows it
+ *   mmhostile <what> <address>             (--hostile cycle|all) what: pfn (a prototype-PTE frame
+ *                                          whose OriginalPte names a subsection the dump lacks) or
+ *                                          subsection_cycle (a control area whose chain loops)
  *   (verifier.c: scenes verifier, apc, iover)
  *   verifier_level <level>                 nt!MmVerifierData.Level
  *   vstat <Field> <value>                  a _MM_DRIVER_VERIFIER_DATA counter the scene set
@@ -125,6 +151,24 @@ bool lay_field(const lay *L, const char *type, const char *field, uint64_t *off,
                unsigned *bitpos, unsigned *bitlen);
 uint64_t lay_sym(const lay *L, const char *name);  /* RVA; SC_NONE when missing */
 bool lay_enum(const lay *L, const char *enum_name, const char *member, int64_t *value);
+/* x86 tables converted by pdb2isf.py carry the PDB's FPO and FrameData records ("x_fpo"):
+ * how the real function at an RVA keeps its frame, so that the generator lays stacks the way
+ * a debugger reading the same PDB unwinds them. Sizes in bytes. */
+enum { LAY_NOFRAME = 0, LAY_FRAMEDATA = 1, LAY_FPO = 2 };
+typedef struct lay_frame {
+    int kind;                 /* LAY_FRAMEDATA / LAY_FPO */
+    uint32_t rva, size;       /* the code range */
+    uint32_t locals, params;  /* bytes of locals; bytes of parameters the function takes */
+    uint32_t regs;            /* bytes of saved registers */
+    uint32_t prolog, flags;   /* prolog bytes; FrameData flags */
+    unsigned frame;           /* FPO frame type: 0 FPO, 1 trap, 2 TSS, 3 non-FPO */
+    bool usebp;               /* FPO: the function uses ebp (and saved the caller's) */
+    const char *program;      /* FrameData program ("" for FPO records) */
+} lay_frame;
+bool lay_has_frames(const lay *L);
+/* The FrameData record covering rva (the innermost one, when it has a program), else the FPO
+ * record covering it: the debugger's choice. false (kind LAY_NOFRAME) when none does. */
+bool lay_frame_at(const lay *L, uint64_t rva, lay_frame *out);
 
 /* ================================================================ the world (world.c)
  * Sparse virtual memory of the system being built: writing anywhere in kernel space maps the
@@ -226,6 +270,9 @@ uint64_t k_func(kern *k, const char *module_file, const char *func);
 /* Address of the middle of a function (for return addresses on stacks). */
 uint64_t k_ret(kern *k, uint64_t func_va, unsigned off);
 void k_bugcheck(kern *k, uint32_t code, uint64_t p1, uint64_t p2, uint64_t p3, uint64_t p4);
+/* Hostile: k_finish links the last PsLoadedModuleList entry back to the second one (a cycle
+ * that never returns to the head); manifest line `hostile modcycle <last entry>`. */
+void k_hostile_modules(kern *k);
 /* Finishes: module list, KdDebuggerDataBlock, the crashing processor's context; writes the dump. */
 void k_finish(kern *k, const char *path);
 

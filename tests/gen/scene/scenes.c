@@ -660,6 +660,7 @@ static void hostile_line(const char *what, uint64_t va)
 static void hostile_cycle(scn *s)
 {
     world *w = s->w;
+    k_hostile_modules(s->k); /* PsLoadedModuleList: last entry -> second (nt.c, at k_finish) */
     /* process list: the last process's Flink back to the second one (a cycle without the head) */
     if (s->nprocs >= 3) {
         int64_t lo = lay_off(s->L, "_EPROCESS", "ActiveProcessLinks");

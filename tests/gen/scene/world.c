@@ -44,8 +44,8 @@
 
 typedef struct ppage {
     uint64_t pfn;
-    uint8_t *data;
-    bool dropped, table;
+    uint8_t *data; /* NULL for fill pages (generated when the dump is written) */
+    bool dropped, table, fill;
     uint64_t drop_pfn;
 } ppage;
 
@@ -159,7 +159,7 @@ static uint64_t chunk_hole(const world *w, size_t i)
     return 0x20 * (1 + mix(w->seed ^ 0x401e ^ (i << 8)) % 15);
 }
 
-static uint32_t phys_new(world *w, bool table)
+static uint32_t phys_new2(world *w, bool table, bool fill)
 {
     if (w->nchunks == 0 || w->chunk_used == w->chunk_size[w->nchunks - 1]) {
         w->chunk_base = grow(w->chunk_base, &w->capchunks, w->nchunks + 1, sizeof(uint64_t));
@@ -184,14 +184,17 @@ static uint32_t phys_new(world *w, bool table)
     w->ph = grow(w->ph, &w->capph, w->nph + 1, sizeof *w->ph);
     ppage *p = &w->ph[w->nph];
     p->pfn = pfn;
-    p->data = calloc(1, SC_PAGE);
-    if (!p->data)
+    p->fill = fill;
+    p->data = fill ? NULL : calloc(1, SC_PAGE);
+    if (!fill && !p->data)
         sc_die("out of memory");
     p->table = table;
     w->pfn2idx = grow(w->pfn2idx, &w->npfn2idx, pfn + 1, sizeof(uint32_t));
     w->pfn2idx[pfn] = (uint32_t)w->nph + 1;
     return (uint32_t)w->nph++;
 }
+
+static uint32_t phys_new(world *w, bool table) { return phys_new2(w, table, false); }
 
 /* ---------------------------------------------------------------- virtual pages */
 static size_t vhash(uint64_t vpn, int32_t space)
@@ -279,12 +282,64 @@ static void vwrite(world *w, int space, uint64_t va, const void *data, size_t n)
         if (k > n)
             k = n;
         uint32_t p = vpage(w, space, va, true);
+        if (!w->ph[p].data)
+            sc_die("write into a fill page at 0x%llx", (unsigned long long)va);
         if (src) {
             memcpy(w->ph[p].data + in, src, k);
             src += k;
         }
         va += k;
         n -= k;
+    }
+}
+
+/* ---------------------------------------------------------------- fill pages (--fill-mb)
+ * Extra kernel pool pages for large scenes (benchmarks): mapped in the kernel half like any pool
+ * page, but holding no buffer while the scene is built; their bytes (a pattern seeded by the
+ * scene seed and the frame number) are generated page by page as the dump is written, so a
+ * 4 GiB scene needs about 70 bytes of generator memory per fill page. */
+static uint64_t g_fill_pages; /* process-wide option of the one-shot generator */
+
+void w_fill_option(uint64_t mb)
+{
+    if (mb > (1ULL << 20))
+        sc_die("--fill-mb %llu: at most 1048576", (unsigned long long)mb);
+    g_fill_pages = mb * (1048576 / SC_PAGE);
+}
+
+static void add_fill(world *w)
+{
+    uint64_t n = g_fill_pages;
+    if (!n)
+        return;
+    uint64_t va = (w->kbump + SC_PAGE - 1) & ~(uint64_t)(SC_PAGE - 1);
+    if (va < w->kbump || va > w->kend || n > (w->kend - va + 1) / SC_PAGE)
+        sc_die("--fill-mb: %llu pages do not fit in the kernel pool window", (unsigned long long)n);
+    w->kbump = va + n * SC_PAGE;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t v = va + i * SC_PAGE;
+        check_va(w, v);
+        if ((w->vcount + 1) * 2 > w->vcap)
+            vrehash(w);
+        uint32_t p = phys_new2(w, false, true);
+        size_t h = vhash(v >> 12, 0) & (w->vcap - 1);
+        while (w->vs[h].space >= 0)
+            h = (h + 1) & (w->vcap - 1);
+        w->vs[h] = (vslot){v >> 12, 0, p};
+        w->vcount++;
+    }
+    mf("fill 0x%llx 0x%llx", (unsigned long long)va, (unsigned long long)n);
+}
+
+/* The bytes of a fill page: xorshift64* seeded from the scene seed and the frame. */
+static void fill_bytes(const world *w, uint64_t pfn, uint8_t *out)
+{
+    uint64_t x = mix(w->seed ^ 0xf111f111ULL ^ (pfn << 16)) | 1;
+    for (unsigned i = 0; i < SC_PAGE; i += 8) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        put64(out + i, x * 0x2545f4914f6cdd1dULL);
     }
 }
 
@@ -452,7 +507,7 @@ void w_read(world *w, uint64_t va, void *out, size_t n)
         if (k > n)
             k = n;
         uint32_t p = vpage(w, is_kernel(w, va) ? 0 : user_space(w, va), va, false);
-        if (p == UINT32_MAX)
+        if (p == UINT32_MAX || !w->ph[p].data)
             memset(dst, 0, k);
         else
             memcpy(dst, w->ph[p].data + in, k);
@@ -759,13 +814,23 @@ static void dzero(dfile *d, uint64_t n)
     }
 }
 
-/* The page stored at frame pfn, NULL when none (free frame or a dropped page's old frame). */
-static const uint8_t *frame(const world *w, uint64_t pfn)
+/* The page stored at frame pfn, NULL when none (free frame or a dropped page's old frame).
+ * Fill pages are generated into `scratch` (SC_PAGE bytes; NULL: only whether there is one). */
+static const uint8_t *frame(const world *w, uint64_t pfn, uint8_t *scratch)
 {
+    static const uint8_t present_marker;
     if (pfn >= w->npfn2idx || !w->pfn2idx[pfn])
         return NULL;
     const ppage *p = &w->ph[w->pfn2idx[pfn] - 1];
-    return p->dropped ? NULL : p->data;
+    if (p->dropped)
+        return NULL;
+    if (p->fill) {
+        if (!scratch)
+            return &present_marker;
+        fill_bytes(w, pfn, scratch);
+        return scratch;
+    }
+    return p->data;
 }
 
 static size_t make_runs(const world *w, run *r, size_t max)
@@ -807,6 +872,7 @@ void w_write_dump(world *w, const sc_header *h, const char *path)
         w_put(w, h->kernbase + ptebase_rva, 8, v);
         mf("sym MmPteBase 0x%llx", (unsigned long long)(h->kernbase + ptebase_rva));
     }
+    add_fill(w);
     if (w->x64)
         build_x64(w);
     else
@@ -925,6 +991,7 @@ void w_write_dump(world *w, const sc_header *h, const char *path)
     if (!d.f)
         sc_die("cannot create %s: %s", path, strerror(errno));
     setvbuf(d.f, NULL, _IOFBF, 8u << 20);
+    uint8_t *scratch = sc_alloc0(SC_PAGE);
     dwrite(&d, hdr, hdr_size);
     free(hdr);
     if (bitmap) {
@@ -939,7 +1006,7 @@ void w_write_dump(world *w, const sc_header *h, const char *path)
         uint8_t *bits = sc_alloc0(bmp_bytes);
         uint64_t set = 0;
         for (uint64_t p = 0; p < nbits; p++)
-            if (frame(w, p)) {
+            if (frame(w, p, NULL)) {
                 bits[p / 8] |= (uint8_t)(1u << (p % 8));
                 set++;
             }
@@ -950,20 +1017,21 @@ void w_write_dump(world *w, const sc_header *h, const char *path)
         free(bits);
         dzero(&d, first_page - d.pos);
         for (uint64_t p = 0; p < nbits; p++) {
-            const uint8_t *f = frame(w, p);
+            const uint8_t *f = frame(w, p, scratch);
             if (f)
                 dwrite(&d, f, SC_PAGE);
         }
     } else {
         for (size_t i = 0; i < nruns; i++)
             for (uint64_t p = runs[i].base; p < runs[i].base + runs[i].count; p++) {
-                const uint8_t *f = frame(w, p);
+                const uint8_t *f = frame(w, p, scratch);
                 if (f)
                     dwrite(&d, f, SC_PAGE);
                 else
                     dzero(&d, SC_PAGE);
             }
     }
+    free(scratch);
     if (d.pos != file_size)
         sc_die("internal: wrote 0x%llx bytes, planned 0x%llx", (unsigned long long)d.pos,
                (unsigned long long)file_size);
@@ -990,4 +1058,80 @@ void w_write_dump(world *w, const sc_header *h, const char *path)
     }
     if (w->x64)
         mf("header SelfMapIndex 0x%x", w->selfmap);
+}
+
+/* ================================================================ memory-manager scene helpers
+ * (helper MM, used by mm.c; an appended block: nothing above changed). Frames, their mapping
+ * addresses and where a page's PTE appears in the page-table self-map, for the PFN database. */
+
+/* The frame a mapped page was given (dies when va is not mapped). */
+uint64_t w_pfn_of(world *w, uint64_t va)
+{
+    uint32_t p = vpage(w, is_kernel(w, va) ? 0 : user_space(w, va), va, false);
+    if (p == UINT32_MAX)
+        sc_die("w_pfn_of: 0x%llx is not mapped", (unsigned long long)va);
+    return w->ph[p].pfn;
+}
+
+/* A fresh frame no address maps (written to the dump like any page). */
+uint64_t w_frame_new(world *w)
+{
+    if (w->written)
+        sc_die("w_frame_new after the dump was written");
+    uint32_t p = phys_new(w, false);
+    return w->ph[p].pfn;
+}
+
+void w_frame_write(world *w, uint64_t pfn, unsigned off, const void *data, size_t n)
+{
+    if (pfn >= w->npfn2idx || !w->pfn2idx[pfn])
+        sc_die("w_frame_write: no page at frame 0x%llx", (unsigned long long)pfn);
+    ppage *p = &w->ph[w->pfn2idx[pfn] - 1];
+    if (!p->data || off > SC_PAGE || n > SC_PAGE - off)
+        sc_die("w_frame_write: bad write at frame 0x%llx+0x%x", (unsigned long long)pfn, off);
+    memcpy(p->data + off, data, n);
+}
+
+/* Where the PTE of va appears in the self-map (x64: the PML4 self-reference slot; PAE:
+ * 0xC0000000 + 8 per page). */
+uint64_t w_pte_va(world *w, uint64_t va)
+{
+    if (!w->x64)
+        return 0xC0000000ULL + ((va & 0xffffffffULL) >> 12) * 8;
+    uint64_t base = 0xffff000000000000ULL | ((uint64_t)w->selfmap << 39);
+    return base + ((va & 0x0000ffffffffffffULL) >> 12) * 8;
+}
+
+/* 1 + the highest frame the dump's runs can reach after `more` more frames are allocated
+ * (the fill pages of --fill-mb included): the size a PFN database must have. */
+uint64_t w_pfn_bound(world *w, uint64_t more)
+{
+    more += g_fill_pages;
+    size_t c = w->nchunks;
+    if (c == 0)
+        sc_die("w_pfn_bound: no frame allocated yet");
+    uint64_t base = w->chunk_base[c - 1];
+    uint64_t size = w->chunk_size[c - 1], used = w->chunk_used;
+    while (more > size - used) {
+        more -= size - used;
+        base += size + chunk_hole(w, c - 1);
+        size = c < SMALL_CHUNKS ? CHUNK / 4 : CHUNK;
+        used = 0;
+        c++;
+    }
+    return base + size;
+}
+
+/* Every frame allocated so far: its frame number, the address mapping it (0 when none; user
+ * pages: their space's address) and whether it holds a page table. */
+void w_each_frame(world *w, void (*fn)(void *u, uint64_t pfn, uint64_t va, bool table), void *u)
+{
+    uint64_t *va = sc_alloc0((w->nph ? w->nph : 1) * sizeof *va);
+    for (size_t i = 0; i < w->vcap; i++)
+        if (w->vs[i].space >= 0)
+            va[w->vs[i].phys] = w->vs[i].vpn << 12;
+    size_t n = w->nph;
+    for (size_t i = 0; i < n; i++)
+        fn(u, w->ph[i].pfn, va[i], w->ph[i].table);
+    free(va);
 }

@@ -1,0 +1,611 @@
+/* cmd_pool.c: the pool commands in WinDbg's shapes (seeds 001, 002, 003).
+ *
+ *   !pool addr [flags]              the big-pool table first ("*ADDR : large page allocation,
+ *                                   tag Leak, size 0x2000 bytes"), then the walk of the classic
+ *                                   pool page holding addr: one line per block, '*' on the one
+ *                                   holding addr, the previous-size check on every header; a
+ *                                   corrupt chain names the bad header and the walk resumes at
+ *                                   the first later header whose chain reaches the page end
+ *   !poolused [flags] [/t N] [tag]  the tracker table per tag (flags 2: sort by nonpaged bytes,
+ *                                   4: by paged bytes; default by tag), the TOTAL line, each
+ *                                   tag's likely owner (the loaded images holding the tag's
+ *                                   bytes, as `!for_each_module s -a @#Base @#End "Tag"`), and a
+ *                                   note naming the tags that dominate usage and their drivers
+ *   !poolfind tag [pooltype]        the big-pool table, then every present kernel page that
+ *                                   starts a pool-header chain (pooltype 0 nonpaged, 1 paged)
+ * The reading is src/kobj/kpool.c's; this file prints text and JSON in the same pass. */
+#include <ctype.h>
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "expr/expr.h"
+#include "kobj/kpool.h"
+#include "mem/mem.h"
+
+static char *hx(char *buf, uint64_t v, bool is64)
+{
+    if (is64) snprintf(buf, 24, "%016llx", (unsigned long long)v);
+    else snprintf(buf, 24, "%08llx", (unsigned long long)(v & 0xffffffffull));
+    return buf;
+}
+
+static const char *ctx_msg(ntkd_target *t)
+{
+    return t && t->ctx && t->ctx->errmsg[0] ? t->ctx->errmsg : "unknown error";
+}
+
+/* Notes of the readers, as "WARNING: ..." lines and a JSON array "warnings". */
+static void print_why(nk_out *o, const nk_strbuf *why)
+{
+    if (!why->len) return;
+    json_object *arr = nk_json_arr(o, NULL, "warnings");
+    const char *s = why->s;
+    size_t shown = 0;
+    while (*s) {
+        const char *e = strchr(s, '\n');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n && shown < 40) {
+            shown++;
+            nk_printf(o, "WARNING: %.*s\n", (int)n, s);
+            if (arr) {
+                char *line = strndup(s, n);
+                if (line) {
+                    json_object_array_add(arr, json_object_new_string(line));
+                    free(line);
+                }
+            }
+        }
+        s += n;
+        if (*s == '\n') s++;
+    }
+}
+
+static void why_add(nk_strbuf *why, const char *msg) { nk_sb_printf(why, "%s\n", msg); }
+
+static const char *tagtxt(uint32_t key, char buf[5])
+{
+    nk_pool_tag_str(key, buf);
+    return buf;
+}
+
+/* Owners of one tag: "leakydrv.sys" (the first hit's address in *hit). */
+static void owners_of_key(ntkd_target *t, uint32_t key, nk_pool_tag *one, nk_pool_mod **mods, size_t *nmods,
+                          nk_strbuf *why)
+{
+    memset(one, 0, sizeof *one);
+    one->key = key;
+    nk_pool_tag_str(key, one->tag);
+    if (!*mods && nk_pool_modules(t, mods, nmods, why) != NTKD_OK) return;
+    nk_pool_find_owners(t, one, 1, *mods, *nmods, why);
+}
+
+static void print_owner_text(nk_out *o, ntkd_target *t, const nk_pool_tag *g, const nk_pool_mod *mods)
+{
+    char b[24];
+    if (!g->nowners) {
+        nk_printf(o, "no loaded image holds the tag bytes");
+        return;
+    }
+    for (unsigned i = 0; i < g->nowners; i++)
+        nk_printf(o, "%s%s (tag at %s%s)", i ? ", " : "", mods[g->owners[i].mod].name,
+                  hx(b, g->owners[i].hit, t->d.is64), g->owners[i].from_store ? ", store image" : "");
+}
+
+static void json_owners(nk_out *o, json_object *parent, const nk_pool_tag *g, const nk_pool_mod *mods)
+{
+    json_object *arr = nk_json_arr(o, parent, "owners");
+    for (unsigned i = 0; i < g->nowners; i++) {
+        json_object *x = nk_json_obj(o, arr, NULL);
+        nk_json_str(o, x, "module", mods[g->owners[i].mod].name);
+        nk_json_u64(o, x, "base", mods[g->owners[i].mod].base);
+        nk_json_u64(o, x, "hit", g->owners[i].hit);
+        nk_json_bool(o, x, "from_store", g->owners[i].from_store);
+    }
+}
+
+/* ---- !pool -------------------------------------------------------------------------------- */
+
+/* flag 1: the first bytes of the block's data as dwords */
+static void block_contents(nk_out *o, ntkd_target *t, const nk_pool_block *b, unsigned unit)
+{
+    uint8_t d[0x20];
+    size_t want = b->size > unit ? b->size - unit : 0, got = 0;
+    if (want > sizeof d) want = sizeof d;
+    if (!want) return;
+    nk_read_virt(t, b->addr + unit, d, want, &got);
+    char a[24];
+    for (size_t off = 0; off + 4 <= got; off += 16) {
+        nk_printf(o, "    %s ", hx(a, b->addr + unit + off, t->d.is64));
+        for (size_t k = off; k < off + 16 && k + 4 <= got; k += 4) nk_printf(o, " %08x", nk_le32(d + k));
+        nk_printf(o, "\n");
+    }
+}
+
+static void block_line(nk_out *o, ntkd_target *t, const nk_pool_block *b, bool star, json_object *arr)
+{
+    char a[24], tg[5];
+    nk_printf(o, "%c%s size: %4x previous size: %4x  %s %s%s%s\n", star ? '*' : ' ', hx(a, b->addr, t->d.is64), b->size,
+              b->prev_size, b->free_ ? "(Free)     " : "(Allocated)", star ? "*" : "", tagtxt(b->key, tg),
+              b->protected_ ? " (Protected)" : "");
+    json_object *x = nk_json_obj(o, arr, NULL);
+    nk_json_u64(o, x, "address", b->addr);
+    nk_json_int(o, x, "size", b->size);
+    nk_json_int(o, x, "previous_size", b->prev_size);
+    nk_json_str(o, x, "tag", tg);
+    nk_json_bool(o, x, "free", b->free_);
+    nk_json_bool(o, x, "protected", b->protected_);
+    nk_json_int(o, x, "pool_type", b->pool_type);
+    nk_json_int(o, x, "pool_index", b->pool_index);
+    nk_json_bool(o, x, "holds_address", star);
+    nk_json_bool(o, x, "after_resync", b->after_resync);
+}
+
+nk_status cmd_pool(nk_cmd_env *e, const char *a)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    const bool is64 = t->d.is64;
+    a = nk_skip_ws(a);
+    if (!*a) {
+        nk_cmd_error(o, "usage: !pool addr [flags]");
+        return NTKD_E_ARG;
+    }
+    uint64_t addr = 0;
+    const char *end = NULL;
+    char err[200];
+    if (nk_eval(t, a, &end, &addr, err, sizeof err) != NTKD_OK) {
+        nk_cmd_error(o, "!pool: %s", err);
+        return NTKD_E_ARG;
+    }
+    if (!is64) addr &= 0xffffffffull;
+    uint64_t flags = 0;
+    end = nk_skip_ws(end);
+    if (*end && (nk_eval(t, end, &end, &flags, err, sizeof err) != NTKD_OK)) {
+        nk_cmd_error(o, "!pool: flags: %s", err);
+        return NTKD_E_ARG;
+    }
+    const bool only_hit = flags & 2, no_tagline = flags & 0x80000000ull, contents = flags & 1;
+    nk_json_u64(o, NULL, "address", addr);
+    nk_json_u64(o, NULL, "flags", flags);
+    nk_strbuf why = {0};
+    nk_pool_mod *mods = NULL;
+    size_t nmods = 0;
+    char b1[24], b2[24], tg[5];
+    nk_status rc = NTKD_OK;
+
+    /* 1. the big-pool table */
+    nk_pool_bigtab big;
+    nk_status bst = nk_pool_big_table(t, &big, &why);
+    const nk_pool_big *hit = NULL;
+    if (bst == NTKD_OK) {
+        for (size_t i = 0; i < big.n; i++) {
+            const nk_pool_big *b = &big.v[i];
+            uint64_t len = b->bytes ? b->bytes : 1;
+            if (addr >= b->va && addr - b->va < len && (!hit || (hit->free_ && !b->free_))) hit = b;
+        }
+    }
+    if (hit) {
+        json_object *jb = nk_json_obj(o, NULL, "large_allocation");
+        nk_json_u64(o, jb, "va", hit->va);
+        nk_json_u64(o, jb, "bytes", hit->bytes);
+        nk_json_str(o, jb, "tag", tagtxt(hit->key, tg));
+        nk_json_bool(o, jb, "free", hit->free_);
+        nk_json_bool(o, jb, "protected", hit->protected_);
+        nk_json_u64(o, jb, "table_entry", hit->entry);
+        if (hit->has_type) nk_json_int(o, jb, "pool_type", hit->pool_type);
+        nk_printf(o, "%c%s : large page allocation, tag %s%s, size 0x%llx bytes%s\n", hit->free_ ? ' ' : '*',
+                  hx(b1, hit->va, is64), tg, hit->protected_ ? " (Protected)" : "", (unsigned long long)hit->bytes,
+                  hit->free_ ? " (Free: the big-pool table entry is marked free)" : "");
+        if (!no_tagline) {
+            nk_pool_tag one;
+            owners_of_key(t, hit->key, &one, &mods, &nmods, &why);
+            nk_printf(o, "\t\tPooltag %s : ", tg);
+            print_owner_text(o, t, &one, mods);
+            nk_printf(o, "\n");
+            json_owners(o, jb, &one, mods);
+        }
+        nk_pool_bigtab_free(&big);
+        free(mods);
+        print_why(o, &why);
+        nk_sb_free(&why);
+        return NTKD_OK;
+    }
+    nk_pool_bigtab_free(&big);
+
+    /* 2. segment-heap builds: no page walk */
+    if (nk_pool_segment_heap(t)) {
+        nk_json_bool(o, NULL, "segment_heap", true);
+        nk_cmd_error(o,
+                     "!pool: %s is not in the big-pool table (nt!PoolBigPageTable); this build (%u) allocates small pool "
+                     "blocks from segment heaps (_SEGMENT_HEAP with _HEAP_VS_SUBSEGMENT / _HEAP_LFH_SUBSEGMENT pages "
+                     "and encoded chunk headers), which ntkd does not decode: the page was not walked",
+                     hx(b1, addr, is64), t->d.minor);
+        print_why(o, &why);
+        nk_sb_free(&why);
+        return NTKD_E_UNSUPPORTED;
+    }
+
+    /* 3. the classic pool page */
+    nk_pool_page *pg = malloc(sizeof *pg);
+    if (!pg) {
+        nk_sb_free(&why);
+        return NTKD_E_NOMEM;
+    }
+    nk_status st = nk_pool_walk_page(t, addr, pg);
+    if (st != NTKD_OK) {
+        nk_cmd_error(o, "!pool: %s", ctx_msg(t));
+        free(pg);
+        print_why(o, &why);
+        nk_sb_free(&why);
+        return st;
+    }
+    const char *region = pg->region == 1 ? "Nonpaged pool" : pg->region == 2 ? "Paged pool" : "Unknown";
+    nk_json_u64(o, NULL, "page", pg->page);
+    nk_json_str(o, NULL, "region", region);
+    nk_printf(o, "Pool page %s region is %s\n", hx(b1, addr, is64), region);
+    json_object *arr = nk_json_arr(o, NULL, "blocks");
+    const nk_pool_block *target = NULL;
+    size_t i = 0;
+    for (; i < pg->n && !pg->b[i].after_resync; i++) {
+        const nk_pool_block *b = &pg->b[i];
+        bool star = addr >= b->addr && addr - b->addr < b->size;
+        if (star) target = b;
+        if (only_hit && !star) continue;
+        block_line(o, t, b, star, arr);
+        if (contents) block_contents(o, t, b, pg->unit);
+    }
+    if (pg->corrupt) {
+        nk_json_bool(o, NULL, "corrupt", true);
+        nk_json_u64(o, NULL, "bad_header", pg->bad_hdr);
+        nk_json_str(o, NULL, "corruption", pg->why);
+        uint64_t reg_end = pg->resync_at ? pg->resync_at : pg->page + 0x1000;
+        nk_printf(o, "%s\n", pg->why);
+        nk_printf(o, "\n***\n*** An error (or corruption) in the pool was detected;\n");
+        nk_printf(o, "*** the header at %s breaks the header chain.\n***\n", hx(b1, pg->bad_hdr, is64));
+        nk_printf(o, "Pool page [ %s ] is __inVALID.\n\n", hx(b1, pg->page, is64));
+        nk_printf(o, "[ %s --> %s (size = 0x%llx bytes)]: Corrupt region\n", hx(b1, pg->bad_hdr, is64),
+                  hx(b2, reg_end, is64), (unsigned long long)(reg_end - pg->bad_hdr));
+        if (addr >= pg->bad_hdr && addr < reg_end) {
+            nk_printf(o, "%s lies in the corrupt region: its block cannot be told\n", hx(b1, addr, is64));
+            nk_json_bool(o, NULL, "address_in_corrupt_region", true);
+        }
+        if (pg->resync_at) {
+            nk_json_u64(o, NULL, "resync_at", pg->resync_at);
+            nk_printf(o, "Walk resumed at %s (the first later header whose chain reaches the page end):\n",
+                      hx(b1, pg->resync_at, is64));
+            for (; i < pg->n; i++) {
+                const nk_pool_block *b = &pg->b[i];
+                bool star = addr >= b->addr && addr - b->addr < b->size;
+                if (star) target = b;
+                if (only_hit && !star) continue;
+                block_line(o, t, b, star, arr);
+                if (contents) block_contents(o, t, b, pg->unit);
+            }
+        } else {
+            nk_printf(o, "No later header starts a chain that reaches the page end: the rest of the page is not walked.\n");
+        }
+        rc = NTKD_OK;
+    }
+    if (target && no_tagline) {
+        /* flag 0x80000000: no tag description */
+    } else if (target) {
+        nk_pool_tag one;
+        owners_of_key(t, target->key, &one, &mods, &nmods, &why);
+        nk_printf(o, "\t\tPooltag %s : ", tagtxt(target->key, tg));
+        print_owner_text(o, t, &one, mods);
+        nk_printf(o, "\n");
+        json_object *jt = nk_json_obj(o, NULL, "target");
+        nk_json_u64(o, jt, "block", target->addr);
+        nk_json_str(o, jt, "tag", tg);
+        json_owners(o, jt, &one, mods);
+    } else if (!pg->corrupt) {
+        nk_printf(o, "%s is not inside any block of the page\n", hx(b1, addr, is64));
+    }
+    free(pg);
+    free(mods);
+    print_why(o, &why);
+    nk_sb_free(&why);
+    return rc;
+}
+
+/* ---- !poolused ---------------------------------------------------------------------------- */
+
+static int cmp_tag(const void *x, const void *y)
+{
+    const nk_pool_tag *a = x, *b = y;
+    return strcmp(a->tag, b->tag);
+}
+static int cmp_np(const void *x, const void *y)
+{
+    const nk_pool_tag *a = x, *b = y;
+    if (a->np_bytes != b->np_bytes) return a->np_bytes < b->np_bytes ? 1 : -1;
+    return strcmp(a->tag, b->tag);
+}
+static int cmp_p(const void *x, const void *y)
+{
+    const nk_pool_tag *a = x, *b = y;
+    if (a->p_bytes != b->p_bytes) return a->p_bytes < b->p_bytes ? 1 : -1;
+    return strcmp(a->tag, b->tag);
+}
+
+static uint64_t outstanding(uint64_t allocs, uint64_t frees) { return allocs >= frees ? allocs - frees : 0; }
+
+nk_status cmd_poolused(nk_cmd_env *e, const char *a)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    unsigned flags = 0;
+    uint64_t top = 0;
+    char pattern[64] = "";
+    char w[64];
+    const char *s = nk_skip_ws(a);
+    while (*s) {
+        s = nk_next_word(s, w, sizeof w);
+        if (!w[0]) break;
+        if (!strncasecmp(w, "/t", 2)) {
+            const char *n = w + 2;
+            if (!*n) {
+                s = nk_next_word(s, w, sizeof w);
+                n = w;
+            }
+            char *end = NULL;
+            top = strtoull(n, &end, 0);
+            if (!end || *end || !*n) {
+                nk_cmd_error(o, "!poolused: /t needs a count ('%s')", n);
+                return NTKD_E_ARG;
+            }
+        } else if (!pattern[0] && flags == 0 && isxdigit((unsigned char)w[0]) && strspn(w, "0123456789abcdefABCDEFx") == strlen(w) &&
+                   strlen(w) <= 4 && strtoul(w, NULL, 16) <= 0xff && !strchr(w, 'x') && isdigit((unsigned char)w[0])) {
+            flags = (unsigned)strtoul(w, NULL, 16);
+        } else {
+            snprintf(pattern, sizeof pattern, "%s", w);
+        }
+    }
+    bool by_np = flags & 2, by_p = !by_np && (flags & 4);
+    nk_strbuf why = {0};
+    nk_pool_tag *tags = NULL;
+    size_t n = 0;
+    nk_status st = nk_pool_tags(t, &tags, &n, &why);
+    if (st != NTKD_OK) {
+        nk_cmd_error(o, "!poolused: the pool tracker table could not be read: %s", ctx_msg(t));
+        print_why(o, &why);
+        nk_sb_free(&why);
+        return st;
+    }
+    nk_pool_mod *mods = NULL;
+    size_t nmods = 0;
+    if (nk_pool_modules(t, &mods, &nmods, &why) == NTKD_OK) nk_pool_find_owners(t, tags, n, mods, nmods, &why);
+    /* totals over every tag */
+    uint64_t tot[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        tot[0] += outstanding(tags[i].np_allocs, tags[i].np_frees);
+        tot[1] += tags[i].np_bytes;
+        tot[2] += outstanding(tags[i].p_allocs, tags[i].p_frees);
+        tot[3] += tags[i].p_bytes;
+    }
+    nk_sort(tags, n, sizeof *tags, by_np ? cmp_np : by_p ? cmp_p : cmp_tag);
+    const char *sorting = by_np ? "NonPaged Pool Consumed" : by_p ? "Paged Pool Consumed" : "Tag";
+    nk_json_str(o, NULL, "sort", by_np ? "nonpaged" : by_p ? "paged" : "tag");
+    nk_json_int(o, NULL, "flags", flags);
+    if (top) nk_json_int(o, NULL, "top", (int64_t)top);
+    if (pattern[0]) nk_json_str(o, NULL, "pattern", pattern);
+    nk_printf(o, " Sorting by %s\n\n", sorting);
+    nk_printf(o, "               NonPaged                  Paged\n");
+    nk_printf(o, " Tag     Allocs         Used     Allocs         Used\n\n");
+    json_object *arr = nk_json_arr(o, NULL, "tags");
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        nk_pool_tag *g = &tags[i];
+        if (pattern[0] && fnmatch(pattern, g->tag, FNM_CASEFOLD) != 0) continue;
+        if (top && shown >= top) break;
+        shown++;
+        uint64_t npo = outstanding(g->np_allocs, g->np_frees), po = outstanding(g->p_allocs, g->p_frees);
+        nk_printf(o, " %-4s %9llu %12llu %10llu %12llu\t", g->tag, (unsigned long long)npo,
+                  (unsigned long long)g->np_bytes, (unsigned long long)po, (unsigned long long)g->p_bytes);
+        if (g->nowners) print_owner_text(o, t, g, mods);
+        else nk_printf(o, "UNKNOWN pooltag '%s': the tag is in no loaded image", g->tag);
+        nk_printf(o, "\n");
+        json_object *x = nk_json_obj(o, arr, NULL);
+        nk_json_str(o, x, "tag", g->tag);
+        nk_json_bool(o, x, "protected", g->protected_);
+        nk_json_int(o, x, "nonpaged_allocs", (int64_t)g->np_allocs);
+        nk_json_int(o, x, "nonpaged_frees", (int64_t)g->np_frees);
+        nk_json_int(o, x, "nonpaged_outstanding", (int64_t)npo);
+        nk_json_int(o, x, "nonpaged_bytes", (int64_t)g->np_bytes);
+        nk_json_int(o, x, "paged_allocs", (int64_t)g->p_allocs);
+        nk_json_int(o, x, "paged_frees", (int64_t)g->p_frees);
+        nk_json_int(o, x, "paged_outstanding", (int64_t)po);
+        nk_json_int(o, x, "paged_bytes", (int64_t)g->p_bytes);
+        json_owners(o, x, g, mods);
+    }
+    nk_printf(o, "\n TOTAL %8llu %12llu %10llu %12llu\n", (unsigned long long)tot[0], (unsigned long long)tot[1],
+              (unsigned long long)tot[2], (unsigned long long)tot[3]);
+    json_object *jt = nk_json_obj(o, NULL, "total");
+    nk_json_int(o, jt, "nonpaged_outstanding", (int64_t)tot[0]);
+    nk_json_int(o, jt, "nonpaged_bytes", (int64_t)tot[1]);
+    nk_json_int(o, jt, "paged_outstanding", (int64_t)tot[2]);
+    nk_json_int(o, jt, "paged_bytes", (int64_t)tot[3]);
+
+    /* diagnosis: the tags that dominate the pool the sort names (nonpaged by default) */
+    bool paged = by_p;
+    uint64_t total = paged ? tot[3] : tot[1];
+    if (total && n) {
+        nk_pool_tag *srt = malloc(n * sizeof *srt);
+        if (srt) {
+            memcpy(srt, tags, n * sizeof *srt);
+            nk_sort(srt, n, sizeof *srt, paged ? cmp_p : cmp_np);
+            json_object *jd = nk_json_arr(o, NULL, "dominant");
+            nk_printf(o, "\nntkd: %s pool in use: %llu bytes; the tags that dominate it:\n", paged ? "paged" : "nonpaged",
+                      (unsigned long long)total);
+            for (size_t i = 0; i < n && i < 3; i++) {
+                uint64_t bytes = paged ? srt[i].p_bytes : srt[i].np_bytes;
+                if (!bytes) break;
+                unsigned pct = (unsigned)(bytes * 100 / total);
+                if (i > 0 && pct < 10) break;
+                nk_printf(o, "  %s  %3u%% (%llu bytes, %llu allocations outstanding)  owner: ", srt[i].tag, pct,
+                          (unsigned long long)bytes,
+                          (unsigned long long)(paged ? outstanding(srt[i].p_allocs, srt[i].p_frees)
+                                                     : outstanding(srt[i].np_allocs, srt[i].np_frees)));
+                if (srt[i].nowners) print_owner_text(o, t, &srt[i], mods);
+                else nk_printf(o, "unknown (no loaded image holds the tag)");
+                nk_printf(o, "\n");
+                json_object *x = nk_json_obj(o, jd, NULL);
+                nk_json_str(o, x, "tag", srt[i].tag);
+                nk_json_int(o, x, "bytes", (int64_t)bytes);
+                nk_json_int(o, x, "percent", pct);
+                json_owners(o, x, &srt[i], mods);
+            }
+            if (srt[0].nowners && (paged ? srt[0].p_bytes : srt[0].np_bytes) * 2 > total)
+                nk_printf(o, "  Tag %s holds most of the %s pool: %s is the likely leaking driver (its code passes "
+                          "the tag to the pool allocator).\n",
+                          srt[0].tag, paged ? "paged" : "nonpaged", mods[srt[0].owners[0].mod].name);
+            free(srt);
+        }
+    }
+    free(tags);
+    free(mods);
+    print_why(o, &why);
+    nk_sb_free(&why);
+    return NTKD_OK;
+}
+
+/* ---- !poolfind ---------------------------------------------------------------------------- */
+
+typedef struct find_ctx {
+    ntkd_target *t;
+    nk_out *o;
+    uint32_t key;
+    int want; /* -1 any, 0 nonpaged, 1 paged */
+    nk_pool_page *pg;
+    nk_pool_walker w;
+    json_object *arr;
+    uint64_t hits, pool_pages, corrupt_pages;
+} find_ctx;
+
+static bool find_page(void *u, uint64_t va, const uint8_t *page)
+{
+    find_ctx *c = u;
+    if (!nk_pool_page_candidate(&c->w, page)) return true;
+    nk_pool_walk_with(&c->w, va, page, c->pg);
+    if (!nk_pool_page_plausible(c->pg)) return true;
+    c->pool_pages++;
+    if (c->pg->corrupt) c->corrupt_pages++;
+    for (size_t i = 0; i < c->pg->n; i++) {
+        const nk_pool_block *b = &c->pg->b[i];
+        if (b->key != (c->key & 0x7fffffffu)) continue;
+        int paged = b->free_ ? -1 : (b->pool_type & 1) ? 0 : 1;
+        if (c->want >= 0 && paged != c->want) continue;
+        char a[24], tg[5];
+        nk_pool_tag_str(b->key, tg);
+        c->hits++;
+        nk_printf(c->o, "%s : tag %s, size %#10x, %s%s\n", hx(a, b->addr, c->t->d.is64), tg, b->size,
+                  b->free_ ? "Free" : paged ? "Paged pool" : "Nonpaged pool",
+                  b->after_resync ? " (page with a corrupt header; found after it)" : "");
+        json_object *x = nk_json_obj(c->o, c->arr, NULL);
+        nk_json_u64(c->o, x, "address", b->addr);
+        nk_json_int(c->o, x, "size", b->size);
+        nk_json_bool(c->o, x, "free", b->free_);
+        nk_json_str(c->o, x, "pool", b->free_ ? "free" : paged ? "paged" : "nonpaged");
+        nk_json_bool(c->o, x, "page_corrupt", c->pg->corrupt);
+    }
+    return true;
+}
+
+nk_status cmd_poolfind(nk_cmd_env *e, const char *a)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    const bool is64 = t->d.is64;
+    char w[64];
+    const char *s = nk_next_word(nk_skip_ws(a), w, sizeof w);
+    uint32_t key = 0;
+    if (!w[0] || !nk_pool_tag_parse(w, &key)) {
+        nk_cmd_error(o, "usage: !poolfind tag [pooltype]  (tag: up to 4 characters or 0xHEX; pooltype 0 nonpaged, 1 paged)");
+        return NTKD_E_ARG;
+    }
+    key &= 0x7fffffffu;
+    int want = -1;
+    s = nk_next_word(s, w, sizeof w);
+    if (w[0]) {
+        if (!strcmp(w, "0")) want = 0;
+        else if (!strcmp(w, "1")) want = 1;
+        else {
+            nk_cmd_error(o, "!poolfind: pooltype '%s': 0 (nonpaged) or 1 (paged)", w);
+            return NTKD_E_ARG;
+        }
+    }
+    char tg[5], b1[24], b2[24];
+    nk_pool_tag_str(key, tg);
+    nk_json_str(o, NULL, "tag", tg);
+    nk_json_u64(o, NULL, "key", key);
+    if (want >= 0) nk_json_str(o, NULL, "pool_type", want ? "paged" : "nonpaged");
+    nk_strbuf why = {0};
+    uint64_t big_hits = 0;
+
+    nk_pool_bigtab big;
+    uint64_t esz = 0;
+    nk_k_sizeof(t, "_POOL_TRACKER_BIG_PAGES", &esz);
+    json_object *jb = nk_json_arr(o, NULL, "large");
+    if (nk_pool_big_table(t, &big, &why) == NTKD_OK) {
+        nk_printf(o, "Scanning large pool allocation table for tag 0x%08x (%s) (%s : %s)\n\n", key, tg,
+                  hx(b1, big.table, is64), hx(b2, big.table + big.read * esz, is64));
+        for (size_t i = 0; i < big.n; i++) {
+            const nk_pool_big *b = &big.v[i];
+            if (b->free_ || b->key != key) continue;
+            int paged = b->has_type ? (int)(b->pool_type & 1) : -1;
+            if (want >= 0 && paged >= 0 && paged != want) continue;
+            big_hits++;
+            nk_printf(o, "%s : tag %s, size %#10llx, %s\n", hx(b1, b->va, is64), tg, (unsigned long long)b->bytes,
+                      paged < 0 ? "large page allocation" : paged ? "Paged pool" : "Nonpaged pool");
+            json_object *x = nk_json_obj(o, jb, NULL);
+            nk_json_u64(o, x, "va", b->va);
+            nk_json_u64(o, x, "bytes", b->bytes);
+            if (paged >= 0) nk_json_str(o, x, "pool", paged ? "paged" : "nonpaged");
+        }
+        nk_json_u64(o, NULL, "big_table", big.table);
+        nk_json_int(o, NULL, "big_entries_read", (int64_t)big.read);
+        nk_pool_bigtab_free(&big);
+    } else {
+        nk_printf(o, "The large pool allocation table could not be read: %s\n", ctx_msg(t));
+    }
+
+    uint64_t small_hits = 0, npages = 0;
+    if (nk_pool_segment_heap(t)) {
+        nk_json_bool(o, NULL, "segment_heap", true);
+        nk_printf(o, "\nThis build (%u) allocates small pool blocks from segment heaps (VS/LFH subsegments): "
+                     "ntkd does not decode them, so only the large pool allocation table was searched.\n",
+                  t->d.minor);
+    } else {
+        nk_printf(o, "\nSearching kernel pool pages (every present kernel page that starts a pool-header chain) for tag %s\n\n",
+                  tg);
+        find_ctx c = {.t = t, .o = o, .key = key, .want = want};
+        c.pg = malloc(sizeof *c.pg);
+        if (!c.pg) {
+            nk_sb_free(&why);
+            return NTKD_E_NOMEM;
+        }
+        c.arr = nk_json_arr(o, NULL, "small");
+        nk_status st = nk_pool_walker_init(t, &c.w);
+        if (st != NTKD_OK) why_add(&why, ctx_msg(t));
+        else st = nk_pool_scan_kernel_pages(t, find_page, &c, &npages, &why);
+        if (st != NTKD_OK) nk_printf(o, "The pool pages could not be scanned: %s\n", ctx_msg(t));
+        small_hits = c.hits;
+        nk_json_int(o, NULL, "pages_scanned", (int64_t)npages);
+        nk_json_int(o, NULL, "pool_pages", (int64_t)c.pool_pages);
+        nk_json_int(o, NULL, "corrupt_pages", (int64_t)c.corrupt_pages);
+        if (c.corrupt_pages)
+            nk_printf(o, "(%llu pool pages have a corrupt header chain: run !pool on them)\n",
+                      (unsigned long long)c.corrupt_pages);
+        nk_printf(o, "%llu kernel pages scanned, %llu look like pool pages\n", (unsigned long long)npages,
+                  (unsigned long long)c.pool_pages);
+        free(c.pg);
+    }
+    nk_printf(o, "%llu allocations with tag %s (%llu large, %llu small)\n", (unsigned long long)(big_hits + small_hits),
+              tg, (unsigned long long)big_hits, (unsigned long long)small_hits);
+    nk_json_int(o, NULL, "hits", (int64_t)(big_hits + small_hits));
+    print_why(o, &why);
+    nk_sb_free(&why);
+    return NTKD_OK;
+}

@@ -1,0 +1,562 @@
+/* kmm.c: the memory manager's state (see kmm.h). */
+#include "kobj/kmm.h"
+
+#include <stdio.h>
+
+#include "kobj/kobj_int.h"
+#include "mem/mem.h"
+
+static const char *const list_names[NK_MM_NLISTS] = {
+    "Zeroed", "Free", "Standby", "Modified", "ModifiedNoWrite", "Bad", "Active", "Transition"};
+static const char *const list_enum[NK_MM_NLISTS] = {
+    "ZeroedPageList", "FreePageList", "StandbyPageList", "ModifiedPageList",
+    "ModifiedNoWritePageList", "BadPageList", "ActiveAndValid", "TransitionPage"};
+
+const char *nk_mm_list_name(unsigned list)
+{
+    return list < NK_MM_NLISTS ? list_names[list] : "Unknown";
+}
+
+/* A field's value from an entry's bytes (bitfields extracted). */
+static uint64_t fval(const uint8_t *b, size_t blen, const nk_kfield *f)
+{
+    if (!f->size || f->size > 8 || !nk_in_bounds(blen, f->off, f->size)) return 0;
+    uint64_t v = 0;
+    for (uint64_t i = f->size; i-- > 0;) v = (v << 8) | b[f->off + i];
+    if (f->bitlen) {
+        v >>= f->bitpos;
+        if (f->bitlen < 64) v &= (1ull << f->bitlen) - 1;
+    }
+    return v;
+}
+
+static bool field_opt(ntkd_target *t, const char *type, const char *name, nk_kfield *f)
+{
+    if (!nk_k_has(t, type, name)) return false;
+    return nk_k_field(t, type, name, f) == NTKD_OK;
+}
+
+/* A pointer-sized counter at an nt global. */
+static bool global_value(ntkd_target *t, const char *name, uint64_t *v)
+{
+    char save[sizeof t->ctx->errmsg];
+    memcpy(save, t->ctx->errmsg, sizeof save);
+    uint64_t va;
+    bool ok = nk_k_global(t, name, &va) == NTKD_OK && nk_read_ptr(t, va, v) == NTKD_OK;
+    memcpy(t->ctx->errmsg, save, sizeof save);
+    return ok;
+}
+
+static bool partition(ntkd_target *t, uint64_t *part)
+{
+    char save[sizeof t->ctx->errmsg];
+    memcpy(save, t->ctx->errmsg, sizeof save);
+    bool ok = nk_k_global(t, "MiSystemPartition", part) == NTKD_OK;
+    memcpy(t->ctx->errmsg, save, sizeof save);
+    return ok;
+}
+
+nk_status nk_mm_pfndb_get(ntkd_target *t, nk_mm_pfndb *db)
+{
+    memset(db, 0, sizeof *db);
+    if (!nk_k_types(t)) return NTKD_E_NOTFOUND;
+    nk_status st;
+    if ((st = nk_k_global_ptr(t, "MmPfnDatabase", &db->base)) != NTKD_OK) return st;
+    if (!db->base) return nk_fail(t->ctx, NTKD_E_FORMAT, "nt!MmPfnDatabase is 0: no PFN database");
+    if ((st = nk_k_sizeof(t, "_MMPFN", &db->esz)) != NTKD_OK) return st;
+    if (db->esz < 8 || db->esz > 256)
+        return nk_fail(t->ctx, NTKD_E_FORMAT, "sizeof(_MMPFN) = %llu is not plausible",
+                       (unsigned long long)db->esz);
+    if ((st = nk_k_field(t, "_MMPFN", "PteAddress", &db->pte_addr)) != NTKD_OK) return st;
+    if ((st = nk_k_field(t, "_MMPFN", "u2.ShareCount", &db->share)) != NTKD_OK) return st;
+    if ((st = nk_k_field(t, "_MMPFN", "u3.e2.ReferenceCount", &db->ref)) != NTKD_OK) return st;
+    if ((st = nk_k_field(t, "_MMPFN", "u3.e1.PageLocation", &db->location)) != NTKD_OK) return st;
+    if ((st = nk_k_field(t, "_MMPFN", "OriginalPte", &db->orig_pte)) != NTKD_OK) return st;
+    if ((st = nk_k_field(t, "_MMPFN", "u4.PteFrame", &db->pte_frame)) != NTKD_OK) return st;
+    field_opt(t, "_MMPFN", "u3.e1.Modified", &db->modified);
+    if (field_opt(t, "_MMPFN", "u4.PrototypePte", &db->proto)) db->proto_in_u4 = true;
+    else if ((st = nk_k_field(t, "_MMPFN", "u3.e1.PrototypePte", &db->proto)) != NTKD_OK) return st;
+    for (int i = 0; i < NK_MM_NLISTS; i++)
+        if (!nk_k_enum_value(t, "_MMLISTS", list_enum[i], &db->list_value[i])) db->list_value[i] = i;
+    uint64_t part, hi = 0;
+    if (partition(t, &part)) {
+        if (nk_k_read(t, part, "_MI_PARTITION", "Vp.HighestPhysicalPage", &hi) != NTKD_OK) return NTKD_E_NOTFOUND;
+    } else if (!global_value(t, "MmHighestPhysicalPage", &hi)) {
+        return nk_fail(t->ctx, NTKD_E_NOTFOUND, "nt!MmHighestPhysicalPage is not readable");
+    }
+    db->highest = hi;
+    return NTKD_OK;
+}
+
+static void decode(const nk_mm_pfndb *db, const uint8_t *b, uint64_t pfn, nk_mmpfn *e)
+{
+    size_t n = (size_t)db->esz;
+    e->pfn = pfn;
+    e->pte_addr = fval(b, n, &db->pte_addr);
+    e->share = fval(b, n, &db->share);
+    e->ref = fval(b, n, &db->ref);
+    uint64_t loc = fval(b, n, &db->location);
+    e->list = NK_MM_NLISTS;
+    for (unsigned i = 0; i < NK_MM_NLISTS; i++)
+        if ((uint64_t)db->list_value[i] == loc) e->list = i;
+    nk_kfield op = db->orig_pte;
+    op.bitlen = 0;
+    if (op.size > 8) op.size = 8;
+    e->orig_pte = fval(b, n, &op);
+    e->pte_frame = fval(b, n, &db->pte_frame);
+    e->proto = fval(b, n, &db->proto) != 0;
+    e->modified = db->modified.size ? fval(b, n, &db->modified) != 0 : false;
+}
+
+nk_status nk_mm_pfn(ntkd_target *t, const nk_mm_pfndb *db, uint64_t pfn, nk_mmpfn *out)
+{
+    uint8_t b[256];
+    size_t got = 0;
+    uint64_t va = db->base + pfn * db->esz;
+    memset(out, 0, sizeof *out);
+    if (nk_read_virt(t, va, b, (size_t)db->esz, &got) != NTKD_OK || got != db->esz)
+        return nk_fail(t->ctx, NTKD_E_NOTPRESENT, "the PFN entry of frame %llx (%llx) is not in the dump",
+                       (unsigned long long)pfn, (unsigned long long)va);
+    decode(db, b, pfn, out);
+    return NTKD_OK;
+}
+
+/* A one-page window over the PFN database: the host bytes of the page holding va. */
+typedef struct window {
+    uint64_t page_va;
+    const uint8_t *p; /* NULL: the page is not in the dump */
+    bool valid;
+} window;
+
+static const uint8_t *window_at(ntkd_target *t, window *w, uint64_t va)
+{
+    uint64_t pv = va & ~0xfffull;
+    if (!w->valid || w->page_va != pv) {
+        w->valid = true;
+        w->page_va = pv;
+        w->p = NULL;
+        uint64_t pa;
+        if (nk_vtop(t, pv, &pa) == NTKD_OK) {
+            size_t avail = 0;
+            const uint8_t *p = nk_phys_ptr(t, pa & ~0xfffull, &avail);
+            if (p && avail >= 4096) w->p = p;
+        }
+    }
+    return w->p ? w->p + (va & 0xfff) : NULL;
+}
+
+static bool entry_bytes(ntkd_target *t, const nk_mm_pfndb *db, window *w, uint64_t pfn, uint8_t *tmp,
+                        const uint8_t **out)
+{
+    uint64_t va = db->base + pfn * db->esz;
+    uint64_t in = va & 0xfff;
+    if (in + db->esz <= 4096) {
+        *out = window_at(t, w, va);
+        return *out != NULL;
+    }
+    /* an entry across two pages */
+    size_t first = (size_t)(4096 - in);
+    const uint8_t *a = window_at(t, w, va);
+    if (!a) return false;
+    memcpy(tmp, a, first);
+    const uint8_t *c = window_at(t, w, va + first);
+    if (!c) return false;
+    memcpy(tmp + first, c, (size_t)db->esz - first);
+    *out = tmp;
+    return true;
+}
+
+nk_status nk_mm_scan(ntkd_target *t, const nk_mm_pfndb *db, nk_mm_pfn_fn fn, void *u,
+                     nk_mm_progress_fn prog, void *pu, nk_mm_scan_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    const nk_physmap *pm = &t->d.phys;
+    window w = {0, NULL, false};
+    uint8_t tmp[256];
+    uint64_t total = pm->kind == NK_PHYS_RUNS ? 0 : pm->npresent;
+    if (pm->kind == NK_PHYS_RUNS)
+        for (size_t i = 0; i < pm->nruns; i++) total += pm->runs[i].page_count;
+    if (pm->kind == NK_PHYS_NONE)
+        return nk_fail(t->ctx, NTKD_E_NOTFOUND, "this dump holds no physical pages (%s)", nk_kind_name(t->d.kind));
+    uint64_t done = 0;
+    bool stop = false;
+    /* visit one frame */
+#define VISIT(pfn_)                                                                    \
+    do {                                                                               \
+        uint64_t pf_ = (pfn_);                                                         \
+        done++;                                                                        \
+        if (prog && (done & 0x3fff) == 0) prog(pu, done, total);                       \
+        if (pf_ > db->highest) {                                                       \
+            st->beyond++;                                                              \
+            break;                                                                     \
+        }                                                                              \
+        const uint8_t *b_;                                                             \
+        if (!entry_bytes(t, db, &w, pf_, tmp, &b_)) {                                  \
+            st->unreadable++;                                                          \
+            break;                                                                     \
+        }                                                                              \
+        nk_mmpfn e_;                                                                   \
+        decode(db, b_, pf_, &e_);                                                      \
+        st->scanned++;                                                                 \
+        st->count[e_.list]++;                                                          \
+        if (fn && !fn(u, &e_)) stop = true;                                            \
+    } while (0)
+    if (pm->kind == NK_PHYS_RUNS) {
+        for (size_t i = 0; i < pm->nruns && !stop; i++)
+            for (uint64_t k = 0; k < pm->runs[i].page_count && !stop; k++) VISIT(pm->runs[i].base_pfn + k);
+    } else {
+        for (uint64_t byte = 0; byte < (pm->nbits + 7) / 8 && !stop; byte++) {
+            uint8_t bits = pm->bitmap[byte];
+            if (!bits) continue;
+            for (unsigned bit = 0; bit < 8 && !stop; bit++) {
+                uint64_t pfn = byte * 8 + bit;
+                if (pfn >= pm->nbits) break;
+                if (bits & (1u << bit)) VISIT(pfn);
+            }
+        }
+    }
+#undef VISIT
+    if (prog) prog(pu, total, total);
+    return NTKD_OK;
+}
+
+/* ---- control areas ----------------------------------------------------------------------- */
+
+static uint64_t sext(ntkd_target *t, uint64_t v, unsigned bits)
+{
+    if (!t->d.is64 || bits >= 64 || bits == 0) return v;
+    if (v & (1ull << (bits - 1))) v |= ~0ull << bits;
+    return v;
+}
+
+nk_status nk_mm_pfn_control_area(ntkd_target *t, const nk_mmpfn *e, uint64_t *ca)
+{
+    nk_kfield pr, sa, va;
+    if (!e->proto) return NTKD_E_NOTFOUND;
+    if (nk_k_field(t, "_MMPTE_SUBSECTION", "Prototype", &pr) != NTKD_OK ||
+        nk_k_field(t, "_MMPTE_SUBSECTION", "SubsectionAddress", &sa) != NTKD_OK ||
+        nk_k_field(t, "_MMPTE_SUBSECTION", "Valid", &va) != NTKD_OK)
+        return NTKD_E_NOTFOUND;
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) b[i] = (uint8_t)(e->orig_pte >> (8 * i));
+    if (fval(b, 8, &va) || !fval(b, 8, &pr)) return NTKD_E_NOTFOUND;
+    uint64_t sub = sext(t, fval(b, 8, &sa), sa.bitlen);
+    if (!sub) return NTKD_E_NOTFOUND;
+    uint64_t c;
+    nk_status st = nk_k_read(t, sub, "_SUBSECTION", "ControlArea", &c);
+    if (st != NTKD_OK) {
+        char a[20];
+        return nk_fail(t->ctx, NTKD_E_NOTPRESENT, "frame %llx: its subsection %s is not in the dump",
+                       (unsigned long long)e->pfn, nk_k_fmt(t, sub, a));
+    }
+    *ca = c;
+    return NTKD_OK;
+}
+
+/* Names of the set 1-bit fields of a flags type, in bit order ("Spare"/"Unused" skipped). */
+static void flag_names(ntkd_target *t, const char *type, uint32_t v, char *out, size_t len)
+{
+    static const char *const names[] = {
+        "BeingDeleted", "BeingCreated", "BeingPurged", "NoModifiedWriting", "FailAllIo", "Image", "Based",
+        "File", "Networked", "Rom", "PhysicalMemory", "CopyOnWrite", "Reserve", "Commit", "Accessed",
+        "WasPurged", "UserReference", "GlobalMemory", "DeleteOnClose", "FilePointerNull",
+        "GlobalOnlyPerSession", "SetMappedFileIoComplete", "CollidedFlush", "NoChange",
+        "AttemptingDelete", "UserWritable", "PreferredNode", "NoCache", "HadUserReference",
+        "ImageMappedInSystemSpace", "DebugSymbolsLoaded", "FloppyMedia", "PrefetchCreated",
+        "ImageControlAreaOnRemovableMedia", "SystemVaAllocated", "UsingFileExtents", "PageSize64K"};
+    out[0] = 0;
+    size_t at = 0;
+    for (unsigned bit = 0; bit < 32; bit++) {
+        if (!(v & (1u << bit))) continue;
+        const char *hit = NULL;
+        for (size_t i = 0; i < sizeof names / sizeof names[0] && !hit; i++) {
+            char f[80];
+            snprintf(f, sizeof f, "%s", names[i]);
+            nk_kfield k;
+            if (!nk_k_has(t, type, f) || nk_k_field(t, type, f, &k) != NTKD_OK) continue;
+            if (k.bitlen == 1 && k.off == 0 && k.bitpos == bit) hit = names[i];
+        }
+        if (!hit) continue;
+        int w = snprintf(out + at, len - at, "%s%s", at ? " " : "", hit);
+        if (w < 0 || (size_t)w >= len - at) break;
+        at += (size_t)w;
+    }
+}
+
+nk_status nk_mm_ca(ntkd_target *t, uint64_t ca, nk_mmca *o)
+{
+    memset(o, 0, sizeof *o);
+    o->addr = ca;
+    nk_status st;
+    if (!nk_k_types(t)) return NTKD_E_NOTFOUND;
+    if ((st = nk_k_read(t, ca, "_CONTROL_AREA", "Segment", &o->segment)) != NTKD_OK) return st;
+    const char *lf = nk_k_has(t, "_CONTROL_AREA", "DereferenceList") ? "DereferenceList" : "ListHead";
+    char f[64];
+    snprintf(f, sizeof f, "%s.Flink", lf);
+    o->flink = nk_k_get(t, ca, "_CONTROL_AREA", f, 0);
+    snprintf(f, sizeof f, "%s.Blink", lf);
+    o->blink = nk_k_get(t, ca, "_CONTROL_AREA", f, 0);
+    o->section_refs = nk_k_get(t, ca, "_CONTROL_AREA", "NumberOfSectionReferences", 0);
+    o->pfn_refs = nk_k_get(t, ca, "_CONTROL_AREA", "NumberOfPfnReferences", 0);
+    o->mapped_views = nk_k_get(t, ca, "_CONTROL_AREA", "NumberOfMappedViews", 0);
+    o->user_refs = nk_k_get(t, ca, "_CONTROL_AREA", "NumberOfUserReferences", 0);
+    o->mod_write_count = nk_k_get(t, ca, "_CONTROL_AREA", "ModifiedWriteCount", 0);
+    o->flush_count = nk_k_has(t, "_CONTROL_AREA", "FlushInProgressCount")
+                         ? nk_k_get(t, ca, "_CONTROL_AREA", "FlushInProgressCount", 0)
+                         : nk_k_get(t, ca, "_CONTROL_AREA", "u2.e2.FlushInProgressCount", 0);
+    o->system_views = nk_k_has(t, "_CONTROL_AREA", "NumberOfSystemCacheViews")
+                          ? nk_k_get(t, ca, "_CONTROL_AREA", "NumberOfSystemCacheViews", 0)
+                          : nk_k_get(t, ca, "_CONTROL_AREA", "u2.e2.NumberOfSystemCacheViews", 0);
+    o->writable_refs = nk_k_get(t, ca, "_CONTROL_AREA", "u2.e2.WritableUserReferences", 0);
+    o->wait_for_del = nk_k_has(t, "_CONTROL_AREA", "WaitingForDeletion")
+                          ? nk_k_get(t, ca, "_CONTROL_AREA", "WaitingForDeletion", 0)
+                          : nk_k_get(t, ca, "_CONTROL_AREA", "WaitList", 0);
+    o->flags = (uint32_t)nk_k_get(t, ca, "_CONTROL_AREA", "u.LongFlags", 0);
+    flag_names(t, "_MMSECTION_FLAGS", o->flags, o->flag_names, sizeof o->flag_names);
+    nk_kfield ff;
+    if (nk_k_field(t, "_MMSECTION_FLAGS", "File", &ff) == NTKD_OK) o->file = (o->flags >> ff.bitpos) & 1;
+    if (nk_k_field(t, "_MMSECTION_FLAGS", "Image", &ff) == NTKD_OK) o->image = (o->flags >> ff.bitpos) & 1;
+    uint64_t fp = 0;
+    nk_kfield fpf;
+    if (nk_k_field(t, "_CONTROL_AREA", "FilePointer", &fpf) == NTKD_OK) {
+        uint8_t b[8] = {0};
+        size_t got = 0;
+        size_t ps = t->d.is64 ? 8 : 4;
+        if (nk_read_virt(t, ca + fpf.off, b, ps, &got) == NTKD_OK && got == ps)
+            fp = ps == 8 ? nk_le64(b) : nk_le32(b);
+        /* _EX_FAST_REF (Windows Vista and later): the low bits count references */
+        if (nk_k_has(t, "_EX_FAST_REF", "RefCnt") && nk_k_types(t)) {
+            nk_kfield rc;
+            if (nk_k_field(t, "_EX_FAST_REF", "RefCnt", &rc) == NTKD_OK && rc.bitlen && rc.bitlen < 8 &&
+                fpf.size == ps)
+                fp &= ~((1ull << rc.bitlen) - 1);
+        }
+    }
+    o->file_object = fp;
+    if (fp) {
+        uint64_t off;
+        if (nk_k_offset(t, "_FILE_OBJECT", "FileName", &off) == NTKD_OK)
+            nk_k_ustr_buf(t, fp + off, o->file_name, sizeof o->file_name);
+    }
+    /* segment */
+    if (o->segment) {
+        uint64_t sc;
+        if (nk_k_read(t, o->segment, "_SEGMENT", "ControlArea", &sc) == NTKD_OK) {
+            o->seg_ok = true;
+            o->seg_control_area = sc;
+            o->total_ptes = nk_k_get(t, o->segment, "_SEGMENT", "TotalNumberOfPtes", 0);
+            o->segment_size = nk_k_get(t, o->segment, "_SEGMENT", "SizeOfSegment", 0);
+            o->committed = nk_k_get(t, o->segment, "_SEGMENT", "NumberOfCommittedPages", 0);
+            o->extend_info = nk_k_get(t, o->segment, "_SEGMENT", "ExtendInfo", 0);
+            o->proto_ptes = nk_k_get(t, o->segment, "_SEGMENT", "PrototypePte", 0);
+            uint64_t so;
+            if (nk_k_offset(t, "_SEGMENT", "SegmentFlags", &so) == NTKD_OK) {
+                uint32_t v = 0;
+                if (nk_read_u32(t, o->segment + so, &v) == NTKD_OK) o->seg_flags = v;
+            }
+        }
+    }
+    return NTKD_OK;
+}
+
+nk_status nk_mm_subsections(ntkd_target *t, uint64_t ca, nk_mmsub *out, size_t max, size_t *n, nk_strbuf *why)
+{
+    *n = 0;
+    uint64_t casz;
+    nk_status st;
+    if ((st = nk_k_sizeof(t, "_CONTROL_AREA", &casz)) != NTKD_OK) return st;
+    uint64_t sub = ca + casz;
+    char a[20], b[20], c[20];
+    while (sub && *n < max) {
+        for (size_t i = 0; i < *n; i++)
+            if (out[i].addr == sub)
+                return nk_k_why(t, why, NTKD_E_FORMAT, "subsection chain of control area %s loops back to %s",
+                                nk_k_fmt(t, ca, a), nk_k_fmt(t, sub, b));
+        nk_mmsub *s = &out[*n];
+        memset(s, 0, sizeof *s);
+        s->addr = sub;
+        if (nk_k_read(t, sub, "_SUBSECTION", "ControlArea", &s->control_area) != NTKD_OK)
+            return nk_k_why(t, why, NTKD_E_NOTPRESENT, "subsection %s is not in the dump", nk_k_fmt(t, sub, a));
+        if (s->control_area != ca)
+            return nk_k_why(t, why, NTKD_E_FORMAT, "subsection %s belongs to control area %s, not %s",
+                            nk_k_fmt(t, sub, a), nk_k_fmt(t, s->control_area, b), nk_k_fmt(t, ca, c));
+        s->base_pte = nk_k_get(t, sub, "_SUBSECTION", "SubsectionBase", 0);
+        s->next = nk_k_get(t, sub, "_SUBSECTION", "NextSubsection", 0);
+        s->ptes = nk_k_get(t, sub, "_SUBSECTION", "PtesInSubsection", 0);
+        s->starting_sector = nk_k_get(t, sub, "_SUBSECTION", "StartingSector", 0);
+        s->full_sectors = nk_k_get(t, sub, "_SUBSECTION", "NumberOfFullSectors", 0);
+        s->unused_ptes = nk_k_get(t, sub, "_SUBSECTION", "UnusedPtes", 0);
+        s->flags = (uint32_t)nk_k_get(t, sub, "_SUBSECTION", "u.LongFlags", 0);
+        s->protection = (uint32_t)nk_k_get(t, sub, "_SUBSECTION", "u.SubsectionFlags.Protection", 0);
+        s->sector_end_offset = (uint32_t)nk_k_get(t, sub, "_SUBSECTION", "u.SubsectionFlags.SectorEndOffset", 0);
+        (*n)++;
+        sub = s->next;
+    }
+    if (sub && *n == max)
+        return nk_k_why(t, why, NTKD_E_FORMAT, "control area %s: more than %zu subsections", nk_k_fmt(t, ca, a), max);
+    return NTKD_OK;
+}
+
+/* ---- counters ------------------------------------------------------------------------------ */
+
+typedef struct cdef {
+    const char *key, *label, *global, *global_bytes, *part_field;
+} cdef;
+/* In !vm's order; global_bytes: a global holding bytes instead of pages. */
+static const cdef counters[NK_MM_NCOUNTERS] = {
+    {"PhysicalMemory", "Physical Memory:", "MmNumberOfPhysicalPages", NULL, "Vp.NumberOfPhysicalPages"},
+    {"AvailablePages", "Available Pages:", "MmAvailablePages", NULL, "Vp.AvailablePages"},
+    {"ResAvailPages", "ResAvail Pages:", "MmResidentAvailablePages", NULL, "Vp.ResidentAvailablePages"},
+    {"LockedIoPages", "Locked IO Pages:", "MmSystemLockPagesCount", NULL, NULL},
+    {"FreeSystemPtes", "Free System PTEs:", "MmTotalFreeSystemPtes", NULL, NULL},
+    {"ModifiedPages", "Modified Pages:", "MmModifiedPageListHead", NULL, "Vp.ModifiedPageListHead.Total"},
+    {"ModifiedPfPages", "Modified PF Pages:", "MmTotalPagesForPagingFile", NULL, "Vp.TotalPagesForPagingFile"},
+    {"NonPagedPoolUsage", "NonPagedPool Usage:", "MmAllocatedNonPagedPool", NULL, NULL},
+    {"NonPagedPoolMax", "NonPagedPool Max:", "MmMaximumNonPagedPoolInPages", "MmMaximumNonPagedPoolInBytes", NULL},
+    {"PagedPoolMaximum", "PagedPool Maximum:", "MmSizeOfPagedPoolInPages", "MmSizeOfPagedPoolInBytes", NULL},
+    {"SharedCommit", "Shared Commit:", "MmSharedCommit", NULL, "Vp.SharedCommit"},
+    {"SpecialPool", "Special Pool:", "MmSpecialPagesInUse", NULL, NULL},
+    {"ProcessCommit", "Shared Process:", "MmProcessCommit", NULL, NULL},
+    {"PagedPoolCommit", "PagedPool Commit:", "MmPagedPoolCommit", NULL, NULL},
+    {"DriverCommit", "Driver Commit:", "MmDriverCommit", NULL, NULL},
+    {"CommittedPages", "Committed pages:", "MmTotalCommittedPages", NULL, "Vp.TotalCommittedPages"},
+    {"CommitLimit", "Commit limit:", "MmTotalCommitLimit", NULL, "Vp.TotalCommitLimit"},
+    {"HighestPhysicalPage", "Highest page:", "MmHighestPhysicalPage", NULL, "Vp.HighestPhysicalPage"},
+};
+
+/* The paging files: count and pointer array at a global (older builds) or in the partition. */
+static void pagefiles(ntkd_target *t, nk_mmvm *o, uint64_t part)
+{
+    uint64_t arr = 0, n = 0;
+    if (o->partition) {
+        uint64_t off;
+        if (nk_k_read(t, part, "_MI_PARTITION", "Vp.NumberOfPagingFiles", &n) != NTKD_OK ||
+            nk_k_offset(t, "_MI_PARTITION", "Vp.PagingFile", &off) != NTKD_OK)
+            return;
+        arr = part + off;
+    } else {
+        uint64_t va;
+        uint32_t n32 = 0;
+        if (nk_k_global(t, "MmNumberOfPagingFiles", &va) != NTKD_OK || nk_read_u32(t, va, &n32) != NTKD_OK ||
+            nk_k_global(t, "MmPagingFile", &arr) != NTKD_OK)
+            return;
+        n = n32;
+    }
+    if (n > 16) n = 16; /* MAX_PAGE_FILES */
+    unsigned ps = t->d.is64 ? 8 : 4;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t pf;
+        if (nk_read_ptr(t, arr + i * ps, &pf) != NTKD_OK || !pf) continue;
+        nk_mmpagefile *f = &o->pagefile[o->npagefiles];
+        memset(f, 0, sizeof *f);
+        if (nk_k_read(t, pf, "_MMPAGING_FILE", "Size", &f->size) != NTKD_OK) continue;
+        f->free_space = nk_k_get(t, pf, "_MMPAGING_FILE", "FreeSpace", 0);
+        f->minimum = nk_k_get(t, pf, "_MMPAGING_FILE", "MinimumSize", 0);
+        f->maximum = nk_k_get(t, pf, "_MMPAGING_FILE", "MaximumSize", 0);
+        uint64_t off;
+        if (nk_k_offset(t, "_MMPAGING_FILE", "PageFileName", &off) == NTKD_OK)
+            nk_k_ustr_buf(t, pf + off, f->name, sizeof f->name);
+        o->npagefiles++;
+    }
+}
+
+nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *o)
+{
+    memset(o, 0, sizeof *o);
+    if (!nk_k_types(t)) return NTKD_E_NOTFOUND;
+    uint64_t part = 0;
+    o->partition = partition(t, &part);
+    char save[sizeof t->ctx->errmsg];
+    memcpy(save, t->ctx->errmsg, sizeof save);
+    for (int i = 0; i < NK_MM_NCOUNTERS; i++) {
+        const cdef *c = &counters[i];
+        nk_mmcounter *r = &o->c[i];
+        r->key = c->key;
+        r->label = c->label;
+        if (o->partition && c->part_field) {
+            if (nk_k_has(t, "_MI_PARTITION", c->part_field))
+                r->have = nk_k_read(t, part, "_MI_PARTITION", c->part_field, &r->pages) == NTKD_OK;
+        } else if (!strcmp(c->key, "ModifiedPages")) {
+            uint64_t va;
+            r->have = nk_k_global(t, c->global, &va) == NTKD_OK &&
+                      nk_k_read(t, va, "_MMPFNLIST", "Total", &r->pages) == NTKD_OK;
+        } else {
+            r->have = global_value(t, c->global, &r->pages);
+            if (!r->have && c->global_bytes && global_value(t, c->global_bytes, &r->pages)) {
+                r->have = true;
+                r->pages /= 4096;
+            }
+        }
+    }
+    pagefiles(t, o, part);
+    /* commit failures (seed 003): members 0 and 1 always, 2 up to Windows XP / 2003, 3 after */
+    uint64_t fa = 0;
+    bool have = false;
+    if (o->partition) {
+        uint64_t off;
+        if (nk_k_offset(t, "_MI_PARTITION", "Vp.ChargeCommitmentFailures", &off) == NTKD_OK) {
+            fa = part + off;
+            have = true;
+            o->failure_source = "MiSystemPartition.Vp.ChargeCommitmentFailures";
+        }
+    } else if (nk_k_global(t, "MiChargeCommitmentFailures", &fa) == NTKD_OK) {
+        have = true;
+        o->failure_source = "MiChargeCommitmentFailures";
+    }
+    if (have) {
+        o->have_failures = true;
+        for (int i = 0; i < 4; i++)
+            if (nk_read_u32(t, fa + 4u * (unsigned)i, &o->failures[i]) != NTKD_OK) o->have_failures = false;
+        bool old = t->d.minor && t->d.minor <= 3790;
+        o->failure_count = (uint64_t)o->failures[0] + o->failures[1] + (old ? o->failures[2] : o->failures[3]);
+    }
+    memcpy(t->ctx->errmsg, save, sizeof save);
+    return NTKD_OK;
+}
+
+/* ---- the PTE layout from the types -------------------------------------------------------- */
+
+/* The layouts nt's _MMPTE_* types can describe (the same facts as paging.c's built-in table;
+ * kept here as constants so the installed one outlives any target). */
+static const nk_pte_layout K_X64_OLD = {
+    .name = "x64 (types: PageFileLow at 1)", .prototype_bit = 10, .transition_bit = 11, .prot_shift = 5,
+    .pfn_shift = 12, .pfn_bits = 36, .pf_num_shift = 1, .pf_num_bits = 4, .pf_off_shift = 32,
+    .pf_off_bits = 32, .proto_shift = 16, .proto_bits = 48, .proto_sext48 = true, .swizzle_bit = -1};
+static const nk_pte_layout K_X64_NEW = {
+    .name = "x64 (types: PageFileLow at 12, SwizzleBit)", .prototype_bit = 10, .transition_bit = 11,
+    .prot_shift = 5, .pfn_shift = 12, .pfn_bits = 36, .pf_num_shift = 12, .pf_num_bits = 4,
+    .pf_off_shift = 32, .pf_off_bits = 32, .proto_shift = 16, .proto_bits = 48, .proto_sext48 = true,
+    .swizzle_bit = 4};
+static const nk_pte_layout K_X64_NEW40 = {
+    .name = "x64 (types: PageFileLow at 12, 40-bit frames)", .prototype_bit = 10, .transition_bit = 11,
+    .prot_shift = 5, .pfn_shift = 12, .pfn_bits = 40, .pf_num_shift = 12, .pf_num_bits = 4,
+    .pf_off_shift = 32, .pf_off_bits = 32, .proto_shift = 16, .proto_bits = 48, .proto_sext48 = true,
+    .swizzle_bit = 4};
+static const nk_pte_layout K_PAE_OLD = {
+    .name = "x86 PAE (types: PageFileLow at 1)", .prototype_bit = 10, .transition_bit = 11,
+    .prot_shift = 5, .pfn_shift = 12, .pfn_bits = 26, .pf_num_shift = 1, .pf_num_bits = 4,
+    .pf_off_shift = 32, .pf_off_bits = 32, .proto_shift = 32, .proto_bits = 32, .swizzle_bit = -1};
+
+void nk_mm_use_type_pte_layout(ntkd_target *t)
+{
+    if (!t || t->pte_layout) return;
+    if (t->d.paging != NK_PAGING_X64_4L && t->d.paging != NK_PAGING_X86_PAE) return;
+    char save[sizeof t->ctx->errmsg];
+    memcpy(save, t->ctx->errmsg, sizeof save);
+    nk_kfield pl, pfn, sw;
+    bool ok = nk_k_types(t) && nk_k_has(t, "_MMPTE_SOFTWARE", "PageFileLow") &&
+              nk_k_field(t, "_MMPTE_SOFTWARE", "PageFileLow", &pl) == NTKD_OK &&
+              nk_k_field(t, "_MMPTE_TRANSITION", "PageFrameNumber", &pfn) == NTKD_OK;
+    bool has_sw = ok && nk_k_has(t, "_MMPTE_SOFTWARE", "SwizzleBit") &&
+                  nk_k_field(t, "_MMPTE_SOFTWARE", "SwizzleBit", &sw) == NTKD_OK;
+    memcpy(t->ctx->errmsg, save, sizeof save);
+    if (!ok) return;
+    const nk_pte_layout *L = NULL;
+    if (t->d.paging == NK_PAGING_X64_4L) {
+        if (pl.bitpos == 1 && !has_sw) L = &K_X64_OLD;
+        else if (pl.bitpos == 12 && has_sw && sw.bitpos == 4) L = pfn.bitlen == 40 ? &K_X64_NEW40 : &K_X64_NEW;
+    } else if (pl.bitpos == 1 && !has_sw) {
+        L = &K_PAE_OLD;
+    }
+    if (L) t->pte_layout = L;
+}

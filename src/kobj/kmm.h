@@ -1,0 +1,123 @@
+/* kmm.h: the memory manager's state in a kernel dump: the PFN database (nt!MmPfnDatabase,
+ * _MMPFN), control areas (_CONTROL_AREA, _SEGMENT, _SUBSECTION, the file object's name), the
+ * memory counters !vm shows (Mm* globals on XP and Windows 7, nt!MiSystemPartition's
+ * _MI_PARTITION.Vp / PageLists on 1809 and later) and the commit-failure count by build, and the
+ * software-PTE layout read from nt's _MMPTE_* types. Every offset from nt's types
+ * (nk_k_field); a field or global a build lacks is reported, never guessed.
+ *
+ * The PFN scan is one pass over the physical pages the dump holds (its runs or bitmap, in
+ * frame order), reading each frame's _MMPFN through a one-page window of the database with no
+ * allocation per page.
+ *
+ * Layering: uses kobj (kobj.h), mem, dump; used by src/cmd/cmd_mm.c and cmd_pte.c.
+ * State: none of its own (nt's field cache lives in the kobj layer). */
+#ifndef NTKD_KMM_H
+#define NTKD_KMM_H
+
+#include "kobj/kobj.h"
+
+/* PFN lists (_MMLISTS) in WinDbg's order and names. */
+enum {
+    NK_MM_ZEROED = 0, NK_MM_FREE, NK_MM_STANDBY, NK_MM_MODIFIED, NK_MM_MODNOWRITE, NK_MM_BAD,
+    NK_MM_ACTIVE, NK_MM_TRANSITION, NK_MM_NLISTS
+};
+/* "Zeroed", "Free", "Standby", "Modified", "ModifiedNoWrite", "Bad", "Active", "Transition". */
+const char *nk_mm_list_name(unsigned list);
+
+/* Where the PFN database is and how its entries are laid out. */
+typedef struct nk_mm_pfndb {
+    uint64_t base;      /* *nt!MmPfnDatabase */
+    uint64_t esz;       /* sizeof(_MMPFN) */
+    uint64_t highest;   /* highest physical page (MmHighestPhysicalPage / Vp.HighestPhysicalPage) */
+    nk_kfield pte_addr, share, ref, location, modified, orig_pte, pte_frame, proto;
+    bool proto_in_u4;
+    int64_t list_value[NK_MM_NLISTS]; /* _MMLISTS value of each list */
+} nk_mm_pfndb;
+
+nk_status nk_mm_pfndb_get(ntkd_target *t, nk_mm_pfndb *db);
+
+typedef struct nk_mmpfn {
+    uint64_t pfn;
+    unsigned list;       /* NK_MM_*; NK_MM_NLISTS when the location value is unknown */
+    uint64_t share, ref, pte_addr, orig_pte, pte_frame;
+    bool proto, modified;
+} nk_mmpfn;
+
+/* Decodes the entry of one frame (reads it from the dump). */
+nk_status nk_mm_pfn(ntkd_target *t, const nk_mm_pfndb *db, uint64_t pfn, nk_mmpfn *out);
+
+typedef struct nk_mm_scan_stats {
+    uint64_t count[NK_MM_NLISTS + 1]; /* [NK_MM_NLISTS]: unknown location */
+    uint64_t scanned;                 /* frames whose entry was read */
+    uint64_t unreadable;              /* frames whose entry the dump does not hold */
+    uint64_t beyond;                  /* dump frames above the highest physical page */
+} nk_mm_scan_stats;
+typedef bool (*nk_mm_pfn_fn)(void *u, const nk_mmpfn *e);
+typedef void (*nk_mm_progress_fn)(void *u, uint64_t done, uint64_t total);
+/* Every frame the dump holds, in frame order (fn may be NULL; return false to stop). */
+nk_status nk_mm_scan(ntkd_target *t, const nk_mm_pfndb *db, nk_mm_pfn_fn fn, void *u,
+                     nk_mm_progress_fn prog, void *pu, nk_mm_scan_stats *st);
+
+/* The control area a prototype-PTE page belongs to, through its OriginalPte (a subsection PTE:
+ * _MMPTE_SUBSECTION.SubsectionAddress -> _SUBSECTION.ControlArea). NTKD_E_NOTFOUND when the
+ * page is not file-backed (pagefile-backed section pages keep a demand-zero OriginalPte);
+ * NTKD_E_NOTPRESENT with a message when the subsection is unreadable. */
+nk_status nk_mm_pfn_control_area(ntkd_target *t, const nk_mmpfn *e, uint64_t *ca);
+
+/* ---- control areas ------------------------------------------------------------------------ */
+typedef struct nk_mmca {
+    uint64_t addr, segment, flink, blink;
+    uint64_t section_refs, pfn_refs, mapped_views, user_refs, flush_count, mod_write_count;
+    uint64_t system_views, writable_refs, wait_for_del;
+    uint64_t file_object;   /* FilePointer with the _EX_FAST_REF count bits cleared */
+    uint32_t flags;         /* u.LongFlags */
+    char flag_names[256];   /* names of the set 1-bit fields of _MMSECTION_FLAGS */
+    bool file, image;
+    char file_name[512];    /* "" when none or unreadable */
+    /* segment */
+    uint64_t seg_control_area, total_ptes, segment_size, committed, extend_info, proto_ptes;
+    uint32_t seg_flags;
+    bool seg_ok;
+} nk_mmca;
+nk_status nk_mm_ca(ntkd_target *t, uint64_t ca, nk_mmca *out);
+
+typedef struct nk_mmsub {
+    uint64_t addr, control_area, base_pte, next;
+    uint64_t ptes, starting_sector, full_sectors, unused_ptes;
+    uint32_t flags, protection, sector_end_offset;
+} nk_mmsub;
+/* The subsections after the control area (NextSubsection chain from CA + sizeof CA; a cycle or
+ * an unreadable one ends the walk with a note in why). Returns the count in *n. */
+nk_status nk_mm_subsections(ntkd_target *t, uint64_t ca, nk_mmsub *out, size_t max, size_t *n,
+                            nk_strbuf *why);
+
+/* ---- counters ------------------------------------------------------------------------------ */
+typedef struct nk_mmcounter {
+    const char *key;    /* "AvailablePages" (the scene manifest's names) */
+    const char *label;  /* WinDbg's "Available Pages:" */
+    uint64_t pages;
+    bool have;
+} nk_mmcounter;
+#define NK_MM_NCOUNTERS 18
+typedef struct nk_mmpagefile {
+    char name[260];             /* PageFileName ("\\??\\C:\\pagefile.sys") */
+    uint64_t size, free_space, minimum, maximum; /* pages */
+} nk_mmpagefile;
+typedef struct nk_mmvm {
+    nk_mmcounter c[NK_MM_NCOUNTERS];
+    nk_mmpagefile pagefile[16]; /* MmPagingFile[] / MiSystemPartition.Vp.PagingFile[] */
+    unsigned npagefiles;
+    bool have_failures;
+    uint32_t failures[4];       /* the four members */
+    uint64_t failure_count;     /* [0] + [1] + ([2] up to build 3790, else [3]) */
+    const char *failure_source; /* "MiChargeCommitmentFailures" / "MiSystemPartition.Vp.ChargeCommitmentFailures" */
+    bool partition;             /* counters from MiSystemPartition */
+} nk_mmvm;
+nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *out);
+
+/* Installs the software-PTE layout that nt's _MMPTE_* types describe (when it is one of the
+ * known ones and differs from the built-in choice), so that nk_pte_decode follows the kernel
+ * (Windows 7 kernels patched for L1TF moved PageFileLow). No-op without nt's types. */
+void nk_mm_use_type_pte_layout(ntkd_target *t);
+
+#endif

@@ -1,0 +1,275 @@
+#!/bin/bash
+# mm.sh: the memory-manager commands (!vm, !ca addr, !ca 0, !memusage, !pte on transition,
+# prototype, pagefile and outswapped-stack pages) on the "mm" scene of ntkd-genscene, on every
+# layout (win7, w1809, w19041, w22000 x64; xp x86 PAE; full and bitmap dumps), in text and --json,
+# against the generator's manifest (ca, capfn, pfn, pfncount, vmcounter, ptekind, outswapped
+# lines). Hostile variants (--hostile cycle: a looping subsection chain, a prototype-PTE page
+# naming a subsection the dump lacks) must give messages, never a crash or a hang.
+# usage: bash mm.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
+set -u
+source "$(dirname "$0")/scene_lib.sh" "$@"
+W=$WORKDIR/mm-cli
+mkdir -p "$W"
+fails=0
+checked=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+SYMP=$(scene_sympath)
+
+cat >"$W/check.py" <<'EOF'
+import json, subprocess, sys, collections, re
+ntkd, dump, symp, tag, mode = sys.argv[1:6]
+fails = []
+def fail(msg):
+    fails.append(msg)
+    print("FAIL: %s: %s" % (tag, msg))
+
+def H(v):
+    return int(v, 16) if isinstance(v, str) else int(v)
+
+mf = collections.defaultdict(list)
+for line in open(dump + ".manifest"):
+    line = line.strip()
+    if line and not line.startswith("#"):
+        p = line.split()
+        mf[p[0]].append(p[1:])
+is64 = not any(l[0] == "x86pae" for l in mf["arch"])
+W = 16 if is64 else 8
+
+def run(cmds, js):
+    args = [ntkd, "-z", dump, "-y", symp]
+    if js:
+        args.append("--json")
+    args += ["-c", "; ".join(cmds)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    if r.returncode not in (0, 1):
+        fail("ntkd exited %d on %s: %s" % (r.returncode, cmds, r.stderr[-400:]))
+    if r.returncode < 0 or "Sanitizer" in r.stderr or "runtime error" in r.stderr:
+        fail("crash on %s: %s" % (cmds, r.stderr[-600:]))
+    if not js:
+        return r.stdout
+    out = []
+    for l in r.stdout.splitlines():
+        l = l.strip()
+        if l.startswith("{"):
+            out.append(json.loads(l))
+    if len(out) != len(cmds):
+        fail("expected %d JSON objects for %s, got %d" % (len(cmds), cmds, len(out)))
+    return out
+
+cas = {H(l[0]): {"kind": l[1], "name": l[2], "views": H(l[3]), "pfn_refs": H(l[4])} for l in mf["ca"]}
+pfns = {H(l[0]): {"list": l[1], "share": H(l[2]), "ref": H(l[3]), "pte": H(l[4])} for l in mf["pfn"]}
+capfn = [(H(l[0]), H(l[1])) for l in mf["capfn"]]
+counts = {l[0]: H(l[1]) for l in mf["pfncount"]}
+vmc = {l[0]: H(l[1]) for l in mf["vmcounter"]}
+ptek = [(H(l[0]), l[1], H(l[2])) for l in mf["ptekind"]]
+outsw = [H(l[0]) for l in mf["outswapped"]]
+hostile = collections.defaultdict(list)
+for l in mf["mmhostile"]:
+    hostile[l[0]].append(H(l[1]))
+if len(cas) != 3 or not pfns or not ptek or not outsw or not vmc:
+    fail("manifest lacks the mm facts (ca %d pfn %d ptekind %d)" % (len(cas), len(pfns), len(ptek)))
+    sys.exit(1)
+
+# ---- expected usage per control area, from the pfn lines of its pages
+use = collections.defaultdict(lambda: {"valid": 0, "standby": 0, "dirty": 0})
+for ca, pfn in capfn:
+    lst = pfns[pfn]["list"]
+    k = {"Active": "valid", "Standby": "standby", "Modified": "dirty", "ModifiedNoWrite": "dirty"}.get(lst)
+    if k:
+        use[ca][k] += 1
+
+cmds = ["!vm", "!ca 0", "!memusage"] + ["!ca %x" % a for a in sorted(cas)] + ["!pte %x" % v for v, _, _ in ptek]
+J = run(cmds, True)
+T = run(cmds, False)
+if len(J) == len(cmds):
+    R = dict(zip(cmds, J))
+    # ---- !vm
+    vm = R["!vm"]
+    for name, v in vmc.items():
+        if name == "CommitFailures":
+            if vm.get("commit_failures") != v:
+                fail("!vm commit failures %s, manifest %d" % (vm.get("commit_failures"), v))
+            continue
+        c = vm.get("counters", {}).get(name)
+        if c is None:
+            fail("!vm: no counter %s (manifest %#x)" % (name, v))
+        elif c["pages"] != v or c["kb"] != 4 * v:
+            fail("!vm %s = %s, manifest %#x" % (name, c, v))
+    if "CommitFailures" in vmc and ("%d commit requests have failed" % vmc["CommitFailures"]) not in T:
+        fail("!vm text lacks the commit-failure line for %d" % vmc["CommitFailures"])
+    if "CommittedPages" in vmc:
+        v = vmc["CommittedPages"]
+        if not re.search(r"Committed pages:\s+%d \(\s*%d Kb\)" % (v, 4 * v), T):
+            fail("!vm text lacks 'Committed pages: %d (%d Kb)'" % (v, 4 * v))
+    pf = mf["pagefile"]
+    jp = vm.get("page_files", [])
+    if len(pf) != len(jp):
+        fail("!vm: %d page files, manifest %d" % (len(jp), len(pf)))
+    for l, j in zip(pf, jp):
+        name, size, free, mn, mx = l[0], H(l[1]), H(l[2]), H(l[3]), H(l[4])
+        if (j.get("name"), j.get("size_pages"), j.get("free_pages"), j.get("minimum_pages"), j.get("maximum_pages")) != (name, size, free, mn, mx):
+            fail("!vm page file %s, manifest %s" % (j, l))
+        if ("Page File: %s" % name) not in T or not re.search(r"Current:\s+%d Kb\s+Free Space:\s+%d Kb" % (4 * size, 4 * free), T):
+            fail("!vm text lacks the page file lines for %s" % name)
+    # ---- !ca 0: the file and image control areas, found through the PFN database
+    c0 = R["!ca 0"]
+    found = {H(c["control_area"]): c for c in c0.get("control_areas", [])}
+    for a, c in cas.items():
+        if c["kind"] == "pagefile":
+            if a in found:
+                fail("!ca 0 lists the pagefile-backed control area %x (the PFN database does not name it)" % a)
+            continue
+        if a not in found:
+            fail("!ca 0 misses control area %x (%s)" % (a, c["name"]))
+            continue
+        if found[a].get("kind") != c["kind"] or found[a].get("file_name") != c["name"]:
+            fail("!ca 0 %x: %s %s, manifest %s %s" % (a, found[a].get("kind"), found[a].get("file_name"), c["kind"], c["name"]))
+        label = "Image" if c["kind"] == "image" else "File"
+        if not re.search(r"^%0*x \d+\s+%s: %s$" % (W, a, label, re.escape(c["name"])), T, re.M):
+            fail("!ca 0 text lacks the line for %x %s" % (a, c["name"]))
+    # the pool-tag search (classic-pool builds: every control area in its own tagged block)
+    pool = {H(c["control_area"]): c for c in c0.get("pool_control_areas", [])}
+    for l in mf["catag"]:
+        a, tg = H(l[0]), l[1]
+        if a not in pool or pool[a].get("tag") != tg or pool[a].get("kind") != cas.get(a, {}).get("kind"):
+            fail("!ca 0 pool-tag search: %x (%s) found as %s" % (a, tg, pool.get(a)))
+    if len(pool) != len(mf["catag"]):
+        fail("!ca 0 pool-tag search found %d control areas, manifest %d" % (len(pool), len(mf["catag"])))
+    if mf["catag"] and "Pagefile-backed section" not in T:
+        fail("!ca 0 text lacks the pagefile-backed control area of the pool search")
+    if not hostile and (c0.get("bad_subsections") or c0.get("unreadable_entries")):
+        fail("!ca 0 reports problems on a clean scene: %s" % c0)
+    # ---- !ca addr
+    for a, c in cas.items():
+        r = R["!ca %x" % a]
+        if r.get("kind") != c["kind"] or (c["kind"] != "pagefile" and r.get("file_name") != c["name"]):
+            fail("!ca %x: kind %s name %s, manifest %s %s" % (a, r.get("kind"), r.get("file_name"), c["kind"], c["name"]))
+        if r.get("mapped_views") != c["views"] or r.get("pfn_refs") != c["pfn_refs"]:
+            fail("!ca %x: views %s pfn refs %s, manifest %d %d" % (a, r.get("mapped_views"), r.get("pfn_refs"), c["views"], c["pfn_refs"]))
+        if H(r.get("segment_info", {}).get("control_area", "0x0")) != a:
+            fail("!ca %x: its segment names %s" % (a, r.get("segment_info")))
+        subs = r.get("subsections", [])
+        if not subs or any(H(s["control_area"]) != a for s in subs):
+            fail("!ca %x: subsections %s" % (a, subs))
+        if a in hostile["subsection_cycle"]:
+            if "loops back" not in T:
+                fail("!ca %x: text lacks the looping-chain message" % a)
+            if "loops" not in r.get("subsection_error", ""):
+                fail("!ca %x: no message for the looping subsection chain: %s" % (a, r.get("subsection_error")))
+        elif r.get("subsection_error"):
+            fail("!ca %x: %s" % (a, r.get("subsection_error")))
+        if not re.search(r"^ControlArea  @ %0*x$" % (W, a), T, re.M):
+            fail("!ca %x: text lacks 'ControlArea  @ %0*x'" % (a, W, a))
+        want = ("%s: %s" % ("Image" if c["kind"] == "image" else "File", c["name"])) if c["kind"] != "pagefile" else "Pagefile-backed section"
+        if want not in T:
+            fail("!ca %x: text lacks '%s'" % (a, want))
+    # ---- !memusage
+    mu = R["!memusage"]
+    lists = mu.get("lists", {})
+    for name, n in counts.items():
+        got = lists.get(name)
+        if got is None or (name in ("Zeroed", "Active") and got < n) or (name not in ("Zeroed", "Active") and got != n):
+            fail("!memusage %s: %s, manifest %d" % (name, got, n))
+    if sum(v for k, v in lists.items()) != mu.get("total"):
+        fail("!memusage: lists %s do not add up to the total %s" % (lists, mu.get("total")))
+    mca = {H(c["control_area"]): c for c in mu.get("control_areas", [])}
+    for a, c in cas.items():
+        u = use[a]
+        if c["kind"] == "pagefile":
+            g = mu.get("pagefile_sections", {})
+        else:
+            g = mca.get(a)
+            if g is None:
+                fail("!memusage: no line for control area %x" % a)
+                continue
+            if not re.search(r"^%0*x .*mapped_file\( %s \)$" % (W, a, re.escape(c["name"].split("\\")[-1])), T, re.M):
+                fail("!memusage text: no mapped_file line for %x" % a)
+        for k in ("valid", "standby", "dirty"):
+            if g.get(k) != u[k]:
+                fail("!memusage %x %s: %s, manifest %d" % (a, k, g.get(k), u[k]))
+    for label, name in (("Standby", "Standby"), ("Modified", "Modified"), ("Bad", "Bad")):
+        n = counts.get(name, 0)
+        if not re.search(r"^\s*%s:\s+%d \(\s*%d kb\)$" % (label, n, 4 * n), T, re.M):
+            fail("!memusage text lacks '%s: %d (%d kb)'" % (label, n, 4 * n))
+    if hostile["pfn"] and not mu.get("bad_subsections"):
+        fail("!memusage: the corrupt PFN entry %x gave no message" % hostile["pfn"][0])
+    if hostile["pfn"] and "unreadable subsections" not in T:
+        fail("!memusage/!ca 0 text: no note on the corrupt PFN entry")
+    # ---- !pte
+    first_proto = {}
+    for a, p in capfn:
+        first_proto.setdefault(a, p)
+    for va, kind, raw in ptek:
+        r = R["!pte %x" % va]
+        sw = r.get("software", {})
+        if r.get("result") != "invalid" or sw.get("kind") != kind:
+            fail("!pte %x: result %s kind %s, manifest %s" % (va, r.get("result"), sw.get("kind"), kind))
+            continue
+        lv = r.get("levels", [])
+        if not lv or H(lv[-1].get("value", "0x0")) != raw:
+            fail("!pte %x: PTE %s, manifest %#x" % (va, lv[-1].get("value") if lv else None, raw))
+        if kind == "transition":
+            pfn = H(sw["pfn"])
+            if pfn not in pfns:
+                fail("!pte %x: transition frame %x is not a manifest pfn" % (va, pfn))
+            elif sw.get("pfn_list") != pfns[pfn]["list"]:
+                fail("!pte %x: frame %x on %s, manifest %s" % (va, pfn, sw.get("pfn_list"), pfns[pfn]["list"]))
+            if not re.search(r"^\s+Transition: %x$" % pfn, T, re.M):
+                fail("!pte %x: text lacks 'Transition: %x'" % (va, pfn))
+            if sw.get("protection") == 0x1f:
+                # (hostile scenes also break the process list: the thread is not findable there)
+                if not hostile and H(sw.get("outswapped_thread", "0x0")) not in outsw:
+                    fail("!pte %x: outswapped thread %s, manifest %s" % (va, sw.get("outswapped_thread"), outsw))
+                if "Protect: 1f - Outswapped kernel stack" not in T:
+                    fail("!pte: text lacks 'Protect: 1f - Outswapped kernel stack'")
+        elif kind == "prototype":
+            data = [a for a, c in cas.items() if c["kind"] == "file"][0]
+            want = pfns[first_proto[data]]["pte"]
+            if H(sw.get("proto_addr", "0x0")) != want:
+                fail("!pte %x: prototype PTE %s, manifest %#x" % (va, sw.get("proto_addr"), want))
+        elif kind == "pagefile":
+            for l in mf["ptepagefile"]:
+                if H(l[0]) == va and (sw.get("pagefile") != H(l[1]) or H(sw.get("offset", "0x0")) != H(l[2])):
+                    fail("!pte %x: page file %s offset %s, manifest %s %s" % (va, sw.get("pagefile"), sw.get("offset"), l[1], l[2]))
+                if H(l[0]) == va and not re.search(r"^\s+PageFile:\s+%x$" % H(l[1]), T, re.M):
+                    fail("!pte %x: text lacks 'PageFile:  %x'" % (va, H(l[1])))
+            if H(sw.get("offset", "0x0")) != (raw >> 32):
+                fail("!pte %x: page-file offset %s, raw %#x" % (va, sw.get("offset"), raw))
+            if not re.search(r"^\s+Offset: %x$" % (raw >> 32), T, re.M):
+                fail("!pte %x: text lacks 'Offset: %x'" % (va, raw >> 32))
+    if not any(sw_k == "transition" for _, sw_k, _ in ptek):
+        fail("no transition ptekind")
+print("%s: %d failures" % (tag, len(fails)))
+sys.exit(1 if fails else 0)
+EOF
+
+check() { # layout kind [genscene options]
+    local layout=$1 kind=$2
+    shift 2
+    local f
+    f=$(scene_dump "$layout" mm "$kind" "$@") || {
+        fail "scene $layout mm $kind $*"
+        return
+    }
+    checked=$((checked + 1))
+    python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$layout-$kind$*" "" || fail "$layout $kind $*"
+}
+
+check win7 bitmap
+check win7 full
+check w1809 full
+check w19041 full
+check w19041 bitmap
+check w22000 full
+check xp pae
+check w19041 full --hostile cycle
+check xp pae --hostile cycle
+
+# outside a kernel dump / bad arguments: messages, not crashes
+f=$(scene_dump w19041 mm full)
+out=$("$NTKD" -z "$f" -y "$SYMP" -c "!ca 1234; !ca; !vm zz" 2>&1)
+echo "$out" | grep -q "usage: !ca" || fail "!ca without an address: $out"
+echo "$out" | grep -qi "not in the dump\|not readable\|error" || fail "!ca 1234: $out"
+
+echo "mm: $checked scenes checked, $fails failures"
+[ "$fails" = 0 ]

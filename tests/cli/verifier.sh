@@ -1,0 +1,353 @@
+#!/bin/bash
+# verifier.sh: !verifier (level, options, counters, verified drivers, per-driver pool, the pool,
+# IRP and critical-region logs), !gflag, and the 0x20 / 0xC4-0xC5 verifier diagnosis of
+# !analyze -v, on the generator's verifier/apc/iover scenes of every layout (win7 w1809 w19041
+# w22000 xp), text and --json, against the manifest's verifier lines (verifier_level vstat
+# verified valloc gflag vlog* apc_thread culprit) and seed shapes (003, 004, 001). Hostile
+# variants (a cyclic verified-driver list and AVL tree, a log index past the end, log pages
+# missing) must give messages, never a crash or a hang.
+# usage: bash verifier.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
+set -u
+source "$(dirname "$0")/scene_lib.sh" "$@"
+W=$WORKDIR/verifier-cli
+mkdir -p "$W"
+fails=0
+checked=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+SYMP=$(scene_sympath)
+
+cat >"$W/check.py" <<'EOF'
+import json, subprocess, sys, collections
+ntkd, dump, symp, tag, scene = sys.argv[1:6]
+fails = []
+def fail(msg):
+    fails.append(msg)
+    print("FAIL: %s: %s" % (tag, msg))
+
+def hexv(v):
+    return int(v, 16) if isinstance(v, str) else int(v)
+
+mf = collections.defaultdict(list)
+for line in open(dump + ".manifest"):
+    line = line.strip()
+    if line and not line.startswith("#"):
+        p = line.split()
+        mf[p[0]].append(p[1:])
+
+import re
+_cache = {}
+def run_many(cmds, js):
+    args = [ntkd, "-z", dump, "-y", symp] + (["--json"] if js else []) + ["-c", "; ".join(cmds)]
+    try:
+        r = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        fail("%s: timed out" % cmds)
+        return
+    if r.returncode not in (0, 1) or "AddressSanitizer" in r.stderr or "runtime error" in r.stderr:
+        fail("%s: exit %d %s" % (cmds, r.returncode, r.stderr[-400:]))
+    if js:
+        for line in r.stdout.splitlines():
+            if line.startswith("{"):
+                o = json.loads(line)
+                _cache[(o.get("command", ""), True)] = o
+    else:
+        cur = None
+        for line in r.stdout.splitlines(True):
+            m = re.match(r"^\d+: kd> (.*)$", line.rstrip("\n"))
+            if m:
+                cur = m.group(1).strip()
+                _cache[(cur, False)] = ""
+            elif cur is not None:
+                _cache[(cur, False)] += line
+
+def run(cmd, js):
+    if (cmd, js) not in _cache:
+        run_many([cmd], js)
+    if (cmd, js) not in _cache:
+        fail("%s: no output" % cmd)
+        return None if js else ""
+    return _cache[(cmd, js)]
+
+def lm_name(f):
+    return f[:-4] if f.lower().endswith(".sys") else f
+
+# every command in two runs (JSON, text)
+_cmds = ["!verifier", "!gflag", "!verifier 80", "!verifier 100", "!verifier 200"]
+for _l in mf["vlog"]:
+    if _l[0] == "pool":
+        _cmds.append("!verifier 80 %x" % hexv(_l[2]))
+        break
+if scene == "verifier":
+    _cmds.append("!verifier 3 %s" % mf["verified"][0][0])
+if scene in ("apc", "iover"):
+    _cmds.append("!analyze -v")
+run_many(_cmds, True)
+run_many(_cmds, False)
+
+# ---- summary: level, counters, drivers
+level = hexv(mf["verifier_level"][0][0])
+j = run("!verifier", True)
+t = run("!verifier", False)
+if j:
+    if hexv(j.get("level", "0x0")) != level:
+        fail("level %s, manifest %#x" % (j.get("level"), level))
+    st = j.get("statistics", {})
+    for name, v in mf["vstat"]:
+        if name in st and hexv(st[name]) != hexv(v):
+            fail("statistic %s = %s, manifest %s" % (name, st[name], v))
+        if name not in st:
+            fail("statistic %s missing" % name)
+    drv = {d["name"].lower(): d for d in j.get("drivers", [])}
+    for f, paged, np, loads, unloads, cp, cn in mf["verified"]:
+        d = drv.get(f.lower())
+        if not d:
+            fail("verified driver %s not listed (%s)" % (f, list(drv)))
+            continue
+        if not d.get("has_pool_counters"):
+            fail("%s: no pool counters" % f)
+            continue
+        if hexv(d["paged_bytes"]) != hexv(paged) or hexv(d["nonpaged_bytes"]) != hexv(np):
+            fail("%s: paged/nonpaged %s/%s, manifest %s/%s" % (f, d["paged_bytes"], d["nonpaged_bytes"], paged, np))
+        if d["loads"] != int(loads) or hexv(d["current_paged_allocations"]) != int(cp) or \
+           hexv(d["current_nonpaged_allocations"]) != int(cn):
+            fail("%s: loads/current allocations differ from the manifest" % f)
+    if len(drv) != len(mf["verified"]):
+        fail("%d drivers listed, manifest %d" % (len(drv), len(mf["verified"])))
+if "Verify Level %x ... enabled options are:" % level not in t:
+    fail("text: no 'Verify Level %x' line" % level)
+if level & 0x8 and "All pool allocations checked on unload" not in t:
+    fail("text: option 0x8 not named as seed 003 does")
+if level & 0x800 and "Miscellaneous checks enabled" not in t:
+    fail("text: option 0x800 not named as seed 004 does")
+if level & 0x10 and "Io subsystem checking enabled" not in t:
+    fail("text: option 0x10 not named as seed 004 does")
+for head in ("Summary of All Verifier Statistics", "Driver Verification List", "Pool Allocations Attempted"):
+    if head not in t:
+        fail("text: no '%s'" % head)
+for f, paged, np, *_ in mf["verified"]:
+    row = [l for l in t.splitlines() if l.rstrip().endswith(f) and "Loaded" in l]
+    if not row or ("%08x" % hexv(np)) not in row[0] or ("%08x" % hexv(paged)) not in row[0]:
+        fail("text: no Loaded row for %s with %08x/%08x: %r" % (f, hexv(np), hexv(paged), row))
+
+# ---- !gflag
+g = hexv(mf["gflag"][0][0])
+j = run("!gflag", True)
+t = run("!gflag", False)
+if j and hexv(j.get("value", "0x1")) != g:
+    fail("!gflag value %s, manifest %#x" % (j.get("value"), g))
+if "Current NtGlobalFlag contents: 0x%08x" % g not in t:
+    fail("!gflag text: %r" % t[:200])
+if g & 0x4000 and "otl - Maintain a list of objects for each type" not in t:
+    fail("!gflag: otl not named as seed 001 shows")
+
+# ---- logs
+absent = {l[0] for l in mf["vlog_absent"]}
+lengths = {l[0]: hexv(l[1]) for l in mf["vlog_length"]}
+logs = collections.defaultdict(list)
+for l in mf["vlog"]:
+    logs[l[0]].append(l[1:])
+table_types = {"irp": "_IOV_IRP_TRACE"}
+for kind, flag, key, word in (("pool", 0x80, "pool_log", "pool"), ("irp", 0x100, "irp_log", "IRP"),
+                              ("crit", 0x200, "critical_region_log", "critical-region")):
+    j = run("!verifier %x" % flag, True)
+    if not j:
+        continue
+    jl = j.get(key, {})
+    if kind in absent:
+        err = jl.get("error", "")
+        if word + " log" not in err:
+            fail("%s log absent from the table, message %r" % (kind, err))
+        continue
+    if "error" in jl:
+        fail("%s log: %s" % (kind, jl["error"]))
+        continue
+    if hexv(jl.get("length", "0x0")) != lengths[kind]:
+        fail("%s log length %s, manifest %#x" % (kind, jl.get("length"), lengths[kind]))
+    got = {e["slot"]: e for e in jl.get("entries", [])}
+    if len(got) != len(logs[kind]):
+        fail("%s log: %d entries, manifest %d" % (kind, len(got), len(logs[kind])))
+    for m in logs[kind]:
+        e = got.get(hexv(m[0]))
+        if not e:
+            fail("%s log: slot %s missing" % (kind, m[0]))
+            continue
+        if kind == "pool":
+            if hexv(e["address"]) != hexv(m[1]) or hexv(e["size"]) != hexv(m[2]) or hexv(e["thread"]) != hexv(m[3]):
+                fail("pool slot %s: %s" % (m[0], e))
+            if e["operation"] != {"alloc": "allocate", "free": "free"}[m[4]]:
+                fail("pool slot %s: operation %s, manifest %s" % (m[0], e["operation"], m[4]))
+            if not any(f["symbol"].lower().startswith(lm_name(m[5]).lower() + "!") for f in e["stack"]):
+                fail("pool slot %s: no %s frame" % (m[0], m[5]))
+        elif kind == "irp":
+            if hexv(e["irp"]) != hexv(m[1]) or hexv(e["thread"]) != hexv(m[2]) or \
+               e["kernel_apc_disable"] != int(m[3]) or e["special_apc_disable"] != int(m[4]):
+                fail("irp slot %s: %s vs %s" % (m[0], e, m))
+        else:
+            if hexv(e["thread"]) != hexv(m[1]) or e["operation"] != m[2] or \
+               e.get("module", "").lower() != lm_name(m[3]).lower():
+                fail("crit slot %s: %s vs %s" % (m[0], {k: e.get(k) for k in ("thread", "operation", "module")}, m))
+    # the text shapes of the seeds
+    t = run("!verifier %x" % flag, False)
+    if kind == "pool" and logs[kind]:
+        a = logs[kind][0]
+        line = "Pool block %s, Size %s, Thread %s" % tuple(
+            ("%016x" if len(mf["arch"]) == 0 or mf["arch"][0][0] == "x64" else "%08x") % hexv(x) for x in (a[1], a[2], a[3]))
+        if line not in t:
+            fail("pool log text lacks %r" % line)
+        if "There are up to 0x%x entries in the log." % lengths[kind] not in t:
+            fail("pool log text: no entry count line")
+    if kind == "crit" and ("Enter/Leave Critical Region log:" not in t or
+                           "There are up to 0x%x entries in the log." % lengths[kind] not in t):
+        fail("critical-region log text shape (seed 004)")
+    if kind == "irp" and logs[kind]:
+        m = logs[kind][0]
+        if "KernelApcDisable = %d, SpecialApcDisable = %d" % (int(m[3]), int(m[4])) not in t:
+            fail("IRP log text shape (seed 003)")
+
+# a log whose enters and leaves balance says so
+if scene == "verifier" and logs["crit"]:
+    t = run("!verifier 200", False)
+    if "every critical region in the log is balanced" not in t:
+        fail("!verifier 200 on a balanced log: no verdict")
+
+# the pool log for one address (seed 001: !verifier 80 ADDR)
+if logs["pool"]:
+    addr = logs["pool"][0][1]
+    j = run("!verifier 80 %x" % hexv(addr), True)
+    if j:
+        ents = j.get("pool_log", {}).get("entries", [])
+        want = [m for m in logs["pool"] if hexv(m[1]) == hexv(addr)]
+        if len(ents) != len(want) or any(hexv(e["address"]) != hexv(addr) for e in ents):
+            fail("!verifier 80 %s: %d entries, manifest %d" % (addr, len(ents), len(want)))
+
+# per-driver pool (seed 003: !verifier 3 DRIVER)
+if scene == "verifier":
+    f0 = mf["verified"][0][0]
+    j = run("!verifier 3 %s" % f0, True)
+    if j:
+        ds = j.get("drivers", [])
+        if len(ds) != 1 or ds[0]["name"].lower() != f0.lower():
+            fail("!verifier 3 %s: drivers %s" % (f0, [d["name"] for d in ds]))
+        else:
+            got = sorted(hexv(a["address"]) for a in ds[0].get("allocations", []))
+            if mf["valloc"]:
+                want = sorted(hexv(v[1]) for v in mf["valloc"] if v[0].lower() == f0.lower())
+            else:
+                # the pool log's allocations by the driver never freed in it
+                freed, want = set(), []
+                for m in sorted(logs["pool"], key=lambda m: -hexv(m[0])):
+                    a = hexv(m[1])
+                    if m[4] == "free":
+                        freed.add(a)
+                    elif a not in freed:
+                        freed.add(a)
+                        if m[5].lower() == f0.lower():
+                            want.append(a)
+                want.sort()
+            if got != want:
+                fail("!verifier 3 %s: allocations %s, expected %s" % (f0, [hex(x) for x in got], [hex(x) for x in want]))
+
+# ---- the diagnosis (apc, iover)
+if scene in ("apc", "iover"):
+    j = run("!analyze -v", True)
+    a = (j or {}).get("analysis", {})
+    kf = a.get("kernel_facts", {})
+    th, kad, sad = mf["apc_thread"][0]
+    v = kf.get("THREAD_APC_DISABLE", "")
+    if ("KernelApcDisable %d" % int(kad)) not in v or ("%x" % hexv(th)) not in v:
+        fail("THREAD_APC_DISABLE %r, manifest %s %s" % (v, th, kad))
+    if "APC_DISABLE_COUNT" not in kf:
+        fail("no APC_DISABLE_COUNT fact")
+    if mf["culprit"]:
+        c = mf["culprit"][0][0]
+        if a.get("image_name", "").lower() != c.lower() or a.get("module_name", "").lower() != lm_name(c).lower():
+            fail("blamed %s/%s, culprit %s" % (a.get("module_name"), a.get("image_name"), c))
+        if lm_name(c).lower() not in a.get("failure_bucket_id", "").lower():
+            fail("bucket %r does not name %s" % (a.get("failure_bucket_id"), c))
+        if lm_name(c) not in kf.get("CRITICAL_REGION_CULPRIT", ""):
+            fail("CRITICAL_REGION_CULPRIT %r" % kf.get("CRITICAL_REGION_CULPRIT"))
+        j2 = run("!verifier 200", True)
+        ub = (j2 or {}).get("critical_region_log", {}).get("unbalanced", [])
+        if not any(hexv(u["thread"]) == hexv(th) and u["module"].lower() == lm_name(c).lower() and
+                   u["enters"] > u["leaves"] for u in ub):
+            fail("!verifier 200: no unbalanced %s on thread %s: %s" % (c, th, ub))
+    elif "crit" in absent:
+        t = run("!analyze -v", False)
+        if "keeps no critical-region log" not in t:
+            fail("!analyze -v on a build without the log does not say so")
+    if mf["culprit"]:
+        # the summary's notes name it too
+        j3 = run("!verifier", True) or {}
+        ub = j3.get("critical_region_balance", {}).get("unbalanced", [])
+        if not any(u["module"].lower() == lm_name(mf["culprit"][0][0]).lower() for u in ub):
+            fail("!verifier summary: no note on the unbalanced culprit: %s" % ub)
+    if scene == "iover":
+        if "DISPATCH_ROUTINE" not in kf or "FltpDispatch" not in kf.get("DISPATCH_ROUTINE", ""):
+            fail("DISPATCH_ROUTINE %r" % kf.get("DISPATCH_ROUTINE"))
+    t = run("!analyze -v", False)
+    if "THREAD_APC_DISABLE:" not in t:
+        fail("!analyze -v text lacks THREAD_APC_DISABLE")
+
+print("CHECKED %s" % tag)
+sys.exit(1 if fails else 0)
+EOF
+
+for layout in win7 w1809 w19041 w22000 xp; do
+    kind=full
+    [ "$layout" = xp ] && kind=pae
+    for scene in verifier apc iover; do
+        f=$(scene_dump "$layout" "$scene" "$kind") || { fail "$layout $scene: generator failed"; continue; }
+        checked=$((checked + 1))
+        python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$layout/$scene" "$scene" || fails=$((fails + 1))
+    done
+done
+
+# a bitmap dump of one layout reads the same
+f=$(scene_dump w19041 verifier bitmap) || fail "w19041 verifier bitmap: generator failed"
+if [ -n "${f:-}" ]; then
+    checked=$((checked + 1))
+    python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "w19041/verifier/bitmap" verifier || fails=$((fails + 1))
+fi
+
+# hostile: cyclic lists and tree, index past the end, missing log pages
+for layout in w19041 xp; do
+    kind=full
+    [ "$layout" = xp ] && kind=pae
+    f=$(scene_dump "$layout" iover "$kind" --hostile all) || { fail "$layout hostile: generator failed"; continue; }
+    out=$W/$layout-hostile.txt
+    : >"$out"
+    cmds="!verifier; !verifier 3; !verifier 80; !verifier 100; !verifier 200; !verifier 380 0; !gflag; !analyze -v"
+    timeout 120 "$NTKD" -z "$f" -y "$SYMP" -c "$cmds" >"$out" 2>&1
+    rc=$?
+    if [ $rc -ge 124 ] || grep -q "AddressSanitizer\|runtime error" "$out"; then
+        fail "$layout hostile: exit $rc"
+    fi
+    timeout 120 "$NTKD" -z "$f" -y "$SYMP" --json -c "$cmds" >"$out.json" 2>&1
+    rc=$?
+    if [ $rc -ge 124 ] || grep -q "AddressSanitizer\|runtime error" "$out.json"; then
+        fail "$layout hostile --json: exit $rc"
+    fi
+    checked=$((checked + 1))
+    grep -q "cycle that does not return to the head" "$out" ||
+        fail "$layout hostile: the cyclic verified-driver list is not reported"
+    if [ "$layout" = w19041 ]; then
+        node=$(mf_get "$f" hostile | awk '$2 == "vavl_cycle" {print $3}')
+        grep -q "ViTargetDriversAvl: the link at node .*(a cycle)" "$out" ||
+            fail "$layout hostile: the AVL cycle is not reported"
+        short=$(printf '%x' $((node & 0xffffffff)))
+        grep "ViTargetDriversAvl" "$out" | grep -q "$short" ||
+            fail "$layout hostile: the AVL message does not name node $node"
+        grep -q "index 0xfffffff0 is past its 0x80 entries" "$out" ||
+            fail "$layout hostile: the critical-region index past the end is not reported"
+        grep -q "pool log entries are not in the dump" "$out" ||
+            fail "$layout hostile: the missing pool log pages are not reported"
+        grep -q "entered and not left by BadDriver" "$out" ||
+            fail "$layout hostile: the critical-region log is no longer read"
+    else
+        grep -q "this build keeps no critical-region log" "$out" ||
+            fail "$layout hostile: XP's missing log is not reported"
+    fi
+done
+
+echo "verifier.sh: $checked checks, $fails failures"
+[ $fails -eq 0 ]

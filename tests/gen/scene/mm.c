@@ -1,0 +1,825 @@
+/* mm.c: scene "mm", the memory manager's state (seeds 001, 002, 003).
+ *
+ * - Control areas for a mapped data file, an image and a pagefile-backed section, each one
+ *   allocation holding the _CONTROL_AREA and its _SUBSECTIONs (as Windows allocates them), a
+ *   _SEGMENT with its prototype PTEs (inline ThePtes where the build has them), and for the
+ *   files a _FILE_OBJECT with FileName and SectionObjectPointer.
+ * - The PFN database (nt!MmPfnDatabase; Windows 7 at fffffa80`00000000): one _MMPFN per frame
+ *   the dump can hold; every frame allocated when the scene is built is described (Active, with
+ *   the self-map address of its PTE); chosen frames lie on the Zeroed, Free, Standby,
+ *   Modified, ModifiedNoWrite, Bad and Transition lists; the section pages are prototype-PTE
+ *   pages whose OriginalPte is a subsection PTE (file-backed) or a demand-zero PTE (pagefile-
+ *   backed), so the control areas are reachable through the PFN database.
+ * - Memory counters: Mm* globals and MiChargeCommitmentFailures[4] (XP, Windows 7), or
+ *   MiSystemPartition (_MI_PARTITION.Vp / PageLists) on 1809 and later.
+ * - Invalid PTEs: a kernel page in transition (Standby), one whose PTE points at a prototype
+ *   PTE of the data file, one paged out to the page file, and a waiting thread whose kernel
+ *   stack is outswapped (KernelStackResident 0, its stack PTEs in transition with protection
+ *   0x1f, the frames on the Modified list).
+ *
+ * Page tables are built when the dump is written (world.c), so the invalid PTEs are written
+ * into the finished dump file: an exit handler walks the dump's own page tables (from its
+ * header's DirectoryTableBase and run list or bitmap) to each PTE and rewrites it. It runs only
+ * when the manifest was completed (the scene succeeded).
+ *
+ * Hostile (--hostile cycle|all): the data file's subsection chain loops back to its first
+ * subsection, and a prototype-PTE frame's OriginalPte names a subsection at an address the dump
+ * does not hold (mmhostile lines). */
+#include "scene.h"
+
+#include "gen_layout.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ PTE patches at exit */
+#define MM_MAX_PATCH 64
+
+static struct {
+    uint64_t va, raw;
+} g_patch[MM_MAX_PATCH];
+static size_t g_npatch;
+static char g_out[4096];
+
+static void patch_add(uint64_t va, uint64_t raw)
+{
+    if (g_npatch == MM_MAX_PATCH)
+        sc_die("mm: too many PTE patches");
+    g_patch[g_npatch].va = va;
+    g_patch[g_npatch].raw = raw;
+    g_npatch++;
+}
+
+typedef struct dmp {
+    FILE *f;
+    bool x64, bitmap;
+    uint64_t dtb, hdr;
+    uint64_t nruns;
+    uint64_t rbase[86], rcount[86];
+    uint8_t *bits;
+    uint64_t nbits, first;
+    uint64_t *rank; /* bitmap: set bits before each 64-bit word */
+} dmp;
+
+static bool off_of(const dmp *d, uint64_t pfn, uint64_t *off)
+{
+    if (d->bitmap) {
+        if (pfn >= d->nbits || !(d->bits[pfn / 8] & (1u << (pfn % 8))))
+            return false;
+        uint64_t r = d->rank[pfn / 64];
+        for (uint64_t p = pfn & ~63ULL; p < pfn; p++)
+            r += (d->bits[p / 8] >> (p % 8)) & 1;
+        *off = d->first + r * SC_PAGE;
+        return true;
+    }
+    uint64_t idx = 0;
+    for (uint64_t i = 0; i < d->nruns; i++) {
+        if (pfn >= d->rbase[i] && pfn - d->rbase[i] < d->rcount[i]) {
+            *off = d->hdr + (idx + pfn - d->rbase[i]) * SC_PAGE;
+            return true;
+        }
+        idx += d->rcount[i];
+    }
+    return false;
+}
+
+static bool rd64(const dmp *d, uint64_t pa, uint64_t *v)
+{
+    uint64_t off;
+    uint8_t b[8];
+    if (!off_of(d, pa >> 12, &off) || fseek(d->f, (long)(off + (pa & 0xfff)), SEEK_SET) ||
+        fread(b, 1, 8, d->f) != 8)
+        return false;
+    *v = 0;
+    for (int i = 7; i >= 0; i--)
+        *v = (*v << 8) | b[i];
+    return true;
+}
+
+static bool wr64(const dmp *d, uint64_t pa, uint64_t v)
+{
+    uint64_t off;
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    return off_of(d, pa >> 12, &off) && !fseek(d->f, (long)(off + (pa & 0xfff)), SEEK_SET) &&
+           fwrite(b, 1, 8, d->f) == 8;
+}
+
+/* The physical address of va's last-level PTE, walking the dump's tables. */
+static bool pte_pa(const dmp *d, uint64_t va, uint64_t *pa)
+{
+    const uint64_t am = 0x000ffffffffff000ULL;
+    uint64_t e, t;
+    if (d->x64) {
+        t = d->dtb & am;
+        for (int shift = 39; shift > 12; shift -= 9) {
+            if (!rd64(d, t + 8 * ((va >> shift) & 511), &e) || !(e & 1) || (e & 0x80))
+                return false;
+            t = e & am;
+        }
+        *pa = t + 8 * ((va >> 12) & 511);
+        return true;
+    }
+    if (!rd64(d, (d->dtb & ~0x1fULL) + 8 * ((va >> 30) & 3), &e) || !(e & 1))
+        return false;
+    if (!rd64(d, (e & am) + 8 * ((va >> 21) & 511), &e) || !(e & 1) || (e & 0x80))
+        return false;
+    *pa = (e & am) + 8 * ((va >> 12) & 511);
+    return true;
+}
+
+static void patch_fail(const char *why, uint64_t va)
+{
+    fprintf(stderr, "ntkd-genscene: scene mm: patching the PTE of 0x%llx in %s: %s\n",
+            (unsigned long long)va, g_out, why);
+    char mfp[4200];
+    snprintf(mfp, sizeof mfp, "%s.manifest", g_out);
+    remove(g_out);
+    remove(mfp);
+    _exit(1);
+}
+
+static void patch_at_exit(void)
+{
+    if (!g_npatch || !g_out[0])
+        return;
+    char mfp[4200];
+    snprintf(mfp, sizeof mfp, "%s.manifest", g_out);
+    if (access(mfp, F_OK) != 0)
+        return; /* the scene failed: nothing to patch */
+    dmp d;
+    memset(&d, 0, sizeof d);
+    d.f = fopen(g_out, "r+b");
+    if (!d.f)
+        patch_fail("cannot open the dump", 0);
+    static uint8_t h[0x2000];
+    if (fread(h, 1, sizeof h, d.f) < 0x1000)
+        patch_fail("short header", 0);
+    d.x64 = !memcmp(h + 4, "DU64", 4);
+    if (d.x64) {
+        gd_header64 H;
+        memcpy(&H, h, sizeof H);
+        d.hdr = sizeof(gd_header64);
+        d.dtb = H.directory_table_base;
+        d.bitmap = H.dump_type == 5;
+        gd_physdesc64 pd;
+        memcpy(&pd, H.physical_memory_block, sizeof pd);
+        d.nruns = pd.number_of_runs < 86 ? pd.number_of_runs : 0;
+        for (uint64_t i = 0; i < d.nruns; i++) {
+            gd_run64 r;
+            memcpy(&r, H.physical_memory_block + sizeof pd + i * sizeof r, sizeof r);
+            d.rbase[i] = r.base_page;
+            d.rcount[i] = r.page_count;
+        }
+    } else {
+        gd_header32 H;
+        memcpy(&H, h, sizeof H);
+        d.hdr = sizeof(gd_header32);
+        d.dtb = H.directory_table_base;
+        d.bitmap = H.dump_type == 5;
+        gd_physdesc32 pd;
+        memcpy(&pd, H.physical_memory_block, sizeof pd);
+        d.nruns = pd.number_of_runs < 86 ? pd.number_of_runs : 0;
+        for (uint64_t i = 0; i < d.nruns; i++) {
+            gd_run32 r;
+            memcpy(&r, H.physical_memory_block + sizeof pd + i * sizeof r, sizeof r);
+            d.rbase[i] = r.base_page;
+            d.rcount[i] = r.page_count;
+        }
+    }
+    if (d.bitmap) {
+        gd_bmp_header b;
+        if (fseek(d.f, (long)d.hdr, SEEK_SET) || fread(&b, 1, sizeof b, d.f) != sizeof b)
+            patch_fail("no bitmap header", 0);
+        d.nbits = b.pages;
+        d.first = b.first_page;
+        if (d.nbits > (1ULL << 32))
+            patch_fail("bitmap too large", 0);
+        size_t nb = (size_t)((d.nbits + 63) / 64) * 8;
+        d.bits = sc_alloc0(nb);
+        d.rank = sc_alloc0((nb / 8 + 1) * sizeof *d.rank);
+        if (fread(d.bits, 1, nb, d.f) != nb)
+            patch_fail("short bitmap", 0);
+        uint64_t r = 0;
+        for (size_t wi = 0; wi < nb / 8; wi++) {
+            d.rank[wi] = r;
+            for (int bi = 0; bi < 8; bi++)
+                r += (uint64_t)__builtin_popcount(d.bits[wi * 8 + (size_t)bi]);
+        }
+    }
+    for (size_t i = 0; i < g_npatch; i++) {
+        uint64_t pa, back = 0;
+        if (!pte_pa(&d, g_patch[i].va, &pa))
+            patch_fail("no page table maps it", g_patch[i].va);
+        if (!wr64(&d, pa, g_patch[i].raw) || fflush(d.f) || !rd64(&d, pa, &back) ||
+            back != g_patch[i].raw)
+            patch_fail("write failed", g_patch[i].va);
+    }
+    free(d.bits);
+    free(d.rank);
+    if (fclose(d.f))
+        patch_fail("close failed", 0);
+}
+
+/* ------------------------------------------------------------------ the scene */
+typedef struct mm {
+    kern *k;
+    world *w;
+    const lay *L;
+    bool x64;
+    unsigned P;
+    uint64_t ptesz;
+    uint64_t pfndb, esz, bound;
+    int lists[8]; /* _MMLISTS values: Zeroed Free Standby Modified ModifiedNoWrite Bad Active Transition */
+    unsigned counts[8];
+    unsigned nactive_lines;
+} mm;
+
+enum { L_ZERO, L_FREE, L_STANDBY, L_MOD, L_MODNW, L_BAD, L_ACTIVE, L_TRANS };
+static const char *const list_names[8] = {"Zeroed", "Free", "Standby", "Modified",
+                                          "ModifiedNoWrite", "Bad", "Active", "Transition"};
+static const char *const list_enum[8] = {"ZeroedPageList", "FreePageList", "StandbyPageList",
+                                         "ModifiedPageList", "ModifiedNoWritePageList",
+                                         "BadPageList", "ActiveAndValid", "TransitionPage"};
+
+/* v placed in the bits of Type.Field (a bitfield of a _MMPTE_* type, or a whole field). */
+static uint64_t pf(const lay *L, const char *type, const char *field, uint64_t v)
+{
+    uint64_t off, size;
+    unsigned bp, bl;
+    if (!lay_field(L, type, field, &off, &size, &bp, &bl))
+        sc_die("the table has no field %s.%s", type, field);
+    unsigned pos = (unsigned)off * 8 + (bl ? bp : 0), len = bl ? bl : (unsigned)size * 8;
+    uint64_t m = len >= 64 ? ~0ULL : ((1ULL << len) - 1);
+    return (v & m) << pos;
+}
+
+static uint64_t pte_valid(uint64_t pfn) { return (pfn << 12) | 0x121; }
+
+static uint64_t pte_transition(const mm *m, uint64_t pfn, unsigned prot)
+{
+    return pf(m->L, "_MMPTE_TRANSITION", "Transition", 1) |
+           pf(m->L, "_MMPTE_TRANSITION", "Protection", prot) |
+           pf(m->L, "_MMPTE_TRANSITION", "PageFrameNumber", pfn);
+}
+
+static uint64_t pte_pagefile(const mm *m, unsigned num, uint64_t off, unsigned prot)
+{
+    return pf(m->L, "_MMPTE_SOFTWARE", "PageFileLow", num) |
+           pf(m->L, "_MMPTE_SOFTWARE", "PageFileHigh", off) |
+           pf(m->L, "_MMPTE_SOFTWARE", "Protection", prot);
+}
+
+static uint64_t pte_proto(const mm *m, uint64_t addr)
+{
+    return pf(m->L, "_MMPTE_PROTOTYPE", "Prototype", 1) |
+           pf(m->L, "_MMPTE_PROTOTYPE", "ProtoAddress", addr);
+}
+
+static uint64_t pte_subsection(const mm *m, uint64_t sub, unsigned prot)
+{
+    return pf(m->L, "_MMPTE_SUBSECTION", "Prototype", 1) |
+           pf(m->L, "_MMPTE_SUBSECTION", "SubsectionAddress", sub) |
+           pf(m->L, "_MMPTE_SUBSECTION", "Protection", prot);
+}
+
+static void put_pte(mm *m, uint64_t at, uint64_t v) { w_put(m->w, at, (unsigned)m->ptesz, v); }
+
+/* A _FILE_OBJECT named `name` whose section pointers name the control area. */
+static uint64_t file_object(mm *m, const char *name, uint64_t ca, bool image)
+{
+    const lay *L = m->L;
+    uint64_t fo = ob_create(m->k, "File", NULL, 0, lay_size(L, "_FILE_OBJECT"));
+    w_try(m->w, fo, "_FILE_OBJECT", "Type", 5);
+    w_try(m->w, fo, "_FILE_OBJECT", "Size", lay_size(L, "_FILE_OBJECT"));
+    w_ustr(m->w, fo + lay_off_req(L, "_FILE_OBJECT", "FileName"), name);
+    if (lay_has_type(L, "_SECTION_OBJECT_POINTERS")) {
+        uint64_t sop = w_alloc(m->w, lay_size(L, "_SECTION_OBJECT_POINTERS"), m->P);
+        w_set(m->w, sop, "_SECTION_OBJECT_POINTERS", image ? "ImageSectionObject" : "DataSectionObject", ca);
+        w_try(m->w, fo, "_FILE_OBJECT", "SectionObjectPointer", sop);
+    }
+    return fo;
+}
+
+/* An allocation tagged `tag`: on the builds with the classic pool (before 18362), alone in a
+ * pool page (its _POOL_HEADER, then a free block to the end of the page), as !ca 0's pool-tag
+ * search finds control areas (seed 001); on segment-heap builds a plain allocation. */
+static uint64_t pool_alloc(mm *m, uint64_t size, const char *tag)
+{
+    world *w = m->w;
+    const lay *L = m->L;
+    if (m->k->build >= 18362 || !lay_has_type(L, "_POOL_HEADER"))
+        return w_alloc(w, size, 16);
+    uint64_t hs = lay_size(L, "_POOL_HEADER");
+    unsigned unit = m->x64 ? 16u : 8u;
+    uint64_t first = (hs + size + unit - 1) / unit * unit;
+    if (first + unit > SC_PAGE)
+        sc_die("mm: a control area of 0x%llx bytes does not fit a pool page", (unsigned long long)size);
+    uint64_t page = w_alloc(w, SC_PAGE, SC_PAGE);
+    uint64_t tv = (uint64_t)(uint8_t)tag[0] | (uint64_t)(uint8_t)tag[1] << 8 | (uint64_t)(uint8_t)tag[2] << 16 |
+                  (uint64_t)(uint8_t)tag[3] << 24;
+    w_set(w, page, "_POOL_HEADER", "PreviousSize", 0);
+    w_set(w, page, "_POOL_HEADER", "PoolIndex", 0);
+    w_set(w, page, "_POOL_HEADER", "BlockSize", first / unit);
+    w_set(w, page, "_POOL_HEADER", "PoolType", 1); /* NonPagedPool + 1 */
+    w_set(w, page, "_POOL_HEADER", "PoolTag", tv);
+    uint64_t h2 = page + first;
+    w_set(w, h2, "_POOL_HEADER", "PreviousSize", first / unit);
+    w_set(w, h2, "_POOL_HEADER", "PoolIndex", 0);
+    w_set(w, h2, "_POOL_HEADER", "BlockSize", (SC_PAGE - first) / unit);
+    w_set(w, h2, "_POOL_HEADER", "PoolType", 0); /* free */
+    w_set(w, h2, "_POOL_HEADER", "PoolTag", 0x65657246); /* "Free" */
+    mf("catag 0x%llx %s 0x%llx", (unsigned long long)(page + hs), tag, (unsigned long long)page);
+    return page + hs;
+}
+
+typedef struct sect {
+    uint64_t ca, seg, protos, sub[2], fo;
+    unsigned nptes, nsub, sub_ptes[2];
+} sect;
+
+/* A control area with `nsub` subsections (sub_ptes PTEs each) and its segment. kind: 0 data
+ * file, 1 image, 2 pagefile-backed. */
+static void section(mm *m, sect *s, int kind, const char *name, unsigned nsub, const unsigned *sub_ptes,
+                    unsigned views, unsigned pfn_refs)
+{
+    world *w = m->w;
+    const lay *L = m->L;
+    memset(s, 0, sizeof *s);
+    s->nsub = nsub;
+    for (unsigned i = 0; i < nsub; i++) {
+        s->sub_ptes[i] = sub_ptes[i];
+        s->nptes += sub_ptes[i];
+    }
+    uint64_t casz = lay_size(L, "_CONTROL_AREA"), subsz = lay_size(L, "_SUBSECTION");
+    s->ca = pool_alloc(m, casz + nsub * subsz, kind == 1 ? "MmCi" : "MmCa");
+    int64_t the = lay_off(L, "_SEGMENT", "ThePtes");
+    if (the >= 0) {
+        s->seg = w_alloc(w, (uint64_t)the + s->nptes * m->ptesz, 16);
+        s->protos = s->seg + (uint64_t)the;
+    } else {
+        s->seg = w_alloc(w, lay_size(L, "_SEGMENT"), 16);
+        s->protos = w_alloc(w, s->nptes * m->ptesz, 16);
+    }
+    /* segment */
+    w_set(w, s->seg, "_SEGMENT", "ControlArea", s->ca);
+    w_set(w, s->seg, "_SEGMENT", "TotalNumberOfPtes", s->nptes);
+    w_set(w, s->seg, "_SEGMENT", "SizeOfSegment", (uint64_t)s->nptes * SC_PAGE - (kind == 0 ? 0x2f0 : 0));
+    w_set(w, s->seg, "_SEGMENT", "PrototypePte", s->protos);
+    if (kind == 2)
+        w_set(w, s->seg, "_SEGMENT", "NumberOfCommittedPages", s->nptes);
+    /* control area */
+    w_set(w, s->ca, "_CONTROL_AREA", "Segment", s->seg);
+    if (lay_off(L, "_CONTROL_AREA", "DereferenceList") >= 0)
+        w_list_init(w, s->ca + lay_off_req(L, "_CONTROL_AREA", "DereferenceList"));
+    else if (lay_off(L, "_CONTROL_AREA", "ListHead") >= 0)
+        w_list_init(w, s->ca + lay_off_req(L, "_CONTROL_AREA", "ListHead"));
+    w_set(w, s->ca, "_CONTROL_AREA", "NumberOfSectionReferences", 1);
+    w_set(w, s->ca, "_CONTROL_AREA", "NumberOfPfnReferences", pfn_refs);
+    w_set(w, s->ca, "_CONTROL_AREA", "NumberOfMappedViews", views);
+    w_set(w, s->ca, "_CONTROL_AREA", "NumberOfUserReferences", views + (kind == 1));
+    if (!w_try(w, s->ca, "_CONTROL_AREA", "NumberOfSubsections", nsub))
+        w_try(w, s->ca, "_CONTROL_AREA", "u2.e2.NumberOfSubsections", nsub);
+    if (!w_try(w, s->ca, "_CONTROL_AREA", "NumberOfSystemCacheViews", kind == 0))
+        w_try(w, s->ca, "_CONTROL_AREA", "u2.e2.NumberOfSystemCacheViews", kind == 0);
+    if (kind == 0)
+        w_set(w, s->ca, "_CONTROL_AREA", "u.Flags.File", 1);
+    if (kind == 1) {
+        w_set(w, s->ca, "_CONTROL_AREA", "u.Flags.File", 1);
+        w_set(w, s->ca, "_CONTROL_AREA", "u.Flags.Image", 1);
+    }
+    if (kind == 2)
+        w_set(w, s->ca, "_CONTROL_AREA", "u.Flags.Commit", 1);
+    w_try(w, s->ca, "_CONTROL_AREA", "u.Flags.Accessed", 1); /* XP: bit 27 */
+    if (kind != 2) {
+        s->fo = file_object(m, name, s->ca, kind == 1);
+        /* _EX_FAST_REF on Windows 7 and later: the low bits hold a reference count */
+        w_set(w, s->ca, "_CONTROL_AREA", "FilePointer", s->fo | (m->x64 ? 3 : 0));
+    } else {
+        w_try(w, s->ca, "_CONTROL_AREA", "u.Flags.FilePointerNull", 1);
+    }
+    /* subsections, right after the control area */
+    uint64_t first = 0;
+    for (unsigned i = 0; i < nsub; i++) {
+        uint64_t sub = s->ca + casz + i * subsz;
+        s->sub[i] = sub;
+        w_set(w, sub, "_SUBSECTION", "ControlArea", s->ca);
+        w_set(w, sub, "_SUBSECTION", "SubsectionBase", s->protos + first * m->ptesz);
+        w_set(w, sub, "_SUBSECTION", "PtesInSubsection", sub_ptes[i]);
+        w_set(w, sub, "_SUBSECTION", "NextSubsection", i + 1 < nsub ? sub + subsz : 0);
+        w_set(w, sub, "_SUBSECTION", "StartingSector", kind == 2 ? 0 : (uint32_t)(first * 8));
+        w_set(w, sub, "_SUBSECTION", "NumberOfFullSectors", kind == 2 ? 0 : sub_ptes[i] * 8);
+        unsigned prot = kind == 1 ? (i == 0 ? 1 : 3) : 4; /* ReadOnly / ExecuteRead / ReadWrite */
+        w_set(w, sub, "_SUBSECTION", "u.SubsectionFlags.Protection", prot);
+        first += sub_ptes[i];
+    }
+}
+
+static void pfn_set(mm *m, uint64_t pfn, const char *field, uint64_t v)
+{
+    w_set(m->w, m->pfndb + pfn * m->esz, "_MMPFN", field, v);
+}
+
+/* One PFN database entry; `list` an L_* index; proto: a prototype-PTE page. */
+static void pfn_entry(mm *m, uint64_t pfn, int list, uint64_t share, uint64_t ref, uint64_t pte_addr,
+                      uint64_t orig, uint64_t pte_frame, bool proto, bool line)
+{
+    if (pfn >= m->bound)
+        sc_die("mm: frame 0x%llx past the PFN database", (unsigned long long)pfn);
+    uint64_t e = m->pfndb + pfn * m->esz;
+    uint8_t zero[64] = {0};
+    w_write(m->w, e, zero, (size_t)m->esz);
+    pfn_set(m, pfn, "PteAddress", pte_addr);
+    pfn_set(m, pfn, "u2.ShareCount", share);
+    pfn_set(m, pfn, "u3.e2.ReferenceCount", ref);
+    pfn_set(m, pfn, "u3.e1.PageLocation", (uint64_t)m->lists[list]);
+    if (list == L_MOD || list == L_MODNW)
+        pfn_set(m, pfn, "u3.e1.Modified", 1);
+    if (list == L_TRANS)
+        pfn_set(m, pfn, "u3.e1.ReadInProgress", 1);
+    w_put(m->w, e + lay_off_req(m->L, "_MMPFN", "OriginalPte"), (unsigned)m->ptesz, orig);
+    pfn_set(m, pfn, "u4.PteFrame", pte_frame);
+    if (proto && !w_try(m->w, e, "_MMPFN", "u4.PrototypePte", 1))
+        pfn_set(m, pfn, "u3.e1.PrototypePte", 1);
+    m->counts[list]++;
+    if (line)
+        mf("pfn 0x%llx %s 0x%llx 0x%llx 0x%llx", (unsigned long long)pfn, list_names[list],
+           (unsigned long long)share, (unsigned long long)ref, (unsigned long long)pte_addr);
+}
+
+static bool is_kernel_va(const mm *m, uint64_t va)
+{
+    return m->x64 ? va >= 0xffff800000000000ULL : va >= 0x80000000ULL;
+}
+
+static void default_entry(void *u, uint64_t pfn, uint64_t va, bool table)
+{
+    mm *m = u;
+    uint64_t pte = va ? w_pte_va(m->w, va) : 0;
+    uint64_t orig = pf(m->L, "_MMPTE_SOFTWARE", "Protection", 4);
+    (void)table;
+    if (va && !is_kernel_va(m, va))
+        orig = pf(m->L, "_MMPTE_SOFTWARE", "Protection", 4);
+    pfn_entry(m, pfn, L_ACTIVE, 1, 1, pte, orig, 0, false, va && m->nactive_lines < 4);
+    if (va && m->nactive_lines < 4)
+        m->nactive_lines++;
+}
+
+/* A page of pattern text. */
+static void frame_text(world *w, uint64_t pfn, const char *text)
+{
+    w_frame_write(w, pfn, 0, text, strlen(text));
+}
+
+static uint64_t text_frame(world *w, const char *text)
+{
+    uint64_t pfn = w_frame_new(w);
+    frame_text(w, pfn, text);
+    return pfn;
+}
+
+/* A counter: its value written where the build keeps it, and its manifest line. */
+static void counter(mm *m, const char *mname, const char *global, const char *part_field, uint64_t v)
+{
+    uint64_t part = k_sym_opt(m->k, "MiSystemPartition");
+    bool ok = false;
+    if (part != SC_NONE && part_field)
+        ok = w_try(m->w, part, "_MI_PARTITION", part_field, v);
+    else if (part == SC_NONE && global) {
+        uint64_t g = k_sym_opt(m->k, global);
+        if (g != SC_NONE) {
+            w_pointer(m->w, g, v);
+            ok = true;
+        }
+    }
+    if (ok && mname)
+        mf("vmcounter %s 0x%llx", mname, (unsigned long long)v);
+}
+
+static void list_total(mm *m, const char *global, const char *part_field, uint64_t v)
+{
+    uint64_t part = k_sym_opt(m->k, "MiSystemPartition");
+    if (part != SC_NONE) {
+        char f[96];
+        snprintf(f, sizeof f, "%s.Total", part_field);
+        w_try(m->w, part, "_MI_PARTITION", f, v);
+    } else {
+        uint64_t g = k_sym_opt(m->k, global);
+        if (g != SC_NONE)
+            w_set(m->w, g, "_MMPFNLIST", "Total", v);
+    }
+}
+
+/* A counter kept in a global of pages and/or one of bytes (whichever the build has). */
+static void counter_global(mm *m, const char *mname, const char *g_pages, const char *g_bytes, uint64_t v)
+{
+    bool ok = false;
+    uint64_t g;
+    if (g_pages && (g = k_sym_opt(m->k, g_pages)) != SC_NONE) {
+        w_pointer(m->w, g, v);
+        ok = true;
+    }
+    if (g_bytes && (g = k_sym_opt(m->k, g_bytes)) != SC_NONE) {
+        w_pointer(m->w, g, v * SC_PAGE);
+        ok = true;
+    }
+    if (ok)
+        mf("vmcounter %s 0x%llx", mname, (unsigned long long)v);
+}
+
+/* One paging file (\??\C:\pagefile.sys), in MmPagingFile[] or MiSystemPartition.Vp.PagingFile[]. */
+static void paging_file(mm *m)
+{
+    world *w = m->w;
+    const lay *L = m->L;
+    if (!lay_has_type(L, "_MMPAGING_FILE"))
+        return;
+    const uint64_t size = 0x40000, freep = 0x3f5e7, minp = 0x40000, maxp = 0x100000;
+    uint64_t pf = w_alloc(w, lay_size(L, "_MMPAGING_FILE"), 16);
+    w_set(w, pf, "_MMPAGING_FILE", "Size", size);
+    w_set(w, pf, "_MMPAGING_FILE", "FreeSpace", freep);
+    w_set(w, pf, "_MMPAGING_FILE", "MinimumSize", minp);
+    w_set(w, pf, "_MMPAGING_FILE", "MaximumSize", maxp);
+    w_ustr(w, pf + lay_off_req(L, "_MMPAGING_FILE", "PageFileName"), "\\??\\C:\\pagefile.sys");
+    uint64_t part = k_sym_opt(m->k, "MiSystemPartition");
+    if (part != SC_NONE) {
+        int64_t arr = lay_off(L, "_MI_PARTITION", "Vp.PagingFile");
+        if (arr < 0 || !w_try(w, part, "_MI_PARTITION", "Vp.NumberOfPagingFiles", 1))
+            return;
+        w_pointer(w, part + (uint64_t)arr, pf);
+    } else {
+        uint64_t n = k_sym_opt(m->k, "MmNumberOfPagingFiles"), a = k_sym_opt(m->k, "MmPagingFile");
+        if (n == SC_NONE || a == SC_NONE)
+            return;
+        w_put(w, n, 4, 1);
+        w_pointer(w, a, pf);
+    }
+    mf("pagefile \\??\\C:\\pagefile.sys 0x%llx 0x%llx 0x%llx 0x%llx", (unsigned long long)size,
+       (unsigned long long)freep, (unsigned long long)minp, (unsigned long long)maxp);
+}
+
+static uint64_t nt_ret(kern *k, const char *a, const char *b, unsigned off)
+{
+    const char *n = k_sym_opt(k, a) != SC_NONE ? a : b;
+    if (!n || k_sym_opt(k, n) == SC_NONE)
+        return 0;
+    return k_ret(k, k_nt_func(k, n), off);
+}
+
+void scene_mm(kern *k, const sc_base *b)
+{
+    mm M;
+    memset(&M, 0, sizeof M);
+    mm *m = &M;
+    m->k = k;
+    m->w = k->w;
+    m->L = k->L;
+    m->P = lay_ptr(k->L);
+    m->x64 = m->P == 8;
+    m->ptesz = lay_size(k->L, "_MMPTE");
+    world *w = m->w;
+    const lay *L = m->L;
+    for (int i = 0; i < 8; i++) {
+        int64_t v;
+        m->lists[i] = lay_enum(L, "_MMLISTS", list_enum[i], &v) ? (int)v : i;
+    }
+    bool hostile = b->o->hostile && (!strcmp(b->o->hostile, "cycle") || !strcmp(b->o->hostile, "all"));
+
+    /* ---- sections */
+    sect data, img, pfs;
+    static const unsigned data_ptes[2] = {2, 2}, img_ptes[2] = {1, 3}, pf_ptes[1] = {2};
+    section(m, &data, 0, "\\Windows\\Fonts\\couri.ttf", 2, data_ptes, 1, 3);
+    section(m, &img, 1, "\\Windows\\System32\\urlmon.dll", 2, img_ptes, 2, 3);
+    section(m, &pfs, 2, NULL, 1, pf_ptes, 1, 2);
+    mf("ca 0x%llx file \\Windows\\Fonts\\couri.ttf 0x1 0x3", (unsigned long long)data.ca);
+    mf("ca 0x%llx image \\Windows\\System32\\urlmon.dll 0x2 0x3", (unsigned long long)img.ca);
+    mf("ca 0x%llx pagefile - 0x1 0x2", (unsigned long long)pfs.ca);
+
+    /* ---- pages of the sections */
+    /* data file: [0] valid (the page of a system view, va_proto), [1] standby, [2] modified,
+       [3] not resident (a subsection PTE) */
+    uint64_t va_proto = w_alloc(w, SC_PAGE, SC_PAGE);
+    w_write(w, va_proto, "couri.ttf page 0: mapped data file", 35);
+    uint64_t dA = w_pfn_of(w, va_proto);
+    uint64_t dB = text_frame(w, "couri.ttf page 1 (standby)");
+    uint64_t dC = text_frame(w, "couri.ttf page 2 (modified)");
+    put_pte(m, data.protos + 0 * m->ptesz, pte_valid(dA));
+    put_pte(m, data.protos + 1 * m->ptesz, pte_transition(m, dB, 4));
+    put_pte(m, data.protos + 2 * m->ptesz, pte_transition(m, dC, 4));
+    put_pte(m, data.protos + 3 * m->ptesz, pte_subsection(m, data.sub[1], 4));
+    /* image: headers [0] valid, .text [1] valid, [2] standby, [3] not resident */
+    uint64_t iH = text_frame(w, "MZ urlmon.dll headers");
+    uint64_t iX0 = text_frame(w, "urlmon.dll .text page 0");
+    uint64_t iX1 = text_frame(w, "urlmon.dll .text page 1 (standby)");
+    put_pte(m, img.protos + 0 * m->ptesz, pte_valid(iH));
+    put_pte(m, img.protos + 1 * m->ptesz, pte_valid(iX0));
+    put_pte(m, img.protos + 2 * m->ptesz, pte_transition(m, iX1, 3));
+    put_pte(m, img.protos + 3 * m->ptesz, pte_subsection(m, img.sub[1], 3));
+    /* pagefile-backed: [0] valid, [1] modified */
+    uint64_t pD = text_frame(w, "pagefile-backed section page 0");
+    uint64_t pE = text_frame(w, "pagefile-backed section page 1 (modified)");
+    put_pte(m, pfs.protos + 0 * m->ptesz, pte_valid(pD));
+    put_pte(m, pfs.protos + 1 * m->ptesz, pte_transition(m, pE, 4));
+
+    /* ---- kernel pages with invalid PTEs */
+    uint64_t va_trans = w_alloc(w, SC_PAGE, SC_PAGE);
+    w_write(w, va_trans, "a paged-pool page in transition", 31);
+    uint64_t fT = w_pfn_of(w, va_trans);
+    uint64_t va_pf = w_alloc(w, SC_PAGE, SC_PAGE);
+    uint64_t fP = w_pfn_of(w, va_pf);
+    uint64_t raw_trans = pte_transition(m, fT, 4);
+    uint64_t raw_proto = pte_proto(m, data.protos);
+    uint64_t raw_pf = pte_pagefile(m, 1, 0x1a2b3, 4); /* page file 1: PageFileLow moved in L1TF kernels */
+    patch_add(va_trans, raw_trans);
+    patch_add(va_proto, raw_proto);
+    patch_add(va_pf, raw_pf);
+    mf("ptekind 0x%llx transition 0x%llx", (unsigned long long)va_trans, (unsigned long long)raw_trans);
+    mf("ptekind 0x%llx prototype 0x%llx", (unsigned long long)va_proto, (unsigned long long)raw_proto);
+    mf("ptekind 0x%llx pagefile 0x%llx", (unsigned long long)va_pf, (unsigned long long)raw_pf);
+    mf("ptepagefile 0x%llx 0x1 0x1a2b3", (unsigned long long)va_pf);
+
+    /* ---- a thread with an outswapped kernel stack (waiting in UserMode) */
+    uint64_t rets[4];
+    size_t nr = 0;
+    uint64_t r;
+    if ((r = nt_ret(k, "KiSwapContext", NULL, 0x3a)))
+        rets[nr++] = r;
+    if ((r = nt_ret(k, "KiCommitThreadWait", NULL, 0x1d2)))
+        rets[nr++] = r;
+    if ((r = nt_ret(k, "KeWaitForSingleObject", NULL, 0x19f)))
+        rets[nr++] = r;
+    if ((r = nt_ret(k, "KiStartSystemThread", "KiThreadStartup", 0x16)))
+        rets[nr++] = r;
+    if (!nr)
+        sc_die("scene mm: nt has none of the wait functions");
+    int64_t ur;
+    unsigned user_request = lay_enum(L, "_KWAIT_REASON", "UserRequest", &ur) ? (unsigned)ur : 6;
+    uint64_t oth = k_thread(k, b->csrss, 0x7c4, 5, user_request, rets, nr);
+    w_try(w, oth, "_KTHREAD", "WaitMode", 1);
+    w_set(w, oth, "_KTHREAD", "KernelStackResident", 0);
+    uint64_t sbase, slimit;
+    k_thread_stack(k, oth, &sbase, &slimit);
+    mf("outswapped 0x%llx", (unsigned long long)oth);
+    uint64_t stack_frames[16];
+    size_t nstack = 0;
+    for (uint64_t va = slimit & ~(uint64_t)(SC_PAGE - 1); va < sbase && nstack < 16; va += SC_PAGE) {
+        uint64_t f = w_pfn_of(w, va);
+        stack_frames[nstack++] = f;
+        uint64_t raw = pte_transition(m, f, 0x1f);
+        patch_add(va, raw);
+        if (va + SC_PAGE >= sbase)
+            mf("ptekind 0x%llx transition 0x%llx", (unsigned long long)(sbase - 0x100),
+               (unsigned long long)raw);
+    }
+
+    /* ---- lone frames for the other lists */
+    uint64_t z[3], fr[2], mnw, bad, trans;
+    for (int i = 0; i < 3; i++)
+        z[i] = w_frame_new(w);
+    fr[0] = text_frame(w, "a freed page");
+    fr[1] = text_frame(w, "another freed page");
+    mnw = text_frame(w, "modified, not to be written");
+    bad = w_frame_new(w);
+    trans = w_frame_new(w);
+    uint64_t corrupt = hostile ? text_frame(w, "corrupt pfn entry") : 0;
+
+    /* ---- counters (pages) */
+    uint64_t part = k_sym_opt(k, "MiSystemPartition");
+    unsigned failures[4] = {0x11, 0xbd38, 0x222, 0x3};
+    bool xp_rule = k->build <= 3790; /* seed 003: [2] counted on XP/2003, [3] after */
+    uint64_t nfail = (uint64_t)failures[0] + failures[1] + (xp_rule ? failures[2] : failures[3]);
+    if (part != SC_NONE) {
+        int64_t fo = lay_off(L, "_MI_PARTITION", "Vp.ChargeCommitmentFailures");
+        if (fo >= 0)
+            for (int i = 0; i < 4; i++)
+                w_put(w, part + (uint64_t)fo + 4u * (unsigned)i, 4, failures[i]);
+        if (fo >= 0)
+            mf("vmcounter CommitFailures 0x%llx", (unsigned long long)nfail);
+    } else {
+        uint64_t g = k_sym_opt(k, "MiChargeCommitmentFailures");
+        if (g != SC_NONE) {
+            for (int i = 0; i < 4; i++)
+                w_put(w, g + 4u * (unsigned)i, 4, failures[i]);
+            mf("vmcounter CommitFailures 0x%llx", (unsigned long long)nfail);
+        }
+    }
+    counter(m, "ResAvailPages", "MmResidentAvailablePages", "Vp.ResidentAvailablePages", 0x3a2c1);
+    counter(m, "CommittedPages", "MmTotalCommittedPages", "Vp.TotalCommittedPages", 0x4fb40);
+    counter(m, "CommitLimit", "MmTotalCommitLimit", "Vp.TotalCommitLimit", 0xa298e);
+    counter(m, "SharedCommit", "MmSharedCommit", "Vp.SharedCommit", 0x18e3);
+    counter(m, "DriverCommit", "MmDriverCommit", NULL, 0x99a);
+    counter(m, "ProcessCommit", "MmProcessCommit", NULL, 0x155f);
+    counter(m, "PagedPoolCommit", "MmPagedPoolCommit", NULL, 0x7e8a);
+    counter(m, "NonPagedPoolUsage", "MmAllocatedNonPagedPool", NULL, 0x25eeb);
+    counter(m, "FreeSystemPtes", "MmTotalFreeSystemPtes", NULL, 0x1ff5b);
+    counter(m, "LockedIoPages", "MmSystemLockPagesCount", NULL, 0x1c);
+    counter(m, "ModifiedPfPages", "MmTotalPagesForPagingFile", "Vp.TotalPagesForPagingFile", 0x6);
+    counter(m, "SpecialPool", "MmSpecialPagesInUse", NULL, 0x2a);
+    counter_global(m, "NonPagedPoolMax", "MmMaximumNonPagedPoolInPages", "MmMaximumNonPagedPoolInBytes", 0x2ea66);
+    counter_global(m, "PagedPoolMaximum", "MmSizeOfPagedPoolInPages", "MmSizeOfPagedPoolInBytes", 0x20000);
+    paging_file(m);
+    /* an empty big-pool table (the "pool" scene fills one), so that the pool-tag search of
+       !ca 0 finds a table to read */
+    uint64_t bpt = k_sym_opt(k, "PoolBigPageTable"), bps = k_sym_opt(k, "PoolBigPageTableSize");
+    if (bpt != SC_NONE && bps != SC_NONE && lay_has_type(L, "_POOL_TRACKER_BIG_PAGES")) {
+        uint64_t tab = w_alloc(w, 8 * lay_size(L, "_POOL_TRACKER_BIG_PAGES"), SC_PAGE);
+        w_pointer(w, bpt, tab);
+        w_pointer(w, bps, 8);
+    }
+
+    /* ---- the PFN database: sized for every frame the dump can hold, the last allocation */
+    const lay *Lp = L;
+    m->esz = lay_size(Lp, "_MMPFN");
+    uint64_t margin = 2048 + 8ULL * b->o->procs;
+    uint64_t bound = w_pfn_bound(w, margin), prev = 0;
+    for (int it = 0; it < 16 && bound != prev; it++) {
+        prev = bound;
+        bound = w_pfn_bound(w, margin + (bound * m->esz + SC_PAGE - 1) / SC_PAGE + 2);
+    }
+    m->bound = bound;
+    uint64_t dbsize = bound * m->esz;
+    if (m->x64 && k->build < 9200) {
+        m->pfndb = 0xfffffa8000000000ULL; /* Windows 7: below the pool (world.c) */
+        w_write(w, m->pfndb, NULL, dbsize);
+    } else {
+        m->pfndb = w_alloc(w, dbsize, SC_PAGE);
+    }
+    uint64_t g = k_sym(k, "MmPfnDatabase");
+    w_pointer(w, g, m->pfndb);
+    mf("vmcounter HighestPhysicalPage 0x%llx", (unsigned long long)(bound - 1));
+    if (part != SC_NONE)
+        w_try(w, part, "_MI_PARTITION", "Vp.HighestPhysicalPage", bound - 1);
+    else if ((g = k_sym_opt(k, "MmHighestPhysicalPage")) != SC_NONE)
+        w_pointer(w, g, bound - 1);
+    if (w_pfn_bound(w, 0) > bound)
+        sc_die("scene mm: the PFN database is too small");
+
+    /* every frame so far: Active */
+    w_each_frame(w, default_entry, m);
+    /* the chosen ones (counts of the default pass taken back) */
+    memset(m->counts, 0, sizeof m->counts);
+    uint64_t orig_rw = pf(L, "_MMPTE_SOFTWARE", "Protection", 4);
+    uint64_t fpd = w_pfn_of(w, data.protos), fpi = w_pfn_of(w, img.protos), fpp = w_pfn_of(w, pfs.protos);
+    pfn_entry(m, dA, L_ACTIVE, 1, 1, data.protos, pte_subsection(m, data.sub[0], 4), fpd, true, true);
+    pfn_entry(m, dB, L_STANDBY, 0, 0, data.protos + m->ptesz, pte_subsection(m, data.sub[0], 4), fpd, true, true);
+    pfn_entry(m, dC, L_MOD, 0, 0, data.protos + 2 * m->ptesz, pte_subsection(m, data.sub[1], 4), fpd, true, true);
+    pfn_entry(m, iH, L_ACTIVE, 1, 1, img.protos, pte_subsection(m, img.sub[0], 1), fpi, true, true);
+    pfn_entry(m, iX0, L_ACTIVE, 1, 1, img.protos + m->ptesz, pte_subsection(m, img.sub[1], 3), fpi, true, true);
+    pfn_entry(m, iX1, L_STANDBY, 0, 0, img.protos + 2 * m->ptesz, pte_subsection(m, img.sub[1], 3), fpi, true, true);
+    pfn_entry(m, pD, L_ACTIVE, 1, 1, pfs.protos, orig_rw, fpp, true, true);
+    pfn_entry(m, pE, L_MOD, 0, 0, pfs.protos + m->ptesz, orig_rw, fpp, true, true);
+    uint64_t capfn[][2] = {{data.ca, dA}, {data.ca, dB}, {data.ca, dC}, {img.ca, iH},
+                           {img.ca, iX0}, {img.ca, iX1}, {pfs.ca, pD}, {pfs.ca, pE}};
+    for (size_t i = 0; i < sizeof capfn / sizeof capfn[0]; i++)
+        mf("capfn 0x%llx 0x%llx", (unsigned long long)capfn[i][0], (unsigned long long)capfn[i][1]);
+    pfn_entry(m, fT, L_STANDBY, 0, 0, w_pte_va(w, va_trans), orig_rw, 0, false, true);
+    pfn_entry(m, fP, L_FREE, 0, 0, 0, 0, 0, false, true);
+    for (size_t i = 0; i < nstack; i++)
+        pfn_entry(m, stack_frames[i], L_MOD, 0, 0, w_pte_va(w, (slimit & ~(uint64_t)(SC_PAGE - 1)) + i * SC_PAGE),
+                  pf(L, "_MMPTE_SOFTWARE", "Protection", 0x1f), 0, false, true);
+    for (int i = 0; i < 3; i++)
+        pfn_entry(m, z[i], L_ZERO, 0, 0, 0, 0, 0, false, true);
+    for (int i = 0; i < 2; i++)
+        pfn_entry(m, fr[i], L_FREE, 0, 0, 0, 0, 0, false, true);
+    pfn_entry(m, mnw, L_MODNW, 0, 0, 0, orig_rw, 0, false, true);
+    pfn_entry(m, bad, L_BAD, 0, 0, 0, 0, 0, false, true);
+    pfn_entry(m, trans, L_TRANS, 0, 1, 0, orig_rw, 0, false, true);
+    for (int i = 0; i < 8; i++)
+        if (i != L_ACTIVE && i != L_ZERO)
+            mf("pfncount %s 0x%x", list_names[i], m->counts[i]);
+    mf("pfncount Zeroed 0x%x", m->counts[L_ZERO]);
+    mf("pfncount Active 0x%x", m->counts[L_ACTIVE]);
+    /* list heads and the page counters that follow from the lists */
+    list_total(m, "MmZeroedPageListHead", "PageLists.ZeroedPageListHead", m->counts[L_ZERO]);
+    list_total(m, "MmFreePageListHead", "PageLists.FreePageListHead", m->counts[L_FREE]);
+    list_total(m, "MmStandbyPageListHead", "PageLists.StandbyPageListHead", m->counts[L_STANDBY]);
+    list_total(m, "MmModifiedPageListHead", "Vp.ModifiedPageListHead", m->counts[L_MOD]);
+    list_total(m, "MmModifiedNoWritePageListHead", "Vp.ModifiedNoWritePageListHead", m->counts[L_MODNW]);
+    list_total(m, "MmBadPageListHead", "PageLists.BadPageListHead", m->counts[L_BAD]);
+    mf("vmcounter ModifiedPages 0x%x", m->counts[L_MOD]);
+    counter(m, "AvailablePages", "MmAvailablePages", "Vp.AvailablePages",
+            m->counts[L_ZERO] + m->counts[L_FREE] + m->counts[L_STANDBY]);
+    counter(m, "PhysicalMemory", "MmNumberOfPhysicalPages", "Vp.NumberOfPhysicalPages", bound - 0x400);
+
+    /* ---- hostile */
+    if (hostile) {
+        /* the data file's subsection chain loops */
+        w_set(w, data.sub[1], "_SUBSECTION", "NextSubsection", data.sub[0]);
+        mf("mmhostile subsection_cycle 0x%llx", (unsigned long long)data.ca);
+        /* a prototype-PTE page naming a subsection the dump does not hold */
+        uint64_t nowhere = m->x64 ? 0xfffff8a0dead0000ULL : 0xbadd0000ULL;
+        pfn_entry(m, corrupt, L_ACTIVE, 0xffffffffULL, 1, nowhere + 0x40,
+                  pte_subsection(m, nowhere, 4), 0, true, false);
+        mf("mmhostile pfn 0x%llx", (unsigned long long)corrupt);
+    }
+
+    /* the invalid PTEs are written into the finished dump */
+    snprintf(g_out, sizeof g_out, "%s", b->o->out);
+    static bool registered;
+    if (!registered) {
+        registered = true;
+        atexit(patch_at_exit);
+    }
+}

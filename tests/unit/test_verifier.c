@@ -1,0 +1,273 @@
+/* test_verifier.c: the Driver Verifier reader (src/kobj/kverifier.c) and the 0x20 diagnosis
+ * (src/analysis/kdiag_verifier.c) on scenes written by ntkd-genscene (w19041 table), checked
+ * against the generator's manifest; and hostile edits of the dump bytes (a log length far past
+ * the array, an index past the end, a cyclic verified-driver list, a log array pointing
+ * nowhere) that must give notes, never a crash. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "analysis/analyze.h"
+#include "dump/dump.h"
+#include "kobj/kobj.h"
+#include "kobj/kverifier.h"
+#include "mem/mem.h"
+
+#define ISF19041 NTKD_CORPUS "/isf/windows/ntkrnlmp.pdb/5278AFF86C341677D7D7835C85B7B844-1.json.xz"
+#define SCENE_SYMPATH NTKD_CORPUS "/isf;" NTKD_CORPUS "/symstore"
+
+typedef struct scene {
+    char dir[64], path[128];
+    uint8_t *buf;
+    size_t len;
+    ntkd_ctx *ctx;
+    ntkd_target *t;
+    char **lines;
+    size_t nlines;
+} scene;
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = b ? (size_t)n : 0;
+    return b;
+}
+
+static void scene_build(scene *s, const char *name)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "/tmp/ntkd-vrf-XXXXXX");
+    assert_non_null(mkdtemp(s->dir));
+    snprintf(s->path, sizeof s->path, "%s/%s.dmp", s->dir, name);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' --table '%s' --scene %s --kind full '%s' >/dev/null 2>&1", NTKD_GENSCENE, ISF19041,
+             name, s->path);
+    assert_int_equal(system(cmd), 0);
+    char mp[160];
+    snprintf(mp, sizeof mp, "%s.manifest", s->path);
+    FILE *f = fopen(mp, "r");
+    assert_non_null(f);
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        s->lines = realloc(s->lines, (s->nlines + 1) * sizeof *s->lines);
+        assert_non_null(s->lines);
+        s->lines[s->nlines++] = strdup(line);
+    }
+    fclose(f);
+    s->buf = slurp(s->path, &s->len);
+    assert_non_null(s->buf);
+}
+
+static void scene_target(scene *s)
+{
+    if (s->t) {
+        ntkd_close(s->t);
+        ntkd_ctx_free(s->ctx);
+    }
+    s->ctx = ntkd_ctx_new();
+    ntkd_open_opts o = {.sympath = SCENE_SYMPATH};
+    assert_int_equal(ntkd_open_mem(s->ctx, "scene.dmp", s->buf, s->len, &o, &s->t), NTKD_OK);
+    assert_non_null(nk_k_types(s->t));
+}
+
+static void scene_close(scene *s)
+{
+    ntkd_close(s->t);
+    ntkd_ctx_free(s->ctx);
+    free(s->buf);
+    for (size_t i = 0; i < s->nlines; i++) free(s->lines[i]);
+    free(s->lines);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", s->dir);
+}
+
+/* The n-th manifest line starting with `prefix` (NULL when none). */
+static const char *mline(const scene *s, const char *prefix, size_t nth)
+{
+    size_t k = 0, pl = strlen(prefix);
+    for (size_t i = 0; i < s->nlines; i++)
+        if (!strncmp(s->lines[i], prefix, pl) && k++ == nth) return s->lines[i] + pl;
+    return NULL;
+}
+
+static size_t mcount(const scene *s, const char *prefix)
+{
+    size_t k = 0;
+    while (mline(s, prefix, k)) k++;
+    return k;
+}
+
+static uint64_t msym(const scene *s, const char *name)
+{
+    char p[128];
+    snprintf(p, sizeof p, "sym %s ", name);
+    const char *v = mline(s, p, 0);
+    assert_non_null(v);
+    return strtoull(v, NULL, 0);
+}
+
+/* Writes n bytes at a kernel VA of the dump held in s->buf (the target must be open). */
+static void poke(scene *s, uint64_t va, uint64_t v, unsigned n)
+{
+    uint64_t pa = 0;
+    assert_int_equal(nk_vtop(s->t, va, &pa), NTKD_OK);
+    size_t avail = 0;
+    const uint8_t *p = nk_phys_ptr(s->t, pa, &avail);
+    assert_non_null(p);
+    assert_true(avail >= n);
+    assert_true(p >= s->buf && p + n <= s->buf + s->len);
+    size_t off = (size_t)(p - s->buf);
+    for (unsigned i = 0; i < n; i++) s->buf[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+static void verifier_state_and_logs(void **state)
+{
+    (void)state;
+    scene s;
+    scene_build(&s, "verifier");
+    scene_target(&s);
+    nk_kv_state vs;
+    assert_int_equal(nk_kv_read(s.t, &vs), NTKD_OK);
+    assert_int_equal(vs.level, strtoul(mline(&s, "verifier_level ", 0), NULL, 0));
+    assert_int_equal(vs.ndrv, mcount(&s, "verified "));
+    for (size_t i = 0; i < vs.ndrv; i++) {
+        char name[64];
+        unsigned long long paged, np;
+        assert_int_equal(sscanf(mline(&s, "verified ", i), "%63s %llx %llx", name, &paged, &np), 3);
+        assert_string_equal(vs.drv[i].name, name);
+        assert_true(vs.drv[i].has_pool);
+        assert_int_equal(vs.drv[i].paged, paged);
+        assert_int_equal(vs.drv[i].np, np);
+        assert_true(vs.drv[i].base != 0 && vs.drv[i].size != 0);
+    }
+    assert_int_equal(vs.why.len, 0);
+    nk_kv_free(&vs);
+
+    nk_kv_log l;
+    assert_int_equal(nk_kv_log_read(s.t, NK_KV_LOG_POOL, &l), NTKD_OK);
+    size_t np = 0;
+    for (size_t i = 0; mline(&s, "vlog pool ", i); i++) np++;
+    assert_int_equal(l.n, np);
+    /* most recent first: the first entry is the manifest's last pool line */
+    unsigned slot;
+    unsigned long long addr, size, thread;
+    assert_int_equal(sscanf(mline(&s, "vlog pool ", np - 1), "%x %llx %llx %llx", &slot, &addr, &size, &thread), 4);
+    assert_int_equal(l.e[0].slot, slot);
+    assert_int_equal(l.e[0].addr, addr);
+    assert_int_equal(l.e[0].size, size);
+    assert_int_equal(l.e[0].thread, thread);
+    assert_true(l.e[0].nstack >= 3);
+    nk_kv_log_free(&l);
+
+    uint32_t g = 0;
+    assert_int_equal(nk_kv_gflag(s.t, &g), NTKD_OK);
+    assert_int_equal(g, strtoul(mline(&s, "gflag ", 0), NULL, 0));
+    scene_close(&s);
+}
+
+static void apc_balance_and_blame(void **state)
+{
+    (void)state;
+    scene s;
+    scene_build(&s, "apc");
+    scene_target(&s);
+    unsigned long long th;
+    assert_int_equal(sscanf(mline(&s, "apc_thread ", 0), "%llx", &th), 1);
+    nk_kv_log l;
+    assert_int_equal(nk_kv_log_read(s.t, NK_KV_LOG_CRIT, &l), NTKD_OK);
+    assert_int_equal(l.n, mcount(&s, "vlog crit "));
+    nk_kv_balance *b = NULL;
+    size_t nb = 0;
+    assert_int_equal(nk_kv_crit_balance(s.t, &l, &b, &nb), NTKD_OK);
+    bool found = false;
+    for (size_t i = 0; i < nb; i++) {
+        if (b[i].enters == b[i].leaves) continue;
+        /* the only unbalanced pair: the culprit on the crashing thread */
+        assert_int_equal(b[i].thread, th);
+        assert_string_equal(b[i].module, "BadDriver");
+        assert_int_equal(b[i].enters, 1);
+        assert_int_equal(b[i].leaves, 0);
+        found = true;
+    }
+    assert_true(found);
+    free(b);
+    nk_kv_log_free(&l);
+    nk_analysis a;
+    assert_int_equal(nk_analyze(s.t, &a), NTKD_OK);
+    assert_int_equal(a.code, 0x20);
+    assert_string_equal(a.module_name, "BadDriver");
+    assert_string_equal(a.image_name, "BadDriver.sys");
+    scene_close(&s);
+}
+
+static void hostile_edits(void **state)
+{
+    (void)state;
+    scene s;
+    scene_build(&s, "apc");
+    scene_target(&s);
+    /* critical-region log: a huge length and an index past the end */
+    poke(&s, msym(&s, "VfKeCriticalRegionTracesLength"), 0x7fffffff, 4);
+    poke(&s, msym(&s, "VfKeCriticalRegionTracesIndex"), 0xfffffff0u, 4);
+    /* the first verified driver's Flink points at itself (a cycle not returning to the head) */
+    uint64_t head = msym(&s, "VfSuspectDriversList");
+    uint64_t first = 0;
+    assert_int_equal(nk_read_u64(s.t, head, &first), NTKD_OK);
+    poke(&s, first, first, 8);
+    /* the IRP log's array points at an address outside the dump */
+    poke(&s, msym(&s, "IovIrpTraces"), 0xffffc00000000000ull, 8);
+    scene_target(&s);
+
+    nk_kv_log l;
+    assert_int_equal(nk_kv_log_read(s.t, NK_KV_LOG_CRIT, &l), NTKD_OK);
+    assert_non_null(l.why.s);
+    assert_non_null(strstr(l.why.s, "claims 0x7fffffff entries"));
+    assert_non_null(strstr(l.why.s, "past its"));
+    assert_non_null(strstr(l.why.s, "not in the dump"));
+    nk_kv_log_free(&l);
+
+    assert_int_equal(nk_kv_log_read(s.t, NK_KV_LOG_IRP, &l), NTKD_OK);
+    assert_int_equal(l.n, 0);
+    assert_non_null(l.why.s);
+    assert_non_null(strstr(l.why.s, "not in the dump"));
+    nk_kv_log_free(&l);
+
+    nk_kv_state vs;
+    assert_int_equal(nk_kv_read(s.t, &vs), NTKD_OK);
+    assert_int_equal(vs.ndrv, 1);
+    assert_non_null(vs.why.s);
+    assert_non_null(strstr(vs.why.s, "VfSuspectDriversList"));
+    nk_kv_free(&vs);
+    nk_analysis a;
+    assert_int_equal(nk_analyze(s.t, &a), NTKD_OK);
+    scene_close(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(verifier_state_and_logs),
+        cmocka_unit_test(apc_balance_and_blame),
+        cmocka_unit_test(hostile_edits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
