@@ -21,6 +21,7 @@
  * the libraries ntkd links, so ntkd prints its own stable hash (two FNV-1a 64-bit passes with
  * different offset bases, 128 bits, GUID-formatted); it does not equal WinDbg's value. */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,4 +559,42 @@ json_object *nk_analysis_json(const nk_analysis *a)
 #undef HEX
 #undef STR
     return o;
+}
+
+void nk_an_fact(nk_analysis *a, const char *key, const char *fmt, ...)
+{
+    if (a->nkfacts >= NK_AN_MAX_KFACTS) return;
+    nk_afact *f = &a->kfacts[a->nkfacts++];
+    snprintf(f->key, sizeof f->key, "%s", key);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->value, sizeof f->value, fmt, ap);
+    va_end(ap);
+}
+
+void nk_an_fact_more(nk_analysis *a, const char *fmt, ...)
+{
+    if (!a->nkfacts) return;
+    nk_afact *f = &a->kfacts[a->nkfacts - 1];
+    size_t n = strlen(f->value);
+    if (n + 1 >= sizeof f->value) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->value + n, sizeof f->value - n, fmt, ap);
+    va_end(ap);
+}
+
+void nk_an_note(nk_analysis *a, const char *fmt, ...)
+{
+    size_t n = strlen(a->notes);
+    if (n + 2 >= sizeof a->notes) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->notes + n, sizeof a->notes - n, fmt, ap);
+    va_end(ap);
+    n = strlen(a->notes);
+    if (n + 1 < sizeof a->notes) {
+        a->notes[n] = '\n';
+        a->notes[n + 1] = 0;
+    }
 }

@@ -54,4 +54,10 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *out);
 /* The same facts as a JSON object (caller owns the reference). */
 json_object *nk_analysis_json(const nk_analysis *a);
 
+/* Kernel facts and notes that diagnoses add to an analysis (kdiag.c, kdiag_verifier.c):
+ * a keyed fact, more text for the last fact's value, a note line. */
+void nk_an_fact(nk_analysis *a, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void nk_an_fact_more(nk_analysis *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void nk_an_note(nk_analysis *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

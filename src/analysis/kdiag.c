@@ -1023,47 +1023,8 @@ nk_status nk_kd_timers_scan(ntkd_target *t, nk_kd_timers *out)
 
 /* ---- !analyze -v ---------------------------------------------------------------------------- */
 
-static void fact(nk_analysis *a, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fact(nk_analysis *a, const char *key, const char *fmt, ...)
-{
-    if (a->nkfacts >= NK_AN_MAX_KFACTS) return;
-    nk_afact *f = &a->kfacts[a->nkfacts++];
-    snprintf(f->key, sizeof f->key, "%s", key);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->value, sizeof f->value, fmt, ap);
-    va_end(ap);
-}
 
-/* Appends to the value of the last fact (multi-line values). */
-static void fact_more(nk_analysis *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fact_more(nk_analysis *a, const char *fmt, ...)
-{
-    if (!a->nkfacts) return;
-    nk_afact *f = &a->kfacts[a->nkfacts - 1];
-    size_t n = strlen(f->value);
-    if (n + 1 >= sizeof f->value) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->value + n, sizeof f->value - n, fmt, ap);
-    va_end(ap);
-}
 
-static void anote(nk_analysis *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void anote(nk_analysis *a, const char *fmt, ...)
-{
-    size_t n = strlen(a->notes);
-    if (n + 2 >= sizeof a->notes) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(a->notes + n, sizeof a->notes - n, fmt, ap);
-    va_end(ap);
-    n = strlen(a->notes);
-    if (n + 1 < sizeof a->notes) {
-        a->notes[n] = '\n';
-        a->notes[n + 1] = 0;
-    }
-}
 
 /* Modules never blamed for a DPC or a held IRP when something else is known. */
 static bool is_os_module(const char *m)
@@ -1184,60 +1145,60 @@ static void diag_9f(ntkd_target *t, nk_analysis *a)
 {
     const bool is64 = t->d.is64;
     char b1[24], b2[24];
-    fact(a, "DRVPOWERSTATE_SUBCODE", "3");
+    nk_an_fact(a, "DRVPOWERSTATE_SUBCODE", "3");
     uint64_t irp = a->params[3] & ptr_mask(t), how = 0;
     if (!irp_ok(t, irp)) {
         uint64_t found = find_irp_in_stack(t, a->params[1] & ptr_mask(t));
         if (found) {
-            anote(a, "IRP_ADDRESS: parameter 4 (%s) is not a readable IRP; found the IRP held in the PDO's device stack",
+            nk_an_note(a, "IRP_ADDRESS: parameter 4 (%s) is not a readable IRP; found the IRP held in the PDO's device stack",
                   hx(b1, irp, is64));
             irp = found;
             how = 1;
         } else {
-            anote(a, "IRP_ADDRESS: parameter 4 (%s) is not a readable IRP and no IRP was found in the PDO's device stack",
+            nk_an_note(a, "IRP_ADDRESS: parameter 4 (%s) is not a readable IRP and no IRP was found in the PDO's device stack",
                   hx(b1, irp, is64));
             return;
         }
     }
-    fact(a, "IRP_ADDRESS", "%s%s", hx(b1, irp, is64), how ? " (found in the PDO's device stack)" : "");
+    nk_an_fact(a, "IRP_ADDRESS", "%s%s", hx(b1, irp, is64), how ? " (found in the PDO's device stack)" : "");
     uint64_t cur = 0, cnt = 0;
     uint64_t loc = irp_cur_loc(t, irp, &cur, &cnt);
     uint64_t thread = nk_k_get(t, irp, "_IRP", "Tail.Overlay.Thread", 0);
-    if (thread) fact(a, "IRP_THREAD", "%s", hx(b1, thread, is64));
+    if (thread) nk_an_fact(a, "IRP_THREAD", "%s", hx(b1, thread, is64));
     if (!loc) {
-        fact(a, "IRP_CURRENT_LOCATION", "%llu of %llu (not in any driver)", (unsigned long long)cur, (unsigned long long)cnt);
-        anote(a, "IRP_ADDRESS: the IRP's current location %llu is outside its %llu stack locations",
+        nk_an_fact(a, "IRP_CURRENT_LOCATION", "%llu of %llu (not in any driver)", (unsigned long long)cur, (unsigned long long)cnt);
+        nk_an_note(a, "IRP_ADDRESS: the IRP's current location %llu is outside its %llu stack locations",
               (unsigned long long)cur, (unsigned long long)cnt);
         return;
     }
-    fact(a, "IRP_CURRENT_LOCATION", "%llu of %llu (stack location %s)", (unsigned long long)cur, (unsigned long long)cnt,
+    nk_an_fact(a, "IRP_CURRENT_LOCATION", "%llu of %llu (stack location %s)", (unsigned long long)cur, (unsigned long long)cnt,
          hx(b1, loc, is64));
     uint64_t mj = nk_k_get(t, loc, "_IO_STACK_LOCATION", "MajorFunction", 0) & 0xff;
     uint64_t mn = nk_k_get(t, loc, "_IO_STACK_LOCATION", "MinorFunction", 0) & 0xff;
     static const char *const power_mn[] = {"IRP_MN_WAIT_WAKE", "IRP_MN_POWER_SEQUENCE", "IRP_MN_SET_POWER",
                                            "IRP_MN_QUERY_POWER"};
-    fact(a, "IRP_MAJOR_MINOR", "[%llx,%llx] %s%s%s%s", (unsigned long long)mj, (unsigned long long)mn,
+    nk_an_fact(a, "IRP_MAJOR_MINOR", "[%llx,%llx] %s%s%s%s", (unsigned long long)mj, (unsigned long long)mn,
          irp_mj_name((unsigned)mj), mj == 0x16 && mn < 4 ? " (" : "", mj == 0x16 && mn < 4 ? power_mn[mn] : "",
          mj == 0x16 && mn < 4 ? ")" : "");
     uint64_t dev = nk_k_get(t, loc, "_IO_STACK_LOCATION", "DeviceObject", 0);
     if (!dev) {
-        anote(a, "IRP_ADDRESS: the current stack location names no device");
+        nk_an_note(a, "IRP_ADDRESS: the current stack location names no device");
         return;
     }
     uint64_t drv = nk_k_get(t, dev, "_DEVICE_OBJECT", "DriverObject", 0);
     char dname[160] = "";
     if (drv) nk_k_driver_name(t, drv, dname, sizeof dname);
-    fact(a, "DEVICE_OBJECT", "%s", hx(b1, dev, is64));
-    if (drv) fact(a, "DRIVER_OBJECT", "%s %s", hx(b1, drv, is64), dname);
+    nk_an_fact(a, "DEVICE_OBJECT", "%s", hx(b1, dev, is64));
+    if (drv) nk_an_fact(a, "DRIVER_OBJECT", "%s %s", hx(b1, drv, is64), dname);
     /* the device stack it sits in */
     uint64_t stack[32];
     size_t ns = nk_k_device_stack(t, dev, stack, 32);
     if (ns) {
-        fact(a, "DEVICE_STACK", "%s", "");
+        nk_an_fact(a, "DEVICE_STACK", "%s", "");
         for (size_t i = 0; i < ns && i < 32; i++) {
             char dn[160] = "";
             nk_k_device_driver_name(t, stack[i], dn, sizeof dn);
-            fact_more(a, "%s%s %s  %s", i ? "\n" : "", stack[i] == dev ? ">" : " ", hx(b2, stack[i], is64), dn);
+            nk_an_fact_more(a, "%s%s %s  %s", i ? "\n" : "", stack[i] == dev ? ">" : " ", hx(b2, stack[i], is64), dn);
         }
     }
     /* the driver that holds it */
@@ -1249,10 +1210,10 @@ static void diag_9f(ntkd_target *t, nk_analysis *a)
         snprintf(mod, sizeof mod, "%.60s", s ? s + 1 : dname);
     }
     if (!mod[0]) {
-        anote(a, "BLOCKING_DRIVER: the driver of device %s is unknown", hx(b1, dev, is64));
+        nk_an_note(a, "BLOCKING_DRIVER: the driver of device %s is unknown", hx(b1, dev, is64));
         return;
     }
-    fact(a, "BLOCKING_DRIVER", "%s%s%s", mod, dname[0] ? " " : "", dname);
+    nk_an_fact(a, "BLOCKING_DRIVER", "%s%s%s", mod, dname[0] ? " " : "", dname);
     char img[64];
     nk_kd_image(t, start, img, sizeof img);
     char bucket[256];
@@ -1373,11 +1334,11 @@ static void diag_133(ntkd_target *t, nk_analysis *a)
 {
     const bool is64 = t->d.is64;
     char b1[24], b2[24], sym[256];
-    fact(a, "DPC_TIMEOUT_TYPE", "%s", a->params[0] == 0 ? "SINGLE_DPC_TIMEOUT_EXCEEDED"
+    nk_an_fact(a, "DPC_TIMEOUT_TYPE", "%s", a->params[0] == 0 ? "SINGLE_DPC_TIMEOUT_EXCEEDED"
                                       : a->params[0] == 1 ? "DPC_QUEUE_EXECUTION_TIMEOUT_EXCEEDED" : "OTHER");
     nk_kd_dpcs dq;
     if (nk_kd_dpcs_scan(t, -1, &dq) != NTKD_OK) {
-        anote(a, "DPC_RUNNING: the DPC queues could not be read (%s)", ctx_err(t));
+        nk_an_note(a, "DPC_RUNNING: the DPC queues could not be read (%s)", ctx_err(t));
         memset(&dq, 0, sizeof dq);
     }
     unsigned cpu = crash_cpu(t, &dq);
@@ -1397,18 +1358,18 @@ static void diag_133(ntkd_target *t, nk_analysis *a)
         src = "a scan of the crashing stack (a guess: the walk did not reach the DPC dispatcher)";
     if (routine) {
         nk_kd_symbol(t, routine, sym, sizeof sym);
-        fact(a, "DPC_RUNNING", "%s (%s) on processor %u, from %s", sym, hx(b1, routine, is64), cpu, src);
+        nk_an_fact(a, "DPC_RUNNING", "%s (%s) on processor %u, from %s", sym, hx(b1, routine, is64), cpu, src);
     } else {
-        anote(a, "DPC_RUNNING: neither the PRCB of processor %u nor the crashing stack names the DPC routine", cpu);
+        nk_an_note(a, "DPC_RUNNING: neither the PRCB of processor %u nor the crashing stack names the DPC routine", cpu);
     }
     /* the other processors' queues */
     if (dq.ndpc) {
-        fact(a, "DPC_QUEUES", "%s", "");
+        nk_an_fact(a, "DPC_QUEUES", "%s", "");
         bool first = true;
         for (size_t i = 0; i < dq.ndpc; i++) {
             const nk_kd_dpc *d = &dq.dpc[i];
             nk_kd_symbol(t, d->routine, sym, sizeof sym);
-            fact_more(a, "%s%2u: %-8s: %s %s %s", first ? "" : "\n", d->cpu, d->threaded ? "Threaded" : "Normal",
+            nk_an_fact_more(a, "%s%2u: %-8s: %s %s %s", first ? "" : "\n", d->cpu, d->threaded ? "Threaded" : "Normal",
                       hx(b1, d->kdpc, is64), hx(b2, d->routine, is64), sym);
             first = false;
         }
@@ -1420,12 +1381,12 @@ static void diag_133(ntkd_target *t, nk_analysis *a)
     nk_kd_symbol(t, routine, sym, sizeof sym);
     func_of(sym, func, sizeof func);
     if (!mod[0]) {
-        anote(a, "DPC_DRIVER: the DPC routine %s is in no known module", hx(b1, routine, is64));
+        nk_an_note(a, "DPC_DRIVER: the DPC routine %s is in no known module", hx(b1, routine, is64));
         return;
     }
     char img[64];
     nk_kd_image(t, routine, img, sizeof img);
-    fact(a, "DPC_DRIVER", "%s%s%s%s", mod, img[0] ? " (" : "", img, img[0] ? ")" : "");
+    nk_an_fact(a, "DPC_DRIVER", "%s%s%s%s", mod, img[0] ? " (" : "", img, img[0] ? ")" : "");
     if (is_os_module(mod)) return; /* keep the stack's blame (the driver the OS routine called) */
     char bucket[256];
     if (func[0]) snprintf(bucket, sizeof bucket, "0x133_DPC_%.60s!%.120s", mod, func);
@@ -1503,16 +1464,16 @@ static void diag_9f_4(ntkd_target *t, nk_analysis *a)
 {
     const bool is64 = t->d.is64;
     char b1[24], b2[24];
-    fact(a, "DRVPOWERSTATE_SUBCODE", "4");
+    nk_an_fact(a, "DRVPOWERSTATE_SUBCODE", "4");
     uint64_t thread = a->params[2] & ptr_mask(t);
     nk_kthread kt;
     if (!thread || nk_k_thread_read(t, thread, &kt) != NTKD_OK) {
-        anote(a, "PNP_LOCK_OWNER: parameter 3 (%s) is not a readable thread", hx(b1, thread, is64));
+        nk_an_note(a, "PNP_LOCK_OWNER: parameter 3 (%s) is not a readable thread", hx(b1, thread, is64));
         return;
     }
     char wr[64] = "";
     nk_k_enum_name(t, "_KWAIT_REASON", kt.wait_reason, wr, sizeof wr);
-    fact(a, "PNP_LOCK_OWNER_THREAD", "%s%s%s", hx(b1, thread, is64), wr[0] ? " WAIT: " : "", wr);
+    nk_an_fact(a, "PNP_LOCK_OWNER_THREAD", "%s%s%s", hx(b1, thread, is64), wr[0] ? " WAIT: " : "", wr);
     irp_list il = {{0}, 0};
     nk_k_thread_irps(t, thread, on_thread_irp, &il, NULL);
     for (size_t i = 0; i < il.n; i++) {
@@ -1520,8 +1481,8 @@ static void diag_9f_4(ntkd_target *t, nk_analysis *a)
         uint64_t dev = loc ? nk_k_get(t, loc, "_IO_STACK_LOCATION", "DeviceObject", 0) : 0;
         char dn[160] = "";
         if (dev) nk_k_device_driver_name(t, dev, dn, sizeof dn);
-        if (!i) fact(a, "THREAD_IRPS", "%s", "");
-        fact_more(a, "%s%s: current location %llu of %llu, device %s %s", i ? "\n" : "", hx(b1, il.irp[i], is64),
+        if (!i) nk_an_fact(a, "THREAD_IRPS", "%s", "");
+        nk_an_fact_more(a, "%s%s: current location %llu of %llu, device %s %s", i ? "\n" : "", hx(b1, il.irp[i], is64),
                   (unsigned long long)cur, (unsigned long long)cnt, hx(b2, dev, is64), dn);
     }
     char mod[64];
@@ -1529,13 +1490,13 @@ static void diag_9f_4(ntkd_target *t, nk_analysis *a)
     bool guess = false;
     thread_driver(t, thread, mod, sizeof mod, &pc, &guess);
     if (!mod[0]) {
-        anote(a, "BLOCKING_DRIVER: no driver frame on the stack of thread %s", hx(b1, thread, is64));
+        nk_an_note(a, "BLOCKING_DRIVER: no driver frame on the stack of thread %s", hx(b1, thread, is64));
         return;
     }
     char sym[256], func[160], img[64], bucket[256];
     nk_kd_symbol(t, pc, sym, sizeof sym);
     func_of(sym, func, sizeof func);
-    fact(a, "BLOCKING_DRIVER", "%s (%s on the stack of the PnP lock owner%s)", mod, sym,
+    nk_an_fact(a, "BLOCKING_DRIVER", "%s (%s on the stack of the PnP lock owner%s)", mod, sym,
          guess ? "; found by a stack scan: a guess" : "");
     nk_kd_image(t, pc, img, sizeof img);
     snprintf(bucket, sizeof bucket, "0x9F_4_%.60s_IMAGE_%.60s", mod, img[0] ? img : mod);
@@ -1552,16 +1513,16 @@ static void diag_deadlock(ntkd_target *t, nk_analysis *a)
         const nk_kd_cycle *cy = &l.cycles[c];
         char key[48];
         snprintf(key, sizeof key, l.ncycles > 1 ? "DEADLOCK_%zu" : "DEADLOCK", c + 1);
-        fact(a, key, "%s", "");
+        nk_an_fact(a, key, "%s", "");
         for (size_t k = 0; k < cy->n; k++) {
             const nk_kd_step *s = &cy->steps[k];
             uint64_t holder = cy->steps[(k + 1) % cy->n].thread;
             if (cy->n == 1)
-                fact_more(a, "thread %s waits for resource %s that it owns itself%s", hx(b1, s->thread, is64),
+                nk_an_fact_more(a, "thread %s waits for resource %s that it owns itself%s", hx(b1, s->thread, is64),
                           hx(b2, s->resource, is64),
                           s->via_owner_ptr ? " through an owner pointer on its own stack (ExSetResourceOwnerPointer)" : "");
             else
-                fact_more(a, "%sthread %s waits for resource %s owned by thread %s%s", k ? "\n" : "",
+                nk_an_fact_more(a, "%sthread %s waits for resource %s owned by thread %s%s", k ? "\n" : "",
                           hx(b1, s->thread, is64), hx(b2, s->resource, is64), hx(b3, holder, is64),
                           s->via_owner_ptr ? " (owner pointer on its stack)" : "");
         }
@@ -1574,7 +1535,7 @@ static void diag_deadlock(ntkd_target *t, nk_analysis *a)
         if (mod[0]) {
             char sym[256];
             nk_kd_symbol(t, pc, sym, sizeof sym);
-            fact(a, "DEADLOCK_DRIVER", "%s (%s on the stack of thread %s%s)", mod, sym, hx(b1, l.cycles[0].steps[0].thread, is64),
+            nk_an_fact(a, "DEADLOCK_DRIVER", "%s (%s on the stack of thread %s%s)", mod, sym, hx(b1, l.cycles[0].steps[0].thread, is64),
                  guess ? "; found by a stack scan: a guess" : "");
             /* a hang names no faulting driver of its own: blame the deadlocked one */
             if (!a->module_name[0] || is_os_module(a->module_name)) {
@@ -1603,7 +1564,7 @@ void nk_kd_analyze(ntkd_target *t, nk_analysis *a)
     char saved[512];
     snprintf(saved, sizeof saved, "%s", t->ctx ? t->ctx->errmsg : "");
     if (!nk_k_types(t)) {
-        if (is9f || is9f4 || is133) anote(a, "KERNEL_DIAGNOSIS: %s", ctx_err(t));
+        if (is9f || is9f4 || is133) nk_an_note(a, "KERNEL_DIAGNOSIS: %s", ctx_err(t));
         goto out;
     }
     if (is9f) diag_9f(t, a);

@@ -13,46 +13,8 @@
 #include "sym/sym.h"
 #include "sym/sym_int.h"
 
-static void vfact(nk_analysis *a, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void vfact(nk_analysis *a, const char *key, const char *fmt, ...)
-{
-    if (a->nkfacts >= NK_AN_MAX_KFACTS) return;
-    nk_afact *f = &a->kfacts[a->nkfacts++];
-    snprintf(f->key, sizeof f->key, "%s", key);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->value, sizeof f->value, fmt, ap);
-    va_end(ap);
-}
 
-static void vmore(nk_analysis *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void vmore(nk_analysis *a, const char *fmt, ...)
-{
-    if (!a->nkfacts) return;
-    nk_afact *f = &a->kfacts[a->nkfacts - 1];
-    size_t n = strlen(f->value);
-    if (n + 1 >= sizeof f->value) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->value + n, sizeof f->value - n, fmt, ap);
-    va_end(ap);
-}
 
-static void vnote(nk_analysis *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void vnote(nk_analysis *a, const char *fmt, ...)
-{
-    size_t n = strlen(a->notes);
-    if (n + 2 >= sizeof a->notes) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(a->notes + n, sizeof a->notes - n, fmt, ap);
-    va_end(ap);
-    n = strlen(a->notes);
-    if (n + 1 < sizeof a->notes) {
-        a->notes[n] = '\n';
-        a->notes[n + 1] = 0;
-    }
-}
 
 static char *hx(char *buf, uint64_t v, bool is64)
 {
@@ -110,22 +72,22 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
 
     /* the counts the bug check reports */
     if (is20) {
-        vfact(a, "APC_DISABLE_COUNT", "%d (parameter 2: the exiting thread's APC disable count; a negative "
+        nk_an_fact(a, "APC_DISABLE_COUNT", "%d (parameter 2: the exiting thread's APC disable count; a negative "
                                       "value: a driver disabled APCs (KeEnterCriticalRegion, FsRtlEnterFileSystem, "
                                       "a mutex) and never re-enabled them)",
               (int16_t)(a->params[1] & 0xffff));
     } else if (isc5) {
         nk_kd_symbol(t, a->params[1], sym, sizeof sym);
-        vfact(a, "APC_DISABLE_COUNT", "%d after the dispatch routine, %d before it (parameters 3 and 4)",
+        nk_an_fact(a, "APC_DISABLE_COUNT", "%d after the dispatch routine, %d before it (parameters 3 and 4)",
               (int16_t)(a->params[2] & 0xffff), (int16_t)(a->params[3] & 0xffff));
         char img[64];
         nk_kd_image(t, a->params[1], img, sizeof img);
-        vfact(a, "DISPATCH_ROUTINE", "%s (%s)%s", sym, img[0] ? img : "no module",
+        nk_an_fact(a, "DISPATCH_ROUTINE", "%s (%s)%s", sym, img[0] ? img : "no module",
               strncasecmp(sym, "fltmgr!", 7) ? ""
                                             : ": the filter manager's dispatch: one of its minifilters changed "
                                               "the count (!fltkd.volume on the device names them)");
     } else {
-        vfact(a, "APC_DISABLE_COUNT", "KernelApcDisable %d, SpecialApcDisable %d (parameter 3)",
+        nk_an_fact(a, "APC_DISABLE_COUNT", "KernelApcDisable %d, SpecialApcDisable %d (parameter 3)",
               (int16_t)(a->params[2] & 0xffff), (int16_t)((a->params[2] >> 16) & 0xffff));
     }
 
@@ -136,10 +98,10 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
     if (thread) {
         nk_kthread kt;
         if (nk_k_thread_read(t, thread, &kt) == NTKD_OK)
-            vfact(a, "THREAD_APC_DISABLE", "thread %s: KernelApcDisable %d, SpecialApcDisable %d",
+            nk_an_fact(a, "THREAD_APC_DISABLE", "thread %s: KernelApcDisable %d, SpecialApcDisable %d",
                   hx(b1, thread, is64), kt.kernel_apc_disable, kt.special_apc_disable);
         else
-            vnote(a, "THREAD_APC_DISABLE: thread %s: %s", hx(b1, thread, is64), errmsg(t));
+            nk_an_note(a, "THREAD_APC_DISABLE: thread %s: %s", hx(b1, thread, is64), errmsg(t));
     }
 
     /* the critical-region log */
@@ -150,7 +112,7 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
         nk_kv_balance *b = NULL;
         size_t nb = 0;
         if (!l.array || !l.n) {
-            vnote(a, "CRITICAL_REGION_LOG: empty (Driver Verifier's miscellaneous checks were off, or the "
+            nk_an_note(a, "CRITICAL_REGION_LOG: empty (Driver Verifier's miscellaneous checks were off, or the "
                      "drivers' KeEnterCriticalRegion calls were inlined)");
         } else if (nk_kv_crit_balance(t, &l, &b, &nb) == NTKD_OK) {
             bool header = false;
@@ -159,12 +121,12 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
             for (size_t i = 0; i < nb; i++) {
                 if (b[i].enters == b[i].leaves) continue;
                 if (!header) {
-                    vfact(a, "CRITICAL_REGION_LOG", "unbalanced KeEnterCriticalRegion/KeLeaveCriticalRegion "
+                    nk_an_fact(a, "CRITICAL_REGION_LOG", "unbalanced KeEnterCriticalRegion/KeLeaveCriticalRegion "
                                                    "(nt!VfKeCriticalRegionTraces, 0x%llx entries):",
                           (unsigned long long)l.n);
                     header = true;
                 }
-                vmore(a, "\n%s on thread %s%s: %u enter%s, %u leave%s", b[i].module[0] ? b[i].module : "(no driver)",
+                nk_an_fact_more(a, "\n%s on thread %s%s: %u enter%s, %u leave%s", b[i].module[0] ? b[i].module : "(no driver)",
                       hx(b1, b[i].thread, is64), b[i].thread == thread ? " (the crashing thread)" : "",
                       b[i].enters, b[i].enters == 1 ? "" : "s", b[i].leaves, b[i].leaves == 1 ? "" : "s");
                 int diff = (int)b[i].enters - (int)b[i].leaves;
@@ -176,18 +138,18 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
                     snprintf(culprit_mod, sizeof culprit_mod, "%s", b[i].module);
                 }
             }
-            if (!header) vnote(a, "CRITICAL_REGION_LOG: every enter in the log has its leave (per thread and driver)");
+            if (!header) nk_an_note(a, "CRITICAL_REGION_LOG: every enter in the log has its leave (per thread and driver)");
             if (culprit) {
                 nk_kd_symbol(t, culprit, sym, sizeof sym);
-                vfact(a, "CRITICAL_REGION_CULPRIT", "%s entered a critical region %s and did not leave it (%s)",
+                nk_an_fact(a, "CRITICAL_REGION_CULPRIT", "%s entered a critical region %s and did not leave it (%s)",
                       culprit_mod, best_on_thread ? "on the crashing thread" : "(the crashing thread is not in the log)",
                       sym);
             }
         }
         free(b);
-        if (l.why.len) vnote(a, "CRITICAL_REGION_LOG: %.*s", (int)strcspn(l.why.s, "\n"), l.why.s);
+        if (l.why.len) nk_an_note(a, "CRITICAL_REGION_LOG: %.*s", (int)strcspn(l.why.s, "\n"), l.why.s);
     } else {
-        vnote(a, "CRITICAL_REGION_LOG: %s", errmsg(t));
+        nk_an_note(a, "CRITICAL_REGION_LOG: %s", errmsg(t));
     }
     nk_kv_log_free(&l);
 
@@ -199,7 +161,7 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
             const nk_kv_entry *e = &l.e[i];
             if (!e->kad && !e->sad) continue;
             if (!header) {
-                vfact(a, "IRP_LOG_APC_DISABLED", "IRPs sent with APCs disabled (nt!IovIrpTraces):");
+                nk_an_fact(a, "IRP_LOG_APC_DISABLED", "IRPs sent with APCs disabled (nt!IovIrpTraces):");
                 header = true;
             }
             char mod[64] = "";
@@ -207,7 +169,7 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
                 nk_kd_module(t, e->stack[k], mod, sizeof mod);
                 if (!strcasecmp(mod, "nt") || !strcasecmp(mod, "fltmgr") || !strcasecmp(mod, "mountmgr")) mod[0] = 0;
             }
-            vmore(a, "\nIRP %s thread %s: KernelApcDisable %d, SpecialApcDisable %d, from %s", hx(b1, e->addr, is64),
+            nk_an_fact_more(a, "\nIRP %s thread %s: KernelApcDisable %d, SpecialApcDisable %d, from %s", hx(b1, e->addr, is64),
                   hx(b2, e->thread, is64), e->kad, e->sad, mod[0] ? mod : "(no driver frame)");
             shown++;
         }

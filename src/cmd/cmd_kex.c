@@ -18,49 +18,8 @@
 #include "cmd/cmd.h"
 #include "expr/expr.h"
 
-static char *hx(char *buf, uint64_t v, bool is64)
-{
-    if (is64) snprintf(buf, 24, "%016llx", (unsigned long long)v);
-    else snprintf(buf, 24, "%08llx", (unsigned long long)(v & 0xffffffffull));
-    return buf;
-}
 
-static const char *ctx_msg(ntkd_target *t)
-{
-    return t && t->ctx && t->ctx->errmsg[0] ? t->ctx->errmsg : "unknown error";
-}
 
-/* The notes a collector left (one per line), as text lines and a JSON array "warnings". */
-static void print_why(nk_out *o, const nk_strbuf *why)
-{
-    if (!why->len) return;
-    json_object *arr = nk_json_arr(o, NULL, "warnings");
-    const char *s = why->s;
-    size_t shown = 0, more = 0;
-    while (*s) {
-        const char *e = strchr(s, '\n');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if (n && shown >= 32) {
-            more++;
-        } else if (n) {
-            shown++;
-            nk_printf(o, "WARNING: %.*s\n", (int)n, s);
-            if (arr) {
-                char *line = strndup(s, n);
-                if (line) {
-                    json_object_array_add(arr, json_object_new_string(line));
-                    free(line);
-                }
-            }
-        }
-        s += n;
-        if (*s == '\n') s++;
-    }
-    if (more) {
-        nk_printf(o, "WARNING: %zu more warnings not shown\n", more);
-        nk_json_int(o, NULL, "warnings_not_shown", (int64_t)more);
-    }
-}
 
 /* ---- !locks --------------------------------------------------------------------------------- */
 
@@ -68,7 +27,7 @@ static void print_thread_row(nk_out *o, const char *indent, const uint64_t *v, s
 {
     for (size_t i = 0; i < n; i++) {
         char b[24];
-        nk_printf(o, "%s%s%s", i % 4 ? " " : indent, hx(b, v[i], is64), i % 4 == 3 || i + 1 == n ? "\n" : "");
+        nk_printf(o, "%s%s%s", i % 4 ? " " : indent, nk_cmd_hex(b, v[i], is64), i % 4 == 3 || i + 1 == n ? "\n" : "");
     }
 }
 
@@ -88,8 +47,8 @@ static void print_resource(nk_cmd_env *e, const nk_kd_res *r, json_object *arr, 
     nk_json_int(o, jr, "contention_count", r->contention);
     nk_json_int(o, jr, "number_of_shared_waiters", r->n_shared_waiters);
     nk_json_int(o, jr, "number_of_exclusive_waiters", r->n_excl_waiters);
-    if (r->sym[0]) nk_printf(o, "\nResource @ %s (0x%s)", r->sym, hx(b, r->addr, is64));
-    else nk_printf(o, "\nResource @ 0x%s", hx(b, r->addr, is64));
+    if (r->sym[0]) nk_printf(o, "\nResource @ %s (0x%s)", r->sym, nk_cmd_hex(b, r->addr, is64));
+    else nk_printf(o, "\nResource @ 0x%s", nk_cmd_hex(b, r->addr, is64));
     size_t holders = 0;
     for (size_t i = 0; i < r->nowners; i++) holders += !r->owners[i].waiting;
     if (!r->active_count) nk_printf(o, "    Available\n");
@@ -110,16 +69,16 @@ static void print_resource(nk_cmd_env *e, const nk_kd_res *r, json_object *arr, 
         nk_json_bool(o, x, "exclusive", w->exclusive);
         nk_json_bool(o, x, "owner_pointer", w->owner_ptr);
         nk_json_bool(o, x, "waiting", w->waiting);
-        nk_printf(o, "%s%s-%02x%s", col == 0 ? (i == 0 ? "     Threads: " : "              ") : " ", hx(b, w->raw, is64),
+        nk_printf(o, "%s%s-%02x%s", col == 0 ? (i == 0 ? "     Threads: " : "              ") : " ", nk_cmd_hex(b, w->raw, is64),
                   w->count & 0xff, w->exclusive ? "<*>" : "");
         col++;
         if (w->owner_ptr) {
             nk_printf(o, " *** Unknown owner, possibly FileSystem\n");
             if (w->thread)
                 nk_printf(o, "              (ntkd: %s is on the kernel stack of thread %s: that thread owns it)\n",
-                          hx(b, w->raw & ~3ull, is64), hx(b2, w->thread, is64));
+                          nk_cmd_hex(b, w->raw & ~3ull, is64), nk_cmd_hex(b2, w->thread, is64));
             else
-                nk_printf(o, "              (ntkd: %s is on no thread's kernel stack)\n", hx(b, w->raw & ~3ull, is64));
+                nk_printf(o, "              (ntkd: %s is on no thread's kernel stack)\n", nk_cmd_hex(b, w->raw & ~3ull, is64));
             col = 0;
         } else if (col == 4 || i + 1 == r->nowners) {
             nk_printf(o, "\n");
@@ -182,7 +141,7 @@ nk_status cmd_locks(nk_cmd_env *e, const char *a)
     nk_kd_locks l;
     nk_status st = nk_kd_locks_scan(t, only, verbose, &l);
     if (st != NTKD_OK) {
-        nk_cmd_error(o, "!locks: %s", ctx_msg(t));
+        nk_cmd_error(o, "!locks: %s", nk_cmd_errmsg(t));
         return st;
     }
     const bool is64 = t->d.is64;
@@ -218,16 +177,16 @@ nk_status cmd_locks(nk_cmd_env *e, const char *a)
             nk_json_u64(o, x, "owner", holder);
             nk_json_bool(o, x, "owner_pointer", p->via_owner_ptr);
             if (cy->n == 1)
-                nk_printf(o, "      thread %s waits for resource %s, which it owns itself%s\n", hx(b1, p->thread, is64),
-                          hx(b2, p->resource, is64),
+                nk_printf(o, "      thread %s waits for resource %s, which it owns itself%s\n", nk_cmd_hex(b1, p->thread, is64),
+                          nk_cmd_hex(b2, p->resource, is64),
                           p->via_owner_ptr ? " (owner pointer on its own stack: ExSetResourceOwnerPointer)" : "");
             else
-                nk_printf(o, "      thread %s waits for resource %s owned by thread %s%s\n", hx(b1, p->thread, is64),
-                          hx(b2, p->resource, is64), hx(b3, holder, is64),
+                nk_printf(o, "      thread %s waits for resource %s owned by thread %s%s\n", nk_cmd_hex(b1, p->thread, is64),
+                          nk_cmd_hex(b2, p->resource, is64), nk_cmd_hex(b3, holder, is64),
                           p->via_owner_ptr ? " (through an owner pointer on its stack)" : "");
         }
     }
-    print_why(o, &l.why);
+    nk_cmd_warnings(o, &l.why, 32);
     nk_kd_locks_free(&l);
     return NTKD_OK;
 }
@@ -254,7 +213,7 @@ nk_status cmd_dpcs(nk_cmd_env *e, const char *a)
     nk_kd_dpcs d;
     nk_status st = nk_kd_dpcs_scan(t, cpu, &d);
     if (st != NTKD_OK) {
-        nk_cmd_error(o, "!dpcs: %s", ctx_msg(t));
+        nk_cmd_error(o, "!dpcs: %s", nk_cmd_errmsg(t));
         return st;
     }
     const bool is64 = t->d.is64;
@@ -266,8 +225,8 @@ nk_status cmd_dpcs(nk_cmd_env *e, const char *a)
         nk_kd_symbol(t, p->routine, sym, sizeof sym);
         nk_kd_module(t, p->routine, mod, sizeof mod);
         nk_kd_image(t, p->routine, img, sizeof img);
-        nk_printf(o, "%2u: %-8s: 0x%s 0x%s %s\n", p->cpu, p->threaded ? "Threaded" : "Normal", hx(b1, p->kdpc, is64),
-                  hx(b2, p->routine, is64), p->routine ? sym : "(no routine)");
+        nk_printf(o, "%2u: %-8s: 0x%s 0x%s %s\n", p->cpu, p->threaded ? "Threaded" : "Normal", nk_cmd_hex(b1, p->kdpc, is64),
+                  nk_cmd_hex(b2, p->routine, is64), p->routine ? sym : "(no routine)");
         json_object *x = nk_json_obj(o, jd, NULL);
         nk_json_int(o, x, "cpu", p->cpu);
         nk_json_str(o, x, "type", p->threaded ? "Threaded" : "Normal");
@@ -300,7 +259,7 @@ nk_status cmd_dpcs(nk_cmd_env *e, const char *a)
             nk_json_str(o, x, "active_source", c->active_src);
             if (!header) nk_printf(o, "\nRunning DPCs:\n");
             header = true;
-            nk_printf(o, "%2u: 0x%s %s%s%s%s  (%s)\n", c->cpu, hx(b1, c->active_routine, is64), sym, img[0] ? " [" : "", img,
+            nk_printf(o, "%2u: 0x%s %s%s%s%s  (%s)\n", c->cpu, nk_cmd_hex(b1, c->active_routine, is64), sym, img[0] ? " [" : "", img,
                       img[0] ? "]" : "", c->active_src);
         } else if (c->dpc_active) {
             if (!header) nk_printf(o, "\nRunning DPCs:\n");
@@ -309,7 +268,7 @@ nk_status cmd_dpcs(nk_cmd_env *e, const char *a)
                       c->cpu);
         }
     }
-    print_why(o, &d.why);
+    nk_cmd_warnings(o, &d.why, 32);
     nk_kd_dpcs_free(&d);
     return NTKD_OK;
 }
@@ -327,7 +286,7 @@ nk_status cmd_timer(nk_cmd_env *e, const char *a)
     nk_kd_timers tt;
     nk_status st = nk_kd_timers_scan(t, &tt);
     if (st != NTKD_OK) {
-        nk_cmd_error(o, "!timer: %s", ctx_msg(t));
+        nk_cmd_error(o, "!timer: %s", nk_cmd_errmsg(t));
         return st;
     }
     const bool is64 = t->d.is64;
@@ -345,7 +304,7 @@ nk_status cmd_timer(nk_cmd_env *e, const char *a)
         }
         char per[32] = "";
         if (p->period) snprintf(per, sizeof per, "%ums", p->period);
-        nk_printf(o, "%4u %s  %08x %08x  %-10s ", p->table * 256 + p->slot, hx(b1, p->addr, is64), (unsigned)(p->due & 0xffffffffu),
+        nk_printf(o, "%4u %s  %08x %08x  %-10s ", p->table * 256 + p->slot, nk_cmd_hex(b1, p->addr, is64), (unsigned)(p->due & 0xffffffffu),
                   (unsigned)(p->due >> 32), per);
         json_object *x = nk_json_obj(o, jt, NULL);
         nk_json_u64(o, x, "timer", p->addr);
@@ -359,23 +318,23 @@ nk_status cmd_timer(nk_cmd_env *e, const char *a)
         }
         if (p->dpc_unknown) {
             nk_json_bool(o, x, "dpc_undecodable", true);
-            nk_printf(o, "(DPC stored encoded as %s: nt!KiWaitNever/KiWaitAlways are not in the dump)\n", hx(b2, p->dpc, is64));
+            nk_printf(o, "(DPC stored encoded as %s: nt!KiWaitNever/KiWaitAlways are not in the dump)\n", nk_cmd_hex(b2, p->dpc, is64));
         } else if (p->routine) {
             nk_kd_symbol(t, p->routine, sym, sizeof sym);
             nk_kd_image(t, p->routine, img, sizeof img);
             nk_json_u64(o, x, "routine", p->routine);
             nk_json_str(o, x, "symbol", sym);
             if (img[0]) nk_json_str(o, x, "image", img);
-            nk_printf(o, "%s (DPC @ %s)\n", sym, hx(b2, p->dpc, is64));
+            nk_printf(o, "%s (DPC @ %s)\n", sym, nk_cmd_hex(b2, p->dpc, is64));
         } else if (p->dpc) {
-            nk_printf(o, "(DPC @ %s: routine unreadable)\n", hx(b2, p->dpc, is64));
+            nk_printf(o, "(DPC @ %s: routine unreadable)\n", nk_cmd_hex(b2, p->dpc, is64));
         } else {
             nk_printf(o, "(no DPC)\n");
         }
     }
     nk_printf(o, "\nTotal Timers: %zu\n", tt.n);
     nk_json_int(o, NULL, "total_timers", (int64_t)tt.n);
-    print_why(o, &tt.why);
+    nk_cmd_warnings(o, &tt.why, 32);
     nk_kd_timers_free(&tt);
     return NTKD_OK;
 }

@@ -24,43 +24,8 @@
 #include "kobj/kpool.h"
 #include "mem/mem.h"
 
-static char *hx(char *buf, uint64_t v, bool is64)
-{
-    if (is64) snprintf(buf, 24, "%016llx", (unsigned long long)v);
-    else snprintf(buf, 24, "%08llx", (unsigned long long)(v & 0xffffffffull));
-    return buf;
-}
 
-static const char *ctx_msg(ntkd_target *t)
-{
-    return t && t->ctx && t->ctx->errmsg[0] ? t->ctx->errmsg : "unknown error";
-}
 
-/* Notes of the readers, as "WARNING: ..." lines and a JSON array "warnings". */
-static void print_why(nk_out *o, const nk_strbuf *why)
-{
-    if (!why->len) return;
-    json_object *arr = nk_json_arr(o, NULL, "warnings");
-    const char *s = why->s;
-    size_t shown = 0;
-    while (*s) {
-        const char *e = strchr(s, '\n');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if (n && shown < 40) {
-            shown++;
-            nk_printf(o, "WARNING: %.*s\n", (int)n, s);
-            if (arr) {
-                char *line = strndup(s, n);
-                if (line) {
-                    json_object_array_add(arr, json_object_new_string(line));
-                    free(line);
-                }
-            }
-        }
-        s += n;
-        if (*s == '\n') s++;
-    }
-}
 
 static void why_add(nk_strbuf *why, const char *msg) { nk_sb_printf(why, "%s\n", msg); }
 
@@ -90,7 +55,7 @@ static void print_owner_text(nk_out *o, ntkd_target *t, const nk_pool_tag *g, co
     }
     for (unsigned i = 0; i < g->nowners; i++)
         nk_printf(o, "%s%s (tag at %s%s)", i ? ", " : "", mods[g->owners[i].mod].name,
-                  hx(b, g->owners[i].hit, t->d.is64), g->owners[i].from_store ? ", store image" : "");
+                  nk_cmd_hex(b, g->owners[i].hit, t->d.is64), g->owners[i].from_store ? ", store image" : "");
 }
 
 static void json_owners(nk_out *o, json_object *parent, const nk_pool_tag *g, const nk_pool_mod *mods)
@@ -117,7 +82,7 @@ static void block_contents(nk_out *o, ntkd_target *t, const nk_pool_block *b, un
     nk_read_virt(t, b->addr + unit, d, want, &got);
     char a[24];
     for (size_t off = 0; off + 4 <= got; off += 16) {
-        nk_printf(o, "    %s ", hx(a, b->addr + unit + off, t->d.is64));
+        nk_printf(o, "    %s ", nk_cmd_hex(a, b->addr + unit + off, t->d.is64));
         for (size_t k = off; k < off + 16 && k + 4 <= got; k += 4) nk_printf(o, " %08x", nk_le32(d + k));
         nk_printf(o, "\n");
     }
@@ -126,7 +91,7 @@ static void block_contents(nk_out *o, ntkd_target *t, const nk_pool_block *b, un
 static void block_line(nk_out *o, ntkd_target *t, const nk_pool_block *b, bool star, json_object *arr)
 {
     char a[24], tg[5];
-    nk_printf(o, "%c%s size: %4x previous size: %4x  %s %s%s%s\n", star ? '*' : ' ', hx(a, b->addr, t->d.is64), b->size,
+    nk_printf(o, "%c%s size: %4x previous size: %4x  %s %s%s%s\n", star ? '*' : ' ', nk_cmd_hex(a, b->addr, t->d.is64), b->size,
               b->prev_size, b->free_ ? "(Free)     " : "(Allocated)", star ? "*" : "", tagtxt(b->key, tg),
               b->protected_ ? " (Protected)" : "");
     json_object *x = nk_json_obj(o, arr, NULL);
@@ -196,7 +161,7 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
         nk_json_u64(o, jb, "table_entry", hit->entry);
         if (hit->has_type) nk_json_int(o, jb, "pool_type", hit->pool_type);
         nk_printf(o, "%c%s : large page allocation, tag %s%s, size 0x%llx bytes%s\n", hit->free_ ? ' ' : '*',
-                  hx(b1, hit->va, is64), tg, hit->protected_ ? " (Protected)" : "", (unsigned long long)hit->bytes,
+                  nk_cmd_hex(b1, hit->va, is64), tg, hit->protected_ ? " (Protected)" : "", (unsigned long long)hit->bytes,
                   hit->free_ ? " (Free: the big-pool table entry is marked free)" : "");
         if (!no_tagline) {
             nk_pool_tag one;
@@ -208,7 +173,7 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
         }
         nk_pool_bigtab_free(&big);
         free(mods);
-        print_why(o, &why);
+        nk_cmd_warnings(o, &why, 40);
         nk_sb_free(&why);
         return NTKD_OK;
     }
@@ -221,8 +186,8 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
                      "!pool: %s is not in the big-pool table (nt!PoolBigPageTable); this build (%u) allocates small pool "
                      "blocks from segment heaps (_SEGMENT_HEAP with _HEAP_VS_SUBSEGMENT / _HEAP_LFH_SUBSEGMENT pages "
                      "and encoded chunk headers), which ntkd does not decode: the page was not walked",
-                     hx(b1, addr, is64), t->d.minor);
-        print_why(o, &why);
+                     nk_cmd_hex(b1, addr, is64), t->d.minor);
+        nk_cmd_warnings(o, &why, 40);
         nk_sb_free(&why);
         return NTKD_E_UNSUPPORTED;
     }
@@ -235,16 +200,16 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
     }
     nk_status st = nk_pool_walk_page(t, addr, pg);
     if (st != NTKD_OK) {
-        nk_cmd_error(o, "!pool: %s", ctx_msg(t));
+        nk_cmd_error(o, "!pool: %s", nk_cmd_errmsg(t));
         free(pg);
-        print_why(o, &why);
+        nk_cmd_warnings(o, &why, 40);
         nk_sb_free(&why);
         return st;
     }
     const char *region = pg->region == 1 ? "Nonpaged pool" : pg->region == 2 ? "Paged pool" : "Unknown";
     nk_json_u64(o, NULL, "page", pg->page);
     nk_json_str(o, NULL, "region", region);
-    nk_printf(o, "Pool page %s region is %s\n", hx(b1, addr, is64), region);
+    nk_printf(o, "Pool page %s region is %s\n", nk_cmd_hex(b1, addr, is64), region);
     json_object *arr = nk_json_arr(o, NULL, "blocks");
     const nk_pool_block *target = NULL;
     size_t i = 0;
@@ -263,18 +228,18 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
         uint64_t reg_end = pg->resync_at ? pg->resync_at : pg->page + 0x1000;
         nk_printf(o, "%s\n", pg->why);
         nk_printf(o, "\n***\n*** An error (or corruption) in the pool was detected;\n");
-        nk_printf(o, "*** the header at %s breaks the header chain.\n***\n", hx(b1, pg->bad_hdr, is64));
-        nk_printf(o, "Pool page [ %s ] is __inVALID.\n\n", hx(b1, pg->page, is64));
-        nk_printf(o, "[ %s --> %s (size = 0x%llx bytes)]: Corrupt region\n", hx(b1, pg->bad_hdr, is64),
-                  hx(b2, reg_end, is64), (unsigned long long)(reg_end - pg->bad_hdr));
+        nk_printf(o, "*** the header at %s breaks the header chain.\n***\n", nk_cmd_hex(b1, pg->bad_hdr, is64));
+        nk_printf(o, "Pool page [ %s ] is __inVALID.\n\n", nk_cmd_hex(b1, pg->page, is64));
+        nk_printf(o, "[ %s --> %s (size = 0x%llx bytes)]: Corrupt region\n", nk_cmd_hex(b1, pg->bad_hdr, is64),
+                  nk_cmd_hex(b2, reg_end, is64), (unsigned long long)(reg_end - pg->bad_hdr));
         if (addr >= pg->bad_hdr && addr < reg_end) {
-            nk_printf(o, "%s lies in the corrupt region: its block cannot be told\n", hx(b1, addr, is64));
+            nk_printf(o, "%s lies in the corrupt region: its block cannot be told\n", nk_cmd_hex(b1, addr, is64));
             nk_json_bool(o, NULL, "address_in_corrupt_region", true);
         }
         if (pg->resync_at) {
             nk_json_u64(o, NULL, "resync_at", pg->resync_at);
             nk_printf(o, "Walk resumed at %s (the first later header whose chain reaches the page end):\n",
-                      hx(b1, pg->resync_at, is64));
+                      nk_cmd_hex(b1, pg->resync_at, is64));
             for (; i < pg->n; i++) {
                 const nk_pool_block *b = &pg->b[i];
                 bool star = addr >= b->addr && addr - b->addr < b->size;
@@ -301,11 +266,11 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
         nk_json_str(o, jt, "tag", tg);
         json_owners(o, jt, &one, mods);
     } else if (!pg->corrupt) {
-        nk_printf(o, "%s is not inside any block of the page\n", hx(b1, addr, is64));
+        nk_printf(o, "%s is not inside any block of the page\n", nk_cmd_hex(b1, addr, is64));
     }
     free(pg);
     free(mods);
-    print_why(o, &why);
+    nk_cmd_warnings(o, &why, 40);
     nk_sb_free(&why);
     return rc;
 }
@@ -369,8 +334,8 @@ nk_status cmd_poolused(nk_cmd_env *e, const char *a)
     size_t n = 0;
     nk_status st = nk_pool_tags(t, &tags, &n, &why);
     if (st != NTKD_OK) {
-        nk_cmd_error(o, "!poolused: the pool tracker table could not be read: %s", ctx_msg(t));
-        print_why(o, &why);
+        nk_cmd_error(o, "!poolused: the pool tracker table could not be read: %s", nk_cmd_errmsg(t));
+        nk_cmd_warnings(o, &why, 40);
         nk_sb_free(&why);
         return st;
     }
@@ -466,7 +431,7 @@ nk_status cmd_poolused(nk_cmd_env *e, const char *a)
     }
     free(tags);
     free(mods);
-    print_why(o, &why);
+    nk_cmd_warnings(o, &why, 40);
     nk_sb_free(&why);
     return NTKD_OK;
 }
@@ -500,7 +465,7 @@ static bool find_page(void *u, uint64_t va, const uint8_t *page)
         char a[24], tg[5];
         nk_pool_tag_str(b->key, tg);
         c->hits++;
-        nk_printf(c->o, "%s : tag %s, size %#10x, %s%s\n", hx(a, b->addr, c->t->d.is64), tg, b->size,
+        nk_printf(c->o, "%s : tag %s, size %#10x, %s%s\n", nk_cmd_hex(a, b->addr, c->t->d.is64), tg, b->size,
                   b->free_ ? "Free" : paged ? "Paged pool" : "Nonpaged pool",
                   b->after_resync ? " (page with a corrupt header; found after it)" : "");
         json_object *x = nk_json_obj(c->o, c->arr, NULL);
@@ -550,14 +515,14 @@ nk_status cmd_poolfind(nk_cmd_env *e, const char *a)
     json_object *jb = nk_json_arr(o, NULL, "large");
     if (nk_pool_big_table(t, &big, &why) == NTKD_OK) {
         nk_printf(o, "Scanning large pool allocation table for tag 0x%08x (%s) (%s : %s)\n\n", key, tg,
-                  hx(b1, big.table, is64), hx(b2, big.table + big.read * esz, is64));
+                  nk_cmd_hex(b1, big.table, is64), nk_cmd_hex(b2, big.table + big.read * esz, is64));
         for (size_t i = 0; i < big.n; i++) {
             const nk_pool_big *b = &big.v[i];
             if (b->free_ || b->key != key) continue;
             int paged = b->has_type ? (int)(b->pool_type & 1) : -1;
             if (want >= 0 && paged >= 0 && paged != want) continue;
             big_hits++;
-            nk_printf(o, "%s : tag %s, size %#10llx, %s\n", hx(b1, b->va, is64), tg, (unsigned long long)b->bytes,
+            nk_printf(o, "%s : tag %s, size %#10llx, %s\n", nk_cmd_hex(b1, b->va, is64), tg, (unsigned long long)b->bytes,
                       paged < 0 ? "large page allocation" : paged ? "Paged pool" : "Nonpaged pool");
             json_object *x = nk_json_obj(o, jb, NULL);
             nk_json_u64(o, x, "va", b->va);
@@ -568,7 +533,7 @@ nk_status cmd_poolfind(nk_cmd_env *e, const char *a)
         nk_json_int(o, NULL, "big_entries_read", (int64_t)big.read);
         nk_pool_bigtab_free(&big);
     } else {
-        nk_printf(o, "The large pool allocation table could not be read: %s\n", ctx_msg(t));
+        nk_printf(o, "The large pool allocation table could not be read: %s\n", nk_cmd_errmsg(t));
     }
 
     uint64_t small_hits = 0, npages = 0;
@@ -588,9 +553,9 @@ nk_status cmd_poolfind(nk_cmd_env *e, const char *a)
         }
         c.arr = nk_json_arr(o, NULL, "small");
         nk_status st = nk_pool_walker_init(t, &c.w);
-        if (st != NTKD_OK) why_add(&why, ctx_msg(t));
+        if (st != NTKD_OK) why_add(&why, nk_cmd_errmsg(t));
         else st = nk_pool_scan_kernel_pages(t, find_page, &c, &npages, &why);
-        if (st != NTKD_OK) nk_printf(o, "The pool pages could not be scanned: %s\n", ctx_msg(t));
+        if (st != NTKD_OK) nk_printf(o, "The pool pages could not be scanned: %s\n", nk_cmd_errmsg(t));
         small_hits = c.hits;
         nk_json_int(o, NULL, "pages_scanned", (int64_t)npages);
         nk_json_int(o, NULL, "pool_pages", (int64_t)c.pool_pages);
@@ -605,7 +570,7 @@ nk_status cmd_poolfind(nk_cmd_env *e, const char *a)
     nk_printf(o, "%llu allocations with tag %s (%llu large, %llu small)\n", (unsigned long long)(big_hits + small_hits),
               tg, (unsigned long long)big_hits, (unsigned long long)small_hits);
     nk_json_int(o, NULL, "hits", (int64_t)(big_hits + small_hits));
-    print_why(o, &why);
+    nk_cmd_warnings(o, &why, 40);
     nk_sb_free(&why);
     return NTKD_OK;
 }
