@@ -935,8 +935,23 @@ nk_status cmd_drvobj(nk_cmd_env *e, const char *a)
         nk_json_u64(o, jd, NULL, devs[i]);
     }
     if (nd == KIO_MAX_DEVICES) nk_printf(o, "(stopped after %u devices)\n", KIO_MAX_DEVICES);
-    free(devs);
     nk_json_int(o, NULL, "device_count", (int64_t)nd);
+    if (flags & 4) {
+        /* each device in detail, as !devobj shows it (JSON: one object per device) */
+        json_object *jdd = nk_json_arr(o, NULL, "device_details");
+        for (size_t i = 0; i < nd; i++) {
+            nk_out sub = *o;
+            if (o->json) sub.root = json_object_new_object();
+            nk_cmd_env se = *e;
+            se.o = &sub;
+            char arg[32];
+            snprintf(arg, sizeof arg, "0x%llx", (unsigned long long)devs[i]);
+            nk_printf(o, "\n");
+            cmd_devobj(&se, arg);
+            if (o->json && sub.root) json_object_array_add(jdd, sub.root);
+        }
+    }
+    free(devs);
     if (flags & 2) {
         char s[256];
         struct {

@@ -82,7 +82,7 @@ const nk_cmd nk_commands[] = {
     {"!irp", cmd_irp, NK_CMD_KERNEL, "!irp addr [detail]", "Show an IRP: its thread, status, each stack location with the > marker on the current one, completion routines and the cl column decoded."},
     {"!irpfind", cmd_irpfind, NK_CMD_KERNEL, "!irpfind [-t | -s]", "Find IRPs: a scan of every physical page in the dump for IRP headers (found through the kernel's page tables; also IRPs on no thread's list) merged with every thread's IRP list, each IRP once; one line per IRP with its thread and the driver of its current location. -t: the thread IRP lists only; -s: the scan only."},
     {"!devobj", cmd_devobj, NK_CMD_KERNEL, "!devobj addr|name", "Show a device object: driver, extension, attached devices, flags, characteristics."},
-    {"!drvobj", cmd_drvobj, NK_CMD_KERNEL, "!drvobj [name|addr] [flags]", "Show a driver object and its devices (flag 2: dispatch routines with symbols)."},
+    {"!drvobj", cmd_drvobj, NK_CMD_KERNEL, "!drvobj [name|addr] [flags]", "Show a driver object and its devices (flag 2: entry points and dispatch routines with symbols; flag 4: each device in detail, as !devobj)."},
     {"!devstack", cmd_devstack, NK_CMD_KERNEL, "!devstack addr", "Show a device's stack from top to bottom, the > marker on the given device, and the device node."},
     {"!devnode", cmd_devnode, NK_CMD_KERNEL, "!devnode [addr|0 [flags]]", "Show a device node or (0 1) the device tree from IopRootDeviceNode with instance paths and states."},
     {"!object", cmd_object, NK_CMD_KERNEL, "!object [addr | path | 0 TypeName]", "Show an object's header, type and name; a directory's entries; or (0 TypeName) every object of a type."},

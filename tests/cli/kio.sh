@@ -411,5 +411,32 @@ for spec in "w19041 9f" "w19041 objects" "win7 9f" "xp objects"; do
 done
 [ "$hchecked" -gt 0 ] || fail "no hostile scene could be built"
 
+# ---- !drvobj flag 4: every device of every driver in detail (devices, extensions, lower device
+# as the manifest's `device <dev> <driver> <attached_to> <devext> <name>` lines state)
+for spec in "w19041 9f full" "xp 9f pae"; do
+    set -- $spec
+    f=$(scene_dump "$1" "$2" "$3") || { fail "drvobj 4: $1 $2 not built"; continue; }
+    grep '^driver ' "$f.manifest" | while read -r _ drv _; do
+        "$NTKD" -z "$f" -y "$SYMP" --json -c "!drvobj $drv 4" 2>/dev/null |
+            python3 -c '
+import json, sys
+drv, mf = int(sys.argv[1], 16), sys.argv[2]
+want = {}
+for line in open(mf):
+    w = line.split()
+    if w and w[0] == "device" and int(w[2], 16) == drv:
+        want[int(w[1], 16)] = (int(w[3], 16), int(w[4], 16))
+d = json.load(sys.stdin)
+got = {int(x["device"], 16): x for x in d.get("device_details", [])}
+assert set(got) == set(want), (sorted(got), sorted(want))
+for dev, (lower, ext) in want.items():
+    x = got[dev]
+    if ext: assert int(x["device_extension"], 16) == ext, (hex(dev), x.get("device_extension"))
+    if lower: assert int(x["attached_to"], 16) == lower, (hex(dev), x.get("attached_to"))
+' "$drv" "$f.manifest" || echo "FAIL: drvobj $drv 4 on $1 $2"
+    done > "$W/drvobj4.out"
+    if grep -q FAIL "$W/drvobj4.out"; then cat "$W/drvobj4.out"; fail "!drvobj flag 4 on $1 $2"; fi
+done
+
 [ "$fails" = 0 ] && echo "kio: all checks passed ($checked scenes)"
 [ "$fails" = 0 ]
