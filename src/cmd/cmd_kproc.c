@@ -626,7 +626,15 @@ static void thread_block(nk_cmd_env *e, const nk_kthread *th, const char *ind, b
     nk_json_int(o, jt, "priority", th->priority);
     nk_json_int(o, jt, "base_priority", th->base_priority);
     kclr(t);
-    if (stack) thread_stack(e, th, ind, jt);
+    /* an outswapped kernel stack (KTHREAD.KernelStackResident 0 where the build has the bit):
+     * its pages are in transition or in the paging file, so no walk is tried */
+    uint64_t resident = 1;
+    if (stack && nk_k_has(e->t, "_KTHREAD", "KernelStackResident") &&
+        nk_k_read(e->t, th->addr, "_KTHREAD", "KernelStackResident", &resident) == NTKD_OK && !resident) {
+        nk_printf(e->o, "%sKernel stack not resident.\n", ind);
+        nk_json_bool(e->o, jt, "kernel_stack_resident", false);
+    } else if (stack)
+        thread_stack(e, th, ind, jt);
 }
 
 /* Finds a thread by its id in every process. */

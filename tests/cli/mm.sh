@@ -271,5 +271,26 @@ out=$("$NTKD" -z "$f" -y "$SYMP" -c "!ca 1234; !ca; !vm zz" 2>&1)
 echo "$out" | grep -q "usage: !ca" || fail "!ca without an address: $out"
 echo "$out" | grep -qi "not in the dump\|not readable\|error" || fail "!ca 1234: $out"
 
+# the outswapped kernel stack: !thread says it is not resident instead of walking it
+for spec in "w19041 full" "win7 full" "xp pae"; do
+    set -- $spec
+    f=$(scene_dump "$1" mm "$2") || { fail "$1 mm not built"; continue; }
+    for th in $(mf_get "$f" outswapped | awk '{print $2}'); do
+        "$NTKD" -z "$f" -y "$SYMP" -c "!thread $th" 2>&1 | grep -q "^Kernel stack not resident\.$" ||
+            fail "$1: !thread $th does not say its kernel stack is not resident"
+        "$NTKD" -z "$f" -y "$SYMP" --json -c "!thread $th" 2>/dev/null |
+            python3 -c '
+import json, sys
+def find(o):
+    if isinstance(o, dict):
+        if o.get("kernel_stack_resident") is False: return True
+        return any(find(v) for v in o.values())
+    if isinstance(o, list): return any(find(v) for v in o)
+    return False
+assert find(json.load(sys.stdin))' ||
+            fail "$1: !thread $th --json lacks kernel_stack_resident false"
+    done
+done
+
 echo "mm: $checked scenes checked, $fails failures"
 [ "$fails" = 0 ]
