@@ -87,8 +87,22 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
                                             : ": the filter manager's dispatch: one of its minifilters changed "
                                               "the count (!fltkd.volume on the device names them)");
     } else {
-        nk_an_fact(a, "APC_DISABLE_COUNT", "KernelApcDisable %d, SpecialApcDisable %d (parameter 3)",
-              (int16_t)(a->params[2] & 0xffff), (int16_t)((a->params[2] >> 16) & 0xffff));
+        /* 0x1: P3 is CombinedApcDisable (SpecialApcDisable << 16 | KernelApcDisable) where the
+         * thread has one; builds without SpecialApcDisable (XP) pass the ULONG KernelApcDisable */
+        if (nk_k_has(t, "_KTHREAD", "SpecialApcDisable"))
+            nk_an_fact(a, "APC_DISABLE_COUNT", "KernelApcDisable %d, SpecialApcDisable %d (parameter 3)",
+                  (int16_t)(a->params[2] & 0xffff), (int16_t)((a->params[2] >> 16) & 0xffff));
+        else
+            nk_an_fact(a, "APC_DISABLE_COUNT", "KernelApcDisable %d (parameter 3; this build has no SpecialApcDisable)",
+                  (int32_t)(uint32_t)(a->params[2] & 0xffffffffu));
+        nk_kd_symbol(t, a->params[0], sym, sizeof sym);
+        nk_an_fact(a, "SYSTEM_FUNCTION", "%s (%s), returning from a %s", sym[0] ? sym : "(no symbol)",
+              hx(b1, a->params[0], is64),
+              a->params[3] == 0 ? "system call" : a->params[3] == 1 ? "worker routine" : "call of unknown type (parameter 4)");
+        if (a->params[1])
+            nk_an_fact(a, "APC_STATE_INDEX", "%llu (parameter 2): the thread is still attached to another process "
+                                          "(KeStackAttachProcess/KeAttachProcess without the detach)",
+                  (unsigned long long)a->params[1]);
     }
 
     /* the crashing thread's own counts */

@@ -1,6 +1,9 @@
 /* cmd_mm.c: the memory-manager commands, in WinDbg's shapes (seeds 001 and 003):
- *   !vm [flags]        memory counters in pages and Kb, and the commit-failure count by build
- *                      (MiChargeCommitmentFailures, or MiSystemPartition on 1809 and later);
+ *   !vm [flags]        memory counters in pages and Kb (Mm* globals, MiSystemPartition, or
+ *                      nt!MiState on 1809 and later), the pages in use by each classic pool
+ *                      descriptor, WinDbg's excessive-nonpaged-pool and commit-limit warnings,
+ *                      and the commit-failure count by build (MiChargeCommitmentFailures, or
+ *                      MiSystemPartition on 1809 and later);
  *   !ca addr           a control area, its segment and its subsections;
  *   !ca 0              the control areas in pool blocks tagged MmCa / MmCi (the big-pool table,
  *                      then classic pool pages; seed 001), then every control area the PFN
@@ -82,6 +85,9 @@ nk_status cmd_vm(nk_cmd_env *e, const char *a)
     json_object *jm = nk_json_arr(o, NULL, "unavailable");
     nk_printf(o, "\n*** Virtual Memory Usage ***\n");
     nk_strbuf missing = {0};
+    json_object *jw = nk_json_arr(o, NULL, "warnings");
+    const nk_mmcounter *np = nk_mm_counter(&vm, "NonPagedPoolUsage"), *npmax = nk_mm_counter(&vm, "NonPagedPoolMax");
+    const nk_mmcounter *cp = nk_mm_counter(&vm, "CommittedPages"), *cl = nk_mm_counter(&vm, "CommitLimit");
     for (int i = 0; i < NK_MM_NCOUNTERS; i++) {
         const nk_mmcounter *c = &vm.c[i];
         if (!c->have) {
@@ -89,6 +95,31 @@ nk_status cmd_vm(nk_cmd_env *e, const char *a)
             if (jm) json_object_array_add(jm, json_object_new_string(c->key));
             continue;
         }
+        /* per-pool lines before the totals (seed 003): nonpaged ones only with several pools */
+        if (!strcmp(c->key, "NonPagedPoolUsage") && vm.n_np > 1)
+            for (unsigned k = 0; k < vm.n_np; k++) {
+                char key[40], lab[40];
+                snprintf(key, sizeof key, "NonPagedPool%uUsed", k);
+                snprintf(lab, sizeof lab, "NonPagedPool %u Used:", k);
+                json_object *j = nk_json_obj(o, jc, key);
+                nk_json_int(o, j, "pages", (int64_t)vm.np_used[k]);
+                nk_json_int(o, j, "kb", (int64_t)(vm.np_used[k] * 4));
+                int pad = 28 - (int)strlen(lab);
+                nk_printf(o, "\t%s%*llu (%10llu Kb)\n", lab, pad < 1 ? 1 : pad, (unsigned long long)vm.np_used[k],
+                          (unsigned long long)(vm.np_used[k] * 4));
+            }
+        if (!strcmp(c->key, "PagedPoolUsage"))
+            for (unsigned k = 0; k < vm.n_pp; k++) {
+                char key[40], lab[40];
+                snprintf(key, sizeof key, "PagedPool%uUsage", k);
+                snprintf(lab, sizeof lab, "PagedPool %u Usage:", k);
+                json_object *j = nk_json_obj(o, jc, key);
+                nk_json_int(o, j, "pages", (int64_t)vm.pp_used[k]);
+                nk_json_int(o, j, "kb", (int64_t)(vm.pp_used[k] * 4));
+                int pad = 28 - (int)strlen(lab);
+                nk_printf(o, "\t%s%*llu (%10llu Kb)\n", lab, pad < 1 ? 1 : pad, (unsigned long long)vm.pp_used[k],
+                          (unsigned long long)(vm.pp_used[k] * 4));
+            }
         json_object *j = nk_json_obj(o, jc, c->key);
         nk_json_int(o, j, "pages", (int64_t)c->pages);
         nk_json_int(o, j, "kb", (int64_t)(c->pages * 4));
@@ -97,6 +128,19 @@ nk_status cmd_vm(nk_cmd_env *e, const char *a)
         if (pad < 1) pad = 1;
         nk_printf(o, "\t%s%*llu (%10llu Kb)\n", c->label, pad, (unsigned long long)c->pages,
                   (unsigned long long)(c->pages * 4));
+        /* Warnings, in WinDbg's shape (seed 003 flags nonpaged pool at 155371 of 191078 pages,
+         * 81%, and not at 53108 of 9408956). Our thresholds: nonpaged pool in use above 80% of
+         * its maximum; committed pages above 90% of the commit limit (commit nearing the limit
+         * is when Windows starts failing commit charges and raises its low-memory popup). */
+        if (!strcmp(c->key, "NonPagedPoolMax") && np && npmax && npmax->pages &&
+            np->pages > npmax->pages - npmax->pages / 5) {
+            nk_printf(o, "\t********** Excessive NonPaged Pool Usage *****\n");
+            if (jw) json_object_array_add(jw, json_object_new_string("ExcessiveNonPagedPoolUsage"));
+        }
+        if (!strcmp(c->key, "CommitLimit") && cp && cl && cl->pages && cp->pages > cl->pages - cl->pages / 10) {
+            nk_printf(o, "\t********** Committed pages near the commit limit *****\n");
+            if (jw) json_object_array_add(jw, json_object_new_string("CommitNearLimit"));
+        }
         if (i == 0) /* the paging files follow the physical memory */
             for (unsigned k = 0; k < vm.npagefiles; k++) {
                 const nk_mmpagefile *f = &vm.pagefile[k];

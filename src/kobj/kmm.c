@@ -401,28 +401,46 @@ nk_status nk_mm_subsections(ntkd_target *t, uint64_t ca, nk_mmsub *out, size_t m
 
 typedef struct cdef {
     const char *key, *label, *global, *global_bytes, *part_field;
+    const char *gtype, *gfield; /* the global is a structure: this field of it */
+    const char *state_field;    /* else a field of nt!MiState (_MI_SYSTEM_INFORMATION, 1809+) */
 } cdef;
-/* In !vm's order; global_bytes: a global holding bytes instead of pages. */
+/* In !vm's order (seed 003); global_bytes: a global holding bytes instead of pages.
+ * Session Commit: WinDbg sums it over the sessions; none of the x64 tables (7601, 17763, 19041,
+ * 22000) nor XP's ntkrnlpa has a global for it (no MmSessionCommit), so it is reported as not
+ * kept unless a build has that global. */
 static const cdef counters[NK_MM_NCOUNTERS] = {
-    {"PhysicalMemory", "Physical Memory:", "MmNumberOfPhysicalPages", NULL, "Vp.NumberOfPhysicalPages"},
-    {"AvailablePages", "Available Pages:", "MmAvailablePages", NULL, "Vp.AvailablePages"},
-    {"ResAvailPages", "ResAvail Pages:", "MmResidentAvailablePages", NULL, "Vp.ResidentAvailablePages"},
-    {"LockedIoPages", "Locked IO Pages:", "MmSystemLockPagesCount", NULL, NULL},
-    {"FreeSystemPtes", "Free System PTEs:", "MmTotalFreeSystemPtes", NULL, NULL},
-    {"ModifiedPages", "Modified Pages:", "MmModifiedPageListHead", NULL, "Vp.ModifiedPageListHead.Total"},
-    {"ModifiedPfPages", "Modified PF Pages:", "MmTotalPagesForPagingFile", NULL, "Vp.TotalPagesForPagingFile"},
-    {"NonPagedPoolUsage", "NonPagedPool Usage:", "MmAllocatedNonPagedPool", NULL, NULL},
-    {"NonPagedPoolMax", "NonPagedPool Max:", "MmMaximumNonPagedPoolInPages", "MmMaximumNonPagedPoolInBytes", NULL},
-    {"PagedPoolMaximum", "PagedPool Maximum:", "MmSizeOfPagedPoolInPages", "MmSizeOfPagedPoolInBytes", NULL},
-    {"SharedCommit", "Shared Commit:", "MmSharedCommit", NULL, "Vp.SharedCommit"},
-    {"SpecialPool", "Special Pool:", "MmSpecialPagesInUse", NULL, NULL},
-    {"ProcessCommit", "Shared Process:", "MmProcessCommit", NULL, NULL},
-    {"PagedPoolCommit", "PagedPool Commit:", "MmPagedPoolCommit", NULL, NULL},
-    {"DriverCommit", "Driver Commit:", "MmDriverCommit", NULL, NULL},
-    {"CommittedPages", "Committed pages:", "MmTotalCommittedPages", NULL, "Vp.TotalCommittedPages"},
-    {"CommitLimit", "Commit limit:", "MmTotalCommitLimit", NULL, "Vp.TotalCommitLimit"},
-    {"HighestPhysicalPage", "Highest page:", "MmHighestPhysicalPage", NULL, "Vp.HighestPhysicalPage"},
+    {"PhysicalMemory", "Physical Memory:", "MmNumberOfPhysicalPages", NULL, "Vp.NumberOfPhysicalPages", NULL, NULL, NULL},
+    {"AvailablePages", "Available Pages:", "MmAvailablePages", NULL, "Vp.AvailablePages", NULL, NULL, NULL},
+    {"ResAvailPages", "ResAvail Pages:", "MmResidentAvailablePages", NULL, "Vp.ResidentAvailablePages", NULL, NULL, NULL},
+    {"LockedIoPages", "Locked IO Pages:", "MmSystemLockPagesCount", NULL, NULL, NULL, NULL, NULL},
+    {"FreeSystemPtes", "Free System PTEs:", "MmTotalFreeSystemPtes", NULL, NULL, NULL, NULL, NULL},
+    {"ModifiedPages", "Modified Pages:", "MmModifiedPageListHead", NULL, "Vp.ModifiedPageListHead.Total", NULL, NULL, NULL},
+    {"ModifiedPfPages", "Modified PF Pages:", "MmTotalPagesForPagingFile", NULL, "Vp.TotalPagesForPagingFile", NULL, NULL, NULL},
+    {"NonPagedPoolUsage", "NonPagedPool Usage:", "MmAllocatedNonPagedPool", NULL, NULL, NULL, NULL,
+     "Pools.AllocatedNonPagedPool"},
+    {"NonPagedPoolMax", "NonPagedPool Max:", "MmMaximumNonPagedPoolInPages", "MmMaximumNonPagedPoolInBytes", NULL,
+     NULL, NULL, "Vs.MaximumNonPagedPoolInPages"},
+    {"PagedPoolUsage", "PagedPool Usage:", "MmPagedPoolInfo", NULL, NULL, "_MM_PAGED_POOL_INFO", "AllocatedPagedPool",
+     "Vs.PagedPoolInfo.AllocatedPagedPool"},
+    {"PagedPoolMaximum", "PagedPool Maximum:", "MmSizeOfPagedPoolInPages", "MmSizeOfPagedPoolInBytes", NULL, NULL,
+     NULL, "Vs.SizeOfPagedPoolInPages"},
+    {"SessionCommit", "Session Commit:", "MmSessionCommit", NULL, NULL, NULL, NULL, NULL},
+    {"SharedCommit", "Shared Commit:", "MmSharedCommit", NULL, "Vp.SharedCommit", NULL, NULL, NULL},
+    {"SpecialPool", "Special Pool:", "MmSpecialPagesInUse", NULL, NULL, NULL, NULL, "Vs.SpecialPagesInUse"},
+    {"ProcessCommit", "Shared Process:", "MmProcessCommit", NULL, NULL, NULL, NULL, "Vs.ProcessCommit"},
+    {"PagedPoolCommit", "PagedPool Commit:", "MmPagedPoolCommit", NULL, NULL, NULL, NULL, NULL},
+    {"DriverCommit", "Driver Commit:", "MmDriverCommit", NULL, NULL, NULL, NULL, "Vs.DriverCommit"},
+    {"CommittedPages", "Committed pages:", "MmTotalCommittedPages", NULL, "Vp.TotalCommittedPages", NULL, NULL, NULL},
+    {"CommitLimit", "Commit limit:", "MmTotalCommitLimit", NULL, "Vp.TotalCommitLimit", NULL, NULL, NULL},
+    {"HighestPhysicalPage", "Highest page:", "MmHighestPhysicalPage", NULL, "Vp.HighestPhysicalPage", NULL, NULL, NULL},
 };
+
+const nk_mmcounter *nk_mm_counter(const nk_mmvm *vm, const char *key)
+{
+    for (int i = 0; i < NK_MM_NCOUNTERS; i++)
+        if (vm->c[i].key && !strcmp(vm->c[i].key, key)) return vm->c[i].have ? &vm->c[i] : NULL;
+    return NULL;
+}
 
 /* The paging files: count and pointer array at a global (older builds) or in the partition. */
 static void pagefiles(ntkd_target *t, nk_mmvm *o, uint64_t part)
@@ -460,14 +478,58 @@ static void pagefiles(ntkd_target *t, nk_mmvm *o, uint64_t part)
     }
 }
 
+/* Pages in use by one _POOL_DESCRIPTOR; false when unreadable or of an unknown shape. */
+static bool desc_pages(ntkd_target *t, uint64_t d, uint64_t *pages)
+{
+    const char *T = "_POOL_DESCRIPTOR";
+    uint64_t a = 0, b = 0, c = 0, e = 0;
+    if (nk_k_has(t, T, "TotalPages")) {
+        if (nk_k_read(t, d, T, "TotalPages", &a) != NTKD_OK) return false;
+        if (nk_k_has(t, T, "TotalBigPages") && nk_k_read(t, d, T, "TotalBigPages", &b) != NTKD_OK) return false;
+        *pages = (a & 0xffffffffu) + (b & 0xffffffffu);
+        return true;
+    }
+    if (!nk_k_has(t, T, "PagesAllocated") || !nk_k_has(t, T, "PagesDeallocated")) return false;
+    if (nk_k_read(t, d, T, "PagesAllocated", &a) != NTKD_OK || nk_k_read(t, d, T, "PagesDeallocated", &b) != NTKD_OK)
+        return false;
+    if (nk_k_has(t, T, "BigPagesAllocated") && nk_k_has(t, T, "BigPagesDeallocated") &&
+        (nk_k_read(t, d, T, "BigPagesAllocated", &c) != NTKD_OK ||
+         nk_k_read(t, d, T, "BigPagesDeallocated", &e) != NTKD_OK))
+        return false;
+    *pages = (a - b) + (c - e);
+    return true;
+}
+
+/* The descriptors of one pool type: n pointers at the global (n capped at max). */
+static unsigned pool_descs(ntkd_target *t, const char *count_global, const char *arr_global, unsigned extra,
+                           uint64_t *out, unsigned max)
+{
+    uint64_t va, arr;
+    uint32_t n = 0;
+    if (nk_k_global(t, count_global, &va) != NTKD_OK || nk_read_u32(t, va, &n) != NTKD_OK ||
+        nk_k_global(t, arr_global, &arr) != NTKD_OK)
+        return 0;
+    uint64_t total = (uint64_t)n + extra;
+    if (total > max) total = max;
+    unsigned ps = t->d.is64 ? 8 : 4, got = 0;
+    for (uint64_t i = 0; i < total; i++) {
+        uint64_t d;
+        if (nk_read_ptr(t, arr + i * ps, &d) != NTKD_OK || !d || !desc_pages(t, d, &out[i])) break;
+        got++;
+    }
+    return got;
+}
+
 nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *o)
 {
     memset(o, 0, sizeof *o);
     if (!nk_k_types(t)) return NTKD_E_NOTFOUND;
     uint64_t part = 0;
     o->partition = partition(t, &part);
+    uint64_t mistate = 0;
     char save[sizeof t->ctx->errmsg];
     memcpy(save, t->ctx->errmsg, sizeof save);
+    bool have_state = nk_k_global(t, "MiState", &mistate) == NTKD_OK;
     for (int i = 0; i < NK_MM_NCOUNTERS; i++) {
         const cdef *c = &counters[i];
         nk_mmcounter *r = &o->c[i];
@@ -476,6 +538,10 @@ nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *o)
         if (o->partition && c->part_field) {
             if (nk_k_has(t, "_MI_PARTITION", c->part_field))
                 r->have = nk_k_read(t, part, "_MI_PARTITION", c->part_field, &r->pages) == NTKD_OK;
+        } else if (c->gtype) {
+            uint64_t va;
+            r->have = nk_k_global(t, c->global, &va) == NTKD_OK && nk_k_has(t, c->gtype, c->gfield) &&
+                      nk_k_read(t, va, c->gtype, c->gfield, &r->pages) == NTKD_OK;
         } else if (!strcmp(c->key, "ModifiedPages")) {
             uint64_t va;
             r->have = nk_k_global(t, c->global, &va) == NTKD_OK &&
@@ -487,8 +553,18 @@ nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *o)
                 r->pages /= 4096;
             }
         }
+        if (!r->have && have_state && c->state_field && nk_k_has(t, "_MI_SYSTEM_INFORMATION", c->state_field)) {
+            r->have = nk_k_read(t, mistate, "_MI_SYSTEM_INFORMATION", c->state_field, &r->pages) == NTKD_OK;
+            if (r->have) o->mistate = true;
+        }
+        if (r->have && !strcmp(c->key, "DriverCommit")) r->pages &= 0xffffffffu; /* a LONG on 1809+ */
     }
     pagefiles(t, o, part);
+    /* paged pools 0..ExpNumberOfPagedPools (0 is the prototype pool), nonpaged 0..n-1 */
+    if (nk_k_has(t, "_POOL_DESCRIPTOR", "PoolType")) {
+        o->n_pp = pool_descs(t, "ExpNumberOfPagedPools", "ExpPagedPoolDescriptor", 1, o->pp_used, 17);
+        o->n_np = pool_descs(t, "ExpNumberOfNonPagedPools", "ExpNonPagedPoolDescriptor", 0, o->np_used, 16);
+    }
     /* commit failures (seed 003): members 0 and 1 always, 2 up to Windows XP / 2003, 3 after */
     uint64_t fa = 0;
     bool have = false;

@@ -98,7 +98,7 @@ typedef struct nk_mmcounter {
     uint64_t pages;
     bool have;
 } nk_mmcounter;
-#define NK_MM_NCOUNTERS 18
+#define NK_MM_NCOUNTERS 20
 typedef struct nk_mmpagefile {
     char name[260];             /* PageFileName ("\\??\\C:\\pagefile.sys") */
     uint64_t size, free_space, minimum, maximum; /* pages */
@@ -112,7 +112,15 @@ typedef struct nk_mmvm {
     uint64_t failure_count;     /* [0] + [1] + ([2] up to build 3790, else [3]) */
     const char *failure_source; /* "MiChargeCommitmentFailures" / "MiSystemPartition.Vp.ChargeCommitmentFailures" */
     bool partition;             /* counters from MiSystemPartition */
+    bool mistate;               /* some counters from nt!MiState (_MI_SYSTEM_INFORMATION) */
+    /* classic pool descriptors (XP, 7, 1809: ExpNonPagedPoolDescriptor[] / ExpPagedPoolDescriptor[],
+     * pointer arrays): pages in use by each (TotalPages + TotalBigPages, or the allocated minus
+     * the deallocated pages and big pages on builds that count both) */
+    unsigned n_np, n_pp;
+    uint64_t np_used[16], pp_used[17];
 } nk_mmvm;
+/* A counter by its key ("NonPagedPoolUsage"); NULL when unknown or not kept by the build. */
+const nk_mmcounter *nk_mm_counter(const nk_mmvm *vm, const char *key);
 nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *out);
 
 /* Installs the software-PTE layout that nt's _MMPTE_* types describe (when it is one of the

@@ -61,6 +61,11 @@ pfns = {H(l[0]): {"list": l[1], "share": H(l[2]), "ref": H(l[3]), "pte": H(l[4])
 capfn = [(H(l[0]), H(l[1])) for l in mf["capfn"]]
 counts = {l[0]: H(l[1]) for l in mf["pfncount"]}
 vmc = {l[0]: H(l[1]) for l in mf["vmcounter"]}
+# per-pool usage (vmpool paged|nonpaged INDEX PAGES): JSON counters PagedPool<i>Usage /
+# NonPagedPool<i>Used; WinDbg prints the nonpaged ones only when there are several pools
+vmpool = {}
+for l in mf["vmpool"]:
+    vmpool[("PagedPool%dUsage" if l[0] == "paged" else "NonPagedPool%dUsed") % int(l[1])] = H(l[2])
 ptek = [(H(l[0]), l[1], H(l[2])) for l in mf["ptekind"]]
 outsw = [H(l[0]) for l in mf["outswapped"]]
 hostile = collections.defaultdict(list)
@@ -111,6 +116,59 @@ if len(J) == len(cmds):
             fail("!vm page file %s, manifest %s" % (j, l))
         if ("Page File: %s" % name) not in T or not re.search(r"Current:\s+%d Kb\s+Free Space:\s+%d Kb" % (4 * size, 4 * free), T):
             fail("!vm text lacks the page file lines for %s" % name)
+    # ---- !vm pool / session / commit lines (seed 003's shape and order) and warnings
+    for name, v in vmpool.items():
+        c = vm.get("counters", {}).get(name)
+        if c is None or c.get("pages") != v or c.get("kb") != 4 * v:
+            fail("!vm per-pool %s = %s, manifest %#x" % (name, c, v))
+    if vmpool and "PagedPoolUsage" in vmc and \
+            sum(v for k, v in vmpool.items() if k.startswith("PagedPool")) != vmc["PagedPoolUsage"]:
+        fail("manifest: the paged pools do not add up to PagedPoolUsage")
+    vmT = T.split("kd> !vm", 1)[1].split("kd> ", 1)[0] if "kd> !vm" in T else ""
+    labels = [("NonPagedPool%dUsed" % i, "NonPagedPool %d Used:" % i) for i in range(16)] + [
+        ("NonPagedPoolUsage", "NonPagedPool Usage:"), ("NonPagedPoolMax", "NonPagedPool Max:")] + [
+        ("PagedPool%dUsage" % i, "PagedPool %d Usage:" % i) for i in range(17)] + [
+        ("PagedPoolUsage", "PagedPool Usage:"), ("PagedPoolMaximum", "PagedPool Maximum:"),
+        ("SessionCommit", "Session Commit:"), ("SharedCommit", "Shared Commit:"), ("SpecialPool", "Special Pool:"),
+        ("ProcessCommit", "Shared Process:"), ("PagedPoolCommit", "PagedPool Commit:"),
+        ("DriverCommit", "Driver Commit:"), ("CommittedPages", "Committed pages:"), ("CommitLimit", "Commit limit:")]
+    pos = []
+    allc = dict(vmc)
+    allc.update(vmpool)
+    for key, lab in labels:
+        if key not in allc:
+            continue
+        v = allc[key]
+        mt = re.search(r"^\t%s\s+%d \(\s*%d Kb\)$" % (re.escape(lab), v, 4 * v), vmT, re.M)
+        if not mt:
+            fail("!vm text lacks '%s %d (%d Kb)'" % (lab, v, 4 * v))
+        else:
+            pos.append((mt.start(), lab))
+    if [l for _, l in pos] != [l for _, l in sorted(pos)]:
+        fail("!vm lines out of WinDbg's order: %s" % [l for _, l in sorted(pos)])
+    if not any(k.startswith("PagedPool0") for k in vmpool) and tag.split("-")[0] in ("win7", "w1809", "xp"):
+        fail("manifest lacks the per-pool counters on a classic-pool layout")
+    for key in ("SessionCommit", "PagedPoolUsage", "NonPagedPoolUsage"):
+        if key not in vmc and key not in vm.get("unavailable", []):
+            fail("!vm: %s neither in the manifest nor reported unavailable" % key)
+        if key not in vmc and not re.search(r"not kept by this build: .*%s" % key, vmT):
+            fail("!vm text does not report %s as not kept" % key)
+    # warnings: nonpaged pool above 80% of its maximum (seed 003 flags 81%), commit above 90%
+    ws = vm.get("warnings", [])
+    if "NonPagedPoolUsage" in vmc and "NonPagedPoolMax" in vmc:
+        want = vmc["NonPagedPoolUsage"] * 5 > vmc["NonPagedPoolMax"] * 4
+        if not want:
+            fail("the scene should trigger the nonpaged-pool warning (manifest %#x of %#x)" % (vmc["NonPagedPoolUsage"], vmc["NonPagedPoolMax"]))
+        got_t = re.search(r"NonPagedPool Max:.*\n\t\*{10} Excessive NonPaged Pool Usage \*{5}$", vmT, re.M) is not None
+        if got_t != want or ("ExcessiveNonPagedPoolUsage" in ws) != want:
+            fail("!vm nonpaged-pool warning text %s json %s, expected %s" % (got_t, ws, want))
+    elif "Excessive NonPaged" in vmT or "ExcessiveNonPagedPoolUsage" in ws:
+        fail("!vm warns of nonpaged pool without both counters")
+    if "CommittedPages" in vmc and "CommitLimit" in vmc:
+        want = vmc["CommittedPages"] * 10 > vmc["CommitLimit"] * 9
+        got_t = "near the commit limit" in vmT
+        if got_t != want or ("CommitNearLimit" in ws) != want:
+            fail("!vm commit-limit warning text %s json %s, expected %s" % (got_t, ws, want))
     # ---- !ca 0: the file and image control areas, found through the PFN database
     c0 = R["!ca 0"]
     found = {H(c["control_area"]): c for c in c0.get("control_areas", [])}

@@ -1,7 +1,7 @@
 #!/bin/bash
 # verifier.sh: !verifier (level, options, counters, verified drivers, per-driver pool, the pool,
 # IRP and critical-region logs), !gflag, and the 0x20 / 0xC4-0xC5 verifier diagnosis of
-# !analyze -v, on the generator's verifier/apc/iover scenes of every layout (win7 w1809 w19041
+# !analyze -v (and 0x1 APC_INDEX_MISMATCH), on the generator's verifier/apc/iover/apcmismatch scenes of every layout (win7 w1809 w19041
 # w22000 xp), text and --json, against the manifest's verifier lines (verifier_level vstat
 # verified valloc gflag vlog* apc_thread culprit) and seed shapes (003, 004, 001). Hostile
 # variants (a cyclic verified-driver list and AVL tree, a log index past the end, log pages
@@ -79,7 +79,7 @@ for _l in mf["vlog"]:
         break
 if scene == "verifier":
     _cmds.append("!verifier 3 %s" % mf["verified"][0][0])
-if scene in ("apc", "iover"):
+if scene in ("apc", "iover", "apcmismatch"):
     _cmds.append("!analyze -v")
 run_many(_cmds, True)
 run_many(_cmds, False)
@@ -247,8 +247,52 @@ if scene == "verifier":
             if got != want:
                 fail("!verifier 3 %s: allocations %s, expected %s" % (f0, [hex(x) for x in got], [hex(x) for x in want]))
 
-# ---- the diagnosis (apc, iover)
-if scene in ("apc", "iover"):
+# ---- bug check 0x1 (apcmismatch): the parameters Microsoft documents, against the manifest
+if scene == "apcmismatch":
+    hdr = {l[0]: hexv(l[1]) for l in mf["header"] if len(l) == 2 and l[0].startswith("BugCheck")}
+    funcs = {l[1]: hexv(l[2]) for l in mf["func"] if len(l) == 3 and l[0] == "nt"}
+    th, kad, sad = mf["apc_thread"][0]
+    if not mf["apc_index"]:
+        fail("manifest has no apc_index line")
+    want = [funcs.get("NtDeviceIoControlFile", -1), int((mf["apc_index"] or [["-1"]])[0][0]), None, 0]
+    if hdr.get("BugCheckCode") != 0x1:
+        fail("manifest bug check %s, not 0x1" % hdr.get("BugCheckCode"))
+    j = run("!analyze -v", True)
+    a = (j or {}).get("analysis", {})
+    if hexv(a.get("bugcheck_code", "0x0")) != 0x1 or a.get("bugcheck_name") != "APC_INDEX_MISMATCH":
+        fail("bug check %s %s, expected 0x1 APC_INDEX_MISMATCH" % (a.get("bugcheck_code"), a.get("bugcheck_name")))
+    ps = [hexv(p) for p in a.get("bugcheck_params", [])]
+    if len(ps) != 4:
+        fail("bugcheck_params %s" % ps)
+    else:
+        for i in range(4):
+            if ps[i] != hdr.get("BugCheckParameter%d" % (i + 1)):
+                fail("P%d %#x, manifest %s" % (i + 1, ps[i], hdr.get("BugCheckParameter%d" % (i + 1))))
+            if want[i] is not None and ps[i] != want[i]:
+                fail("P%d %#x, expected %#x (%s)" % (i + 1, ps[i], want[i],
+                     ["nt!NtDeviceIoControlFile", "apc_index", "", "0: a system call"][i]))
+        # P3: the (Special)KernelApcDisable value: its low 16 bits the KernelApcDisable
+        if ps[2] & 0xffff != int(kad) & 0xffff or (ps[2] >> 16) & 0xffff not in (int(sad) & 0xffff, 0xffff):
+            fail("P3 %#x does not hold KernelApcDisable %s / SpecialApcDisable %s" % (ps[2], kad, sad))
+    kf = a.get("kernel_facts", {})
+    if "NtDeviceIoControlFile" not in kf.get("SYSTEM_FUNCTION", "") or "system call" not in kf.get("SYSTEM_FUNCTION", ""):
+        fail("SYSTEM_FUNCTION %r" % kf.get("SYSTEM_FUNCTION"))
+    t = run("!analyze -v", False)
+    if "APC_INDEX_MISMATCH (1)" not in t or "BUGCHECK_CODE:  1\n" not in t:
+        fail("!analyze -v text: no APC_INDEX_MISMATCH (1) / BUGCHECK_CODE 1")
+    if mf["culprit"]:
+        c = lm_name(mf["culprit"][0][0])
+        if not re.search(r"^CRITICAL_REGION_CULPRIT:  %s entered a critical region on the crashing thread" % re.escape(c), t, re.M):
+            fail("text: CRITICAL_REGION_CULPRIT does not name %s on the crashing thread" % c)
+        if not re.search(r"^MODULE_NAME:  %s$" % re.escape(c), t, re.M):
+            fail("text: MODULE_NAME is not %s" % c)
+        if not re.search(r"^FAILURE_BUCKET_ID:  0x1_CRITICAL_REGION_%s!" % re.escape(c), t, re.M):
+            fail("text: FAILURE_BUCKET_ID does not name %s" % c)
+        if not a.get("failure_bucket_id", "").startswith("0x1_CRITICAL_REGION_%s!" % c):
+            fail("json: bucket %r" % a.get("failure_bucket_id"))
+
+# ---- the diagnosis (apc, iover, apcmismatch)
+if scene in ("apc", "iover", "apcmismatch"):
     j = run("!analyze -v", True)
     a = (j or {}).get("analysis", {})
     kf = a.get("kernel_facts", {})
@@ -295,7 +339,7 @@ EOF
 for layout in win7 w1809 w19041 w22000 xp; do
     kind=full
     [ "$layout" = xp ] && kind=pae
-    for scene in verifier apc iover; do
+    for scene in verifier apc iover apcmismatch; do
         f=$(scene_dump "$layout" "$scene" "$kind") || { fail "$layout $scene: generator failed"; continue; }
         checked=$((checked + 1))
         python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$layout/$scene" "$scene" || fails=$((fails + 1))

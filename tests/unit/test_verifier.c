@@ -1,5 +1,5 @@
 /* test_verifier.c: the Driver Verifier reader (src/kobj/kverifier.c) and the 0x20 diagnosis
- * (src/analysis/kdiag_verifier.c) on scenes written by ntkd-genscene (w19041 table), checked
+ * and 0x1 diagnoses (src/analysis/kdiag_verifier.c) on scenes written by ntkd-genscene (w19041 table), checked
  * against the generator's manifest; and hostile edits of the dump bytes (a log length far past
  * the array, an index past the end, a cyclic verified-driver list, a log array pointing
  * nowhere) that must give notes, never a crash. */
@@ -219,6 +219,45 @@ static void apc_balance_and_blame(void **state)
     scene_close(&s);
 }
 
+/* bug check 0x1 (APC_INDEX_MISMATCH): the parameters as the manifest's header records them
+ * (P1 nt!NtDeviceIoControlFile, P2 the thread's ApcStateIndex, P3 its CombinedApcDisable,
+ * P4 0: a system call) and the culprit of the critical-region log blamed. */
+static void apcmismatch_blame(void **state)
+{
+    (void)state;
+    scene s;
+    scene_build(&s, "apcmismatch");
+    scene_target(&s);
+    unsigned long long p[4], code, fn, idx;
+    assert_int_equal(sscanf(mline(&s, "header BugCheckCode ", 0), "%llx", &code), 1);
+    for (int i = 0; i < 4; i++) {
+        char pre[40];
+        snprintf(pre, sizeof pre, "header BugCheckParameter%d ", i + 1);
+        assert_int_equal(sscanf(mline(&s, pre, 0), "%llx", &p[i]), 1);
+    }
+    assert_int_equal(sscanf(mline(&s, "func nt NtDeviceIoControlFile ", 0), "%llx", &fn), 1);
+    assert_int_equal(sscanf(mline(&s, "apc_index ", 0), "%llu", &idx), 1);
+    assert_int_equal(code, 0x1);
+    assert_int_equal(p[0], fn);
+    assert_int_equal(p[1], idx);
+    assert_int_equal(p[2] & 0xffff, 0xffff); /* KernelApcDisable -1 */
+    assert_int_equal(p[3], 0);
+    nk_analysis a;
+    assert_int_equal(nk_analyze(s.t, &a), NTKD_OK);
+    assert_int_equal(a.code, 0x1);
+    for (int i = 0; i < 4; i++) assert_int_equal(a.params[i], p[i]);
+    assert_string_equal(a.module_name, "BadDriver");
+    assert_string_equal(a.image_name, "BadDriver.sys");
+    assert_non_null(strstr(a.bucket, "0x1_CRITICAL_REGION_BadDriver!"));
+    bool culprit = false;
+    for (size_t i = 0; i < a.nkfacts; i++)
+        if (!strcmp(a.kfacts[i].key, "CRITICAL_REGION_CULPRIT") && strstr(a.kfacts[i].value, "BadDriver") &&
+            strstr(a.kfacts[i].value, "on the crashing thread"))
+            culprit = true;
+    assert_true(culprit);
+    scene_close(&s);
+}
+
 static void hostile_edits(void **state)
 {
     (void)state;
@@ -267,6 +306,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(verifier_state_and_logs),
         cmocka_unit_test(apc_balance_and_blame),
+        cmocka_unit_test(apcmismatch_blame),
         cmocka_unit_test(hostile_edits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -512,8 +512,12 @@ static void list_total(mm *m, const char *global, const char *part_field, uint64
     }
 }
 
-/* A counter kept in a global of pages and/or one of bytes (whichever the build has). */
-static void counter_global(mm *m, const char *mname, const char *g_pages, const char *g_bytes, uint64_t v)
+/* A counter kept in any of: a global of pages, a global of bytes, a field of a global structure
+ * (g_struct's type/field), a field of nt!MiState (_MI_SYSTEM_INFORMATION, 1809 and later). It is
+ * written in every one of them the build has, the same value, so that a reader taking any of
+ * them finds it; no manifest line when the build has none. */
+static void counter_any(mm *m, const char *mname, const char *g_pages, const char *g_bytes, const char *g_struct,
+                        const char *stype, const char *sfield, const char *state_field, uint64_t v)
 {
     bool ok = false;
     uint64_t g;
@@ -525,8 +529,58 @@ static void counter_global(mm *m, const char *mname, const char *g_pages, const 
         w_pointer(m->w, g, v * SC_PAGE);
         ok = true;
     }
+    if (g_struct && (g = k_sym_opt(m->k, g_struct)) != SC_NONE && lay_off(m->L, stype, sfield) >= 0)
+        ok |= w_try(m->w, g, stype, sfield, v);
+    if (state_field && (g = k_sym_opt(m->k, "MiState")) != SC_NONE)
+        ok |= w_try(m->w, g, "_MI_SYSTEM_INFORMATION", state_field, v);
     if (ok)
         mf("vmcounter %s 0x%llx", mname, (unsigned long long)v);
+}
+
+/* The classic pool descriptors (XP, 7, 1809): ExpNumberOfPagedPools paged pools plus the
+ * prototype pool 0 (seed 003's second !vm: pools 0..4), and two nonpaged pools (its first !vm:
+ * "NonPagedPool 0 Used" / "1 Used"), each an allocated _POOL_DESCRIPTOR whose pointer is in
+ * ExpPagedPoolDescriptor[] / ExpNonPagedPoolDescriptor[]. Pages in use: TotalPages (+
+ * TotalBigPages) on XP and 7, PagesAllocated - PagesDeallocated on 1809. The paged pools add up
+ * to the PagedPoolUsage counter (0x7e88), as in the seed. */
+static void pool_desc_one(mm *m, uint64_t arr, unsigned i, unsigned type, uint64_t pages)
+{
+    const lay *L = m->L;
+    uint64_t d = w_alloc(m->w, lay_size(L, "_POOL_DESCRIPTOR"), 64);
+    w_try(m->w, d, "_POOL_DESCRIPTOR", "PoolType", type);
+    w_try(m->w, d, "_POOL_DESCRIPTOR", "PoolIndex", i);
+    if (lay_off(L, "_POOL_DESCRIPTOR", "TotalPages") >= 0) {
+        w_set(m->w, d, "_POOL_DESCRIPTOR", "TotalPages", pages - pages / 8);
+        w_try(m->w, d, "_POOL_DESCRIPTOR", "TotalBigPages", pages / 8);
+    } else {
+        w_set(m->w, d, "_POOL_DESCRIPTOR", "PagesAllocated", pages + 0x100 + i);
+        w_set(m->w, d, "_POOL_DESCRIPTOR", "PagesDeallocated", 0x100 + i);
+        w_try(m->w, d, "_POOL_DESCRIPTOR", "BigPagesAllocated", 0x33);
+        w_try(m->w, d, "_POOL_DESCRIPTOR", "BigPagesDeallocated", 0x33);
+    }
+    w_pointer(m->w, arr + (uint64_t)i * (m->x64 ? 8 : 4), d);
+    mf("vmpool %s %u 0x%llx", type ? "paged" : "nonpaged", i, (unsigned long long)pages);
+}
+
+static void pool_descriptors(mm *m)
+{
+    const lay *L = m->L;
+    if (!lay_has_type(L, "_POOL_DESCRIPTOR") || lay_off(L, "_POOL_DESCRIPTOR", "PoolType") < 0 ||
+        (lay_off(L, "_POOL_DESCRIPTOR", "TotalPages") < 0 && lay_off(L, "_POOL_DESCRIPTOR", "PagesAllocated") < 0))
+        return;
+    uint64_t npp = k_sym_opt(m->k, "ExpNumberOfPagedPools"), pp = k_sym_opt(m->k, "ExpPagedPoolDescriptor");
+    uint64_t nnp = k_sym_opt(m->k, "ExpNumberOfNonPagedPools"), np = k_sym_opt(m->k, "ExpNonPagedPoolDescriptor");
+    static const uint64_t paged[5] = {27618, 3848, 299, 283, 344}, nonpaged[2] = {19544, 22308};
+    if (npp != SC_NONE && pp != SC_NONE) {
+        w_put(m->w, npp, 4, 4);
+        for (unsigned i = 0; i < 5; i++)
+            pool_desc_one(m, pp, i, 1, paged[i]);
+    }
+    if (nnp != SC_NONE && np != SC_NONE) {
+        w_put(m->w, nnp, 4, 2);
+        for (unsigned i = 0; i < 2; i++)
+            pool_desc_one(m, np, i, 0, nonpaged[i]);
+    }
 }
 
 /* One paging file (\??\C:\pagefile.sys), in MmPagingFile[] or MiSystemPartition.Vp.PagingFile[]. */
@@ -709,16 +763,28 @@ void scene_mm(kern *k, const sc_base *b)
     counter(m, "CommittedPages", "MmTotalCommittedPages", "Vp.TotalCommittedPages", 0x4fb40);
     counter(m, "CommitLimit", "MmTotalCommitLimit", "Vp.TotalCommitLimit", 0xa298e);
     counter(m, "SharedCommit", "MmSharedCommit", "Vp.SharedCommit", 0x18e3);
-    counter(m, "DriverCommit", "MmDriverCommit", NULL, 0x99a);
-    counter(m, "ProcessCommit", "MmProcessCommit", NULL, 0x155f);
     counter(m, "PagedPoolCommit", "MmPagedPoolCommit", NULL, 0x7e8a);
-    counter(m, "NonPagedPoolUsage", "MmAllocatedNonPagedPool", NULL, 0x25eeb);
     counter(m, "FreeSystemPtes", "MmTotalFreeSystemPtes", NULL, 0x1ff5b);
     counter(m, "LockedIoPages", "MmSystemLockPagesCount", NULL, 0x1c);
     counter(m, "ModifiedPfPages", "MmTotalPagesForPagingFile", "Vp.TotalPagesForPagingFile", 0x6);
-    counter(m, "SpecialPool", "MmSpecialPagesInUse", NULL, 0x2a);
-    counter_global(m, "NonPagedPoolMax", "MmMaximumNonPagedPoolInPages", "MmMaximumNonPagedPoolInBytes", 0x2ea66);
-    counter_global(m, "PagedPoolMaximum", "MmSizeOfPagedPoolInPages", "MmSizeOfPagedPoolInBytes", 0x20000);
+    /* Pool and commit counters kept in globals (XP, Windows 7) or in nt!MiState (1809 and
+     * later). The nonpaged pool values are seed 003's second !vm (155371 of 191078 pages in
+     * use, 81%), which WinDbg flags as excessive; the paged pool ones are its 32392 pages in
+     * use. Session Commit: no build's table has MmSessionCommit, so nothing is written for it
+     * unless one does. */
+    counter_any(m, "DriverCommit", "MmDriverCommit", NULL, NULL, NULL, NULL, "Vs.DriverCommit", 0x99a);
+    counter_any(m, "ProcessCommit", "MmProcessCommit", NULL, NULL, NULL, NULL, "Vs.ProcessCommit", 0x155f);
+    counter_any(m, "SpecialPool", "MmSpecialPagesInUse", NULL, NULL, NULL, NULL, "Vs.SpecialPagesInUse", 0x2a);
+    counter_any(m, "NonPagedPoolUsage", "MmAllocatedNonPagedPool", NULL, NULL, NULL, NULL,
+                "Pools.AllocatedNonPagedPool", 0x25eeb);
+    counter_any(m, "NonPagedPoolMax", "MmMaximumNonPagedPoolInPages", "MmMaximumNonPagedPoolInBytes", NULL, NULL,
+                NULL, "Vs.MaximumNonPagedPoolInPages", 0x2ea66);
+    counter_any(m, "PagedPoolUsage", NULL, NULL, "MmPagedPoolInfo", "_MM_PAGED_POOL_INFO", "AllocatedPagedPool",
+                "Vs.PagedPoolInfo.AllocatedPagedPool", 0x7e88);
+    counter_any(m, "PagedPoolMaximum", "MmSizeOfPagedPoolInPages", "MmSizeOfPagedPoolInBytes", NULL, NULL, NULL,
+                "Vs.SizeOfPagedPoolInPages", 0x20000);
+    pool_descriptors(m);
+    counter_any(m, "SessionCommit", "MmSessionCommit", NULL, NULL, NULL, NULL, NULL, 0x1e54);
     paging_file(m);
     /* an empty big-pool table (the "pool" scene fills one), so that the pool-tag search of
        !ca 0 finds a table to read */

@@ -83,6 +83,7 @@
  *   catag <ca> <MmCa|MmCi> <pool_page>     (classic-pool builds) the control area's pool block
  *   vmcounter <name> <value>               a memory counter as written (pages; CommitFailures:
  *                                          the count !vm reports by the build's rule)
+ *   vmpool <paged|nonpaged> <index> <pages> a classic pool descriptor's pages in use (XP, 7, 1809)
  *   ptekind <va> <transition|prototype|pagefile> <raw>   the PTE of va (raw: its value)
  *   ptepagefile <va> <pagefile_number> <offset>          what that page-file PTE says
  *   outswapped <thread>                    a thread whose kernel stack is not resident
@@ -105,6 +106,7 @@
  *   apc_thread <thread> <KernelApcDisable> <SpecialApcDisable>   (apc, iover) the crashing thread
  *   culprit <file>                         (apc, iover) the driver whose enter/leave do not balance
  *   fill <va> <npages>                     (--fill-mb) the pattern-filled pool pages' range
+ *   apc_index <n>                          (apcmismatch) the thread's ApcStateIndex (bug check 0x1 P2)
  *   trap <ktrap_frame> <rip> <rsp>         (trap8e) the trap frame bug check 0x8E names
  *   culprit <image> <function>             the driver a diagnosis must blame
  *   pooltag <tag> <np_allocs> <np_frees> <np_bytes> <p_allocs> <p_frees> <p_bytes> <owner_module|->

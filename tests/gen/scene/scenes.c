@@ -802,7 +802,9 @@ static void scene_ext(scn *s, basesys *b)
                  .acpi_pdo = b->acpi_pdo, .pci_fdo = b->pci_fdo, .pci_node = b->pci_node, .o = s->o};
     const char *n = s->o->scene;
     if (!strcmp(n, "pool")) scene_pool(s->k, &e);
-    else if (!strcmp(n, "verifier") || !strcmp(n, "apc") || !strcmp(n, "iover")) scene_verifier(s->k, &e);
+    else if (!strcmp(n, "verifier") || !strcmp(n, "apc") || !strcmp(n, "iover") ||
+             !strcmp(n, "apcmismatch"))
+        scene_verifier(s->k, &e);
     else if (!strcmp(n, "mm")) scene_mm(s->k, &e);
     else if (!strcmp(n, "trap8e")) scene_trap(s->k, &e);
     else scene_fltmgr(s->k, &e);
@@ -820,13 +822,14 @@ void scene_build(const sc_opts *o)
         {"pool", scene_ext},      {"verifier", scene_ext},    {"apc", scene_ext},
         {"iover", scene_ext},     {"mm", scene_ext},          {"fltmgr", scene_ext},
         {"fltmgr-split", scene_ext}, {"trap8e", scene_ext},
+        {"apcmismatch", scene_ext},
     };
     void (*fn)(scn *, basesys *) = NULL;
     for (size_t i = 0; i < sizeof scenes / sizeof scenes[0]; i++)
         if (o->scene && !strcmp(o->scene, scenes[i].name))
             fn = scenes[i].fn;
     if (!fn)
-        sc_die("unknown scene '%s' (basic, 9f, 133, deadlock, objects, pool, verifier, apc, iover, mm, "
+        sc_die("unknown scene '%s' (basic, 9f, 133, deadlock, objects, pool, verifier, apc, apcmismatch, iover, mm, "
                "fltmgr, fltmgr-split, trap8e)", o->scene ? o->scene : "");
     if (o->hostile && strcmp(o->hostile, "all") && strcmp(o->hostile, "cycle") &&
         strcmp(o->hostile, "missing") && strcmp(o->hostile, "badtype"))

@@ -10,6 +10,12 @@
  *   apc       bug check 0x20 (KERNEL_APC_PENDING_DURING_EXIT): a System worker exits with
  *             KernelApcDisable -1; the critical-region log shows BadDriver.sys entering a
  *             critical region on that thread without leaving it, Suspect.sys balanced (seed 004).
+ *   apcmismatch bug check 0x1 (APC_INDEX_MISMATCH): a csrss thread returns from the system call
+ *             NtDeviceIoControlFile with KernelApcDisable -1 (P1 the system function, P2 the
+ *             thread's ApcStateIndex, P3 its combined SpecialApcDisable << 16 | KernelApcDisable,
+ *             P4 0: a system call); the critical-region log shows BadDriver.sys entering a
+ *             critical region on that thread (from its pre-read callback under fltmgr, inside the
+ *             ioctl) without leaving it, Suspect.sys balanced. Manifest `apc_index <n>`.
  *   iover     bug check 0xC4/0xC5 (I/O verification: APC disable count changed by a dispatch
  *             routine, fltmgr!FltpDispatch); the log names BadDriver.sys (seed 004).
  * Every structure is laid out with the table's offsets; a build that lacks a log gets none
@@ -417,7 +423,9 @@ void scene_verifier(kern *k, const sc_base *b)
     s->hostile_cycle = h && (!strcmp(h, "cycle") || !strcmp(h, "all"));
     s->hostile_missing = h && (!strcmp(h, "missing") || !strcmp(h, "all"));
     const bool is_v = !strcmp(s->name, "verifier"), is_apc = !strcmp(s->name, "apc");
-    const bool is_io = !strcmp(s->name, "iover");
+    const bool is_io = !strcmp(s->name, "iover"), is_am = !strcmp(s->name, "apcmismatch");
+    uint64_t am_sysfn = 0;
+    unsigned am_index = 0;
 
     /* drivers */
     static const char *const myf_f[] = {"MyfaultDeviceControl", "MyfaultDispatch", "MyfaultUnload"};
@@ -462,7 +470,7 @@ void scene_verifier(kern *k, const sc_base *b)
         d[0].peak_paged = 1, d[0].peak_paged_b = 0x80;
         d[1].cur_paged = 1, d[1].peak_paged = 2, d[1].paged = 0x180, d[1].peak_paged_b = 0x300;
     } else {
-        level = is_apc ? 0x800 : 0x810;
+        level = is_apc || is_am ? 0x800 : 0x810;
         d[0].file = "Suspect.sys";
         d[0].base = k_driver_image(k, "Suspect.sys", sus_f, 3);
         io_driver(k, "\\Driver\\Suspect", d[0].base, "Suspect.sys");
@@ -526,7 +534,7 @@ void scene_verifier(kern *k, const sc_base *b)
     }
 
     uint64_t crash = 0;
-    if (is_apc || is_io) {
+    if (is_apc || is_io || is_am) {
         /* BadDriver: balanced on worker2, then an enter without its leave on the crashing thread */
         vstk c = {0};
         vpush_drv(s, &c, "BadDriver.sys", "BdLockVolume", 0x44);
@@ -548,6 +556,11 @@ void scene_verifier(kern *k, const sc_base *b)
             vpush_nt(s, &cs, "PsTerminateSystemThread", 0x22);
             vpush_drv(s, &cs, "srv2.sys", "SrvProcTerminateWorkerThreadInternal", 0x99);
             vpush_drv(s, &cs, "srv2.sys", "SrvProcWorkerThread", 0x1b6);
+        } else if (is_am) {
+            /* the system-service exit finds the count still raised: KiBugCheckDispatch from the
+             * exit path; the user side (ntdll) is not in the table */
+            vpush_nt(s, &cs, "KiBugCheckDispatch", 0x69);
+            vpush_nt(s, &cs, "KiSystemServiceExitPico|KiSystemServiceExit|KiServiceExit|KiFastCallEntry", 0x1ee);
         } else {
             vpush_nt(s, &cs, "VfBugCheckNoStackUsage", 0x30);
             vpush_nt(s, &cs, "VfAfterCallDriver", 0x3e);
@@ -556,18 +569,33 @@ void scene_verifier(kern *k, const sc_base *b)
             vpush_drv(s, &cs, "srv2.sys", "SrvProcessPacket", 0xa0);
             vpush_drv(s, &cs, "srv2.sys", "SrvProcWorkerThread", 0x2fb);
         }
-        vpush_start(s, &cs);
-        crash = vthread(s, b->system, 2, &cs);
+        if (!is_am)
+            vpush_start(s, &cs);
+        crash = vthread(s, is_am ? b->csrss : b->system, 2, &cs);
         k_run_on(k, crash, 0);
         set_apc_disable(s, crash, -1, 0);
+        if (is_am) {
+            /* the thread runs attached to nothing: ApcStateIndex 0 (OriginalApcEnvironment) */
+            w_set(s->w, crash, "_KTHREAD", "ApcStateIndex", am_index);
+            mf("apc_index %u", am_index);
+            am_sysfn = ntf(s, "NtDeviceIoControlFile");
+            if (!am_sysfn)
+                sc_die("apcmismatch: the table has no nt!NtDeviceIoControlFile");
+        }
 
         vstk e = {0};
         vpush_drv(s, &e, "BadDriver.sys", "BdPreRead", 0x3a);
         vpush_drv(s, &e, "fltmgr.sys", "FltpPerformPreCallbacks", 0x2f7);
         vpush_drv(s, &e, "fltmgr.sys", "FltpDispatch", 0xb7);
         vpush_nt(s, &e, "IovCallDriver|IofCallDriver", 0x66);
-        vpush_drv(s, &e, "srv2.sys", "Smb2ExecuteRead", 0x9a6);
-        vpush_drv(s, &e, "srv2.sys", "SrvProcessPacket", 0xa0);
+        if (is_am) {
+            vpush_nt(s, &e, "IopXxxControlFile", 0x607);
+            vpush_nt(s, &e, "NtDeviceIoControlFile", 0x56);
+            vpush_nt(s, &e, "KiSystemServiceCopyEnd|KiFastCallEntry", 0x13);
+        } else {
+            vpush_drv(s, &e, "srv2.sys", "Smb2ExecuteRead", 0x9a6);
+            vpush_drv(s, &e, "srv2.sys", "SrvProcessPacket", 0xa0);
+        }
         crit_entry(s, &cl, crash, true, "BadDriver.sys", &e);
         /* noise after the culprit */
         for (int i = 0; i < 2; i++) {
@@ -665,6 +693,13 @@ void scene_verifier(kern *k, const sc_base *b)
 
     if (is_apc) {
         k_bugcheck(k, 0x20, 0, 0xffff, 0, 1);
+    } else if (is_am) {
+        /* P3: the thread's CombinedApcDisable (SpecialApcDisable << 16 | (USHORT)KernelApcDisable)
+         * as written; builds without it (XP) pass the ULONG KernelApcDisable itself */
+        uint64_t p3 = lay_off(s->L, "_KTHREAD", "CombinedApcDisable") >= 0
+                          ? w_field(s->w, crash, "_KTHREAD", "CombinedApcDisable")
+                          : w_field(s->w, crash, "_KTHREAD", "KernelApcDisable");
+        k_bugcheck(k, 0x1, am_sysfn, am_index, p3, 0);
     } else if (is_io) {
         k_bugcheck(k, 0xC4, 0xC5, k_func(k, "fltmgr.sys", "FltpDispatch"), 0xffff, 0);
     } else {
