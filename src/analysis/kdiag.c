@@ -49,75 +49,9 @@ static const char *ctx_err(ntkd_target *t)
 }
 
 /* An address as WinDbg's extensions print it: 16 (or 8) hex digits, no separator. */
-static char *hx(char *buf, uint64_t v, bool is64)
-{
-    if (is64) snprintf(buf, 24, "%016llx", (unsigned long long)v);
-    else snprintf(buf, 24, "%08llx", (unsigned long long)(v & 0xffffffffull));
-    return buf;
-}
-
 static uint64_t ptr_mask(ntkd_target *t)
 {
     return t->d.is64 ? ~0ull : 0xffffffffull;
-}
-
-/* ---- a set of addresses (cycle checks on singly linked lists) ------------------------------ */
-
-typedef struct u64set {
-    uint64_t *v;
-    size_t cap, n;
-} u64set;
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return x;
-}
-
-/* Adds x (x != 0); false when it was there already or memory ran out. */
-static bool set_add(u64set *s, uint64_t x)
-{
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 256;
-        uint64_t *nv = calloc(nc, sizeof *nv);
-        if (!nv) return false;
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->v[i]) continue;
-            size_t j = mix(s->v[i]) & (nc - 1);
-            while (nv[j]) j = (j + 1) & (nc - 1);
-            nv[j] = s->v[i];
-        }
-        free(s->v);
-        s->v = nv;
-        s->cap = nc;
-    }
-    size_t j = mix(x) & (s->cap - 1);
-    while (s->v[j]) {
-        if (s->v[j] == x) return false;
-        j = (j + 1) & (s->cap - 1);
-    }
-    s->v[j] = x;
-    s->n++;
-    return true;
-}
-
-static bool set_has(const u64set *s, uint64_t x)
-{
-    if (!s->cap) return false;
-    size_t j = mix(x) & (s->cap - 1);
-    while (s->v[j]) {
-        if (s->v[j] == x) return true;
-        j = (j + 1) & (s->cap - 1);
-    }
-    return false;
-}
-
-static void set_free(u64set *s)
-{
-    free(s->v);
-    memset(s, 0, sizeof *s);
 }
 
 /* ---- symbols and modules -------------------------------------------------------------------- */
@@ -137,7 +71,7 @@ char *nk_kd_symbol(ntkd_target *t, uint64_t addr, char *buf, size_t len)
     buf[0] = 0;
     if (addr && nk_sym_describe(t, addr, buf, len)) return buf;
     char b[24];
-    snprintf(buf, len, "%s", hx(b, addr, t->d.is64));
+    snprintf(buf, len, "%s", nk_fmt_hex(b, addr, t->d.is64));
     return buf;
 }
 
@@ -216,7 +150,7 @@ static void scan_waits(ntkd_target *t, waits *w, nk_strbuf *why)
         nk_k_threads(t, procs[i].addr, &th, &nt, &tw);
         if (tw.len) {
             char b[24];
-            nk_sb_printf(why, "threads of process %s: %s\n", hx(b, procs[i].addr, t->d.is64), tw.s);
+            nk_sb_printf(why, "threads of process %s: %s\n", nk_fmt_hex(b, procs[i].addr, t->d.is64), tw.s);
         }
         nk_sb_free(&tw);
         for (size_t j = 0; j < nt && w->nth < MAX_THREADS_SCANNED; j++) {
@@ -324,7 +258,7 @@ static void res_note(nk_kd_res *r, const char *fmt, uint64_t a, bool is64)
 {
     if (r->note[0]) return;
     char b[24];
-    snprintf(r->note, sizeof r->note, fmt, hx(b, a, is64));
+    snprintf(r->note, sizeof r->note, fmt, nk_fmt_hex(b, a, is64));
 }
 
 /* Reads one ERESOURCE (owners; waiters and resolution come later). false when its header is
@@ -371,7 +305,7 @@ static bool res_read(ntkd_target *t, const res_layout *L, uint64_t addr, nk_kd_r
             if (size > NK_KD_MAX_OWNERS) {
                 char b[24];
                 snprintf(r->note, sizeof r->note, "owner table at %s claims %llu entries: read the first %u",
-                         hx(b, table, is64), (unsigned long long)size, NK_KD_MAX_OWNERS);
+                         nk_fmt_hex(b, table, is64), (unsigned long long)size, NK_KD_MAX_OWNERS);
                 size = NK_KD_MAX_OWNERS;
             }
             /* entry 0 counts only when it names a thread (some writers use it) */
@@ -505,7 +439,7 @@ static void find_cycles(nk_kd_locks *l, edge *e, size_t ne)
         uint64_t node;
         size_t next; /* next edge index to try */
     } frame;
-    u64set done = {0};
+    nk_u64set done = {0};
     frame st[MAX_CYCLE_LEN + 1];
     const edge *path[MAX_CYCLE_LEN + 1];
     size_t steps = 0; /* one budget for the whole search (hostile graphs) */
@@ -533,12 +467,12 @@ static void find_cycles(nk_kd_locks *l, edge *e, size_t ne)
             }
             if (depth + 1 >= MAX_CYCLE_LEN) continue;
             /* a node explored as an earlier root: every cycle through it is known */
-            if (set_has(&done, ed->to)) continue;
+            if (nk_u64set_has(&done, ed->to)) continue;
             st[++depth] = (frame){ed->to, edges_from(e, ne, ed->to)};
         }
-        set_add(&done, root);
+        nk_u64set_add(&done, root);
     }
-    set_free(&done);
+    nk_u64set_free(&done);
 }
 
 typedef struct list_walk {
@@ -568,7 +502,7 @@ static bool on_res(void *u, uint64_t entry)
     nk_kd_res r;
     if (!res_read(w->t, w->L, addr, &r)) {
         char b[24];
-        if (++w->nbad <= 16) nk_sb_printf(&w->out->why, "resource %s: %s\n", hx(b, addr, w->t->d.is64), r.note);
+        if (++w->nbad <= 16) nk_sb_printf(&w->out->why, "resource %s: %s\n", nk_fmt_hex(b, addr, w->t->d.is64), r.note);
         res_free(&r);
         return true;
     }
@@ -618,7 +552,7 @@ nk_status nk_kd_locks_scan(ntkd_target *t, uint64_t only, bool all, nk_kd_locks 
                 res_free(&r);
                 nk_kd_locks_free(out);
                 char b[24];
-                return nk_fail(t->ctx, NTKD_E_NOTFOUND, "no ERESOURCE readable at %s", hx(b, only, t->d.is64));
+                return nk_fail(t->ctx, NTKD_E_NOTFOUND, "no ERESOURCE readable at %s", nk_fmt_hex(b, only, t->d.is64));
             }
             if (walked && !r.note[0]) snprintf(r.note, sizeof r.note, "not on nt!ExpSystemResourcesList");
             if (!keep_res(&w, &r)) res_free(&r);
@@ -715,17 +649,17 @@ static bool on_dpc(void *u, uint64_t entry)
 static void walk_single(dpc_walk *w, uint64_t head, nk_strbuf *why)
 {
     ntkd_target *t = w->t;
-    u64set seen = {0};
+    nk_u64set seen = {0};
     uint64_t next = 0;
     char b[24];
     if (nk_read_ptr(t, head, &next) != NTKD_OK) {
-        nk_sb_printf(why, "cpu %u: DPC list head at %s is unreadable\n", w->cpu, hx(b, head, t->d.is64));
+        nk_sb_printf(why, "cpu %u: DPC list head at %s is unreadable\n", w->cpu, nk_fmt_hex(b, head, t->d.is64));
         return;
     }
     size_t n = 0;
     while (next) {
-        if (!set_add(&seen, next) || next == head) {
-            nk_sb_printf(why, "cpu %u: DPC list loops at %s\n", w->cpu, hx(b, next, t->d.is64));
+        if (!nk_u64set_add(&seen, next) || next == head) {
+            nk_sb_printf(why, "cpu %u: DPC list loops at %s\n", w->cpu, nk_fmt_hex(b, next, t->d.is64));
             break;
         }
         if (++n > MAX_DPCS_PER_QUEUE) {
@@ -735,12 +669,12 @@ static void walk_single(dpc_walk *w, uint64_t head, nk_strbuf *why)
         push_dpc(w, next - w->entry_off);
         uint64_t nx = 0;
         if (nk_read_ptr(t, next, &nx) != NTKD_OK) {
-            nk_sb_printf(why, "cpu %u: DPC list link at %s is unreadable\n", w->cpu, hx(b, next, t->d.is64));
+            nk_sb_printf(why, "cpu %u: DPC list link at %s is unreadable\n", w->cpu, nk_fmt_hex(b, next, t->d.is64));
             break;
         }
         next = nx;
     }
-    set_free(&seen);
+    nk_u64set_free(&seen);
 }
 
 /* A LIST_ENTRY head whose Flink is 0 was never initialized: an empty queue. */
@@ -953,7 +887,7 @@ static void walk_timer_list(timer_walk *w, uint64_t head)
     nk_status st = nk_k_list(w->t, head, MAX_TIMERS, on_timer, w, &lw);
     if (lw.len || st != NTKD_OK) {
         char b[24];
-        nk_sb_printf(&w->out->why, "timer list at %s: %s\n", hx(b, head, w->t->d.is64), lw.len ? lw.s : ctx_err(w->t));
+        nk_sb_printf(&w->out->why, "timer list at %s: %s\n", nk_fmt_hex(b, head, w->t->d.is64), lw.len ? lw.s : ctx_err(w->t));
     }
     nk_sb_free(&lw);
 }
@@ -1036,8 +970,7 @@ static bool is_os_module(const char *m)
     return false;
 }
 
-/* Sets the blamed module, image, symbol and bucket. func may be "". */
-static void blame(ntkd_target *t, nk_analysis *a, uint64_t addr, const char *mod, const char *func,
+void nk_kd_blame(ntkd_target *t, nk_analysis *a, uint64_t addr, const char *mod, const char *func,
                   const char *bucket, const char *rule)
 {
     snprintf(a->module_name, sizeof a->module_name, "%s", mod);
@@ -1054,8 +987,7 @@ static void blame(ntkd_target *t, nk_analysis *a, uint64_t addr, const char *mod
     snprintf(a->blame_rule, sizeof a->blame_rule, "%s", rule);
 }
 
-/* "func" of "mod!func+0x12" ("" when none). */
-static void func_of(const char *desc, char *out, size_t len)
+void nk_kd_func_of(const char *desc, char *out, size_t len)
 {
     out[0] = 0;
     const char *bang = strchr(desc, '!');
@@ -1151,20 +1083,20 @@ static void diag_9f(ntkd_target *t, nk_analysis *a)
         uint64_t found = find_irp_in_stack(t, a->params[1] & ptr_mask(t));
         if (found) {
             nk_an_note(a, "IRP_ADDRESS: parameter 4 (%s) is not a readable IRP; found the IRP held in the PDO's device stack",
-                  hx(b1, irp, is64));
+                  nk_fmt_hex(b1, irp, is64));
             irp = found;
             how = 1;
         } else {
             nk_an_note(a, "IRP_ADDRESS: parameter 4 (%s) is not a readable IRP and no IRP was found in the PDO's device stack",
-                  hx(b1, irp, is64));
+                  nk_fmt_hex(b1, irp, is64));
             return;
         }
     }
-    nk_an_fact(a, "IRP_ADDRESS", "%s%s", hx(b1, irp, is64), how ? " (found in the PDO's device stack)" : "");
+    nk_an_fact(a, "IRP_ADDRESS", "%s%s", nk_fmt_hex(b1, irp, is64), how ? " (found in the PDO's device stack)" : "");
     uint64_t cur = 0, cnt = 0;
     uint64_t loc = irp_cur_loc(t, irp, &cur, &cnt);
     uint64_t thread = nk_k_get(t, irp, "_IRP", "Tail.Overlay.Thread", 0);
-    if (thread) nk_an_fact(a, "IRP_THREAD", "%s", hx(b1, thread, is64));
+    if (thread) nk_an_fact(a, "IRP_THREAD", "%s", nk_fmt_hex(b1, thread, is64));
     if (!loc) {
         nk_an_fact(a, "IRP_CURRENT_LOCATION", "%llu of %llu (not in any driver)", (unsigned long long)cur, (unsigned long long)cnt);
         nk_an_note(a, "IRP_ADDRESS: the IRP's current location %llu is outside its %llu stack locations",
@@ -1172,7 +1104,7 @@ static void diag_9f(ntkd_target *t, nk_analysis *a)
         return;
     }
     nk_an_fact(a, "IRP_CURRENT_LOCATION", "%llu of %llu (stack location %s)", (unsigned long long)cur, (unsigned long long)cnt,
-         hx(b1, loc, is64));
+         nk_fmt_hex(b1, loc, is64));
     uint64_t mj = nk_k_get(t, loc, "_IO_STACK_LOCATION", "MajorFunction", 0) & 0xff;
     uint64_t mn = nk_k_get(t, loc, "_IO_STACK_LOCATION", "MinorFunction", 0) & 0xff;
     static const char *const power_mn[] = {"IRP_MN_WAIT_WAKE", "IRP_MN_POWER_SEQUENCE", "IRP_MN_SET_POWER",
@@ -1188,8 +1120,8 @@ static void diag_9f(ntkd_target *t, nk_analysis *a)
     uint64_t drv = nk_k_get(t, dev, "_DEVICE_OBJECT", "DriverObject", 0);
     char dname[160] = "";
     if (drv) nk_k_driver_name(t, drv, dname, sizeof dname);
-    nk_an_fact(a, "DEVICE_OBJECT", "%s", hx(b1, dev, is64));
-    if (drv) nk_an_fact(a, "DRIVER_OBJECT", "%s %s", hx(b1, drv, is64), dname);
+    nk_an_fact(a, "DEVICE_OBJECT", "%s", nk_fmt_hex(b1, dev, is64));
+    if (drv) nk_an_fact(a, "DRIVER_OBJECT", "%s %s", nk_fmt_hex(b1, drv, is64), dname);
     /* the device stack it sits in */
     uint64_t stack[32];
     size_t ns = nk_k_device_stack(t, dev, stack, 32);
@@ -1198,7 +1130,7 @@ static void diag_9f(ntkd_target *t, nk_analysis *a)
         for (size_t i = 0; i < ns && i < 32; i++) {
             char dn[160] = "";
             nk_k_device_driver_name(t, stack[i], dn, sizeof dn);
-            nk_an_fact_more(a, "%s%s %s  %s", i ? "\n" : "", stack[i] == dev ? ">" : " ", hx(b2, stack[i], is64), dn);
+            nk_an_fact_more(a, "%s%s %s  %s", i ? "\n" : "", stack[i] == dev ? ">" : " ", nk_fmt_hex(b2, stack[i], is64), dn);
         }
     }
     /* the driver that holds it */
@@ -1210,7 +1142,7 @@ static void diag_9f(ntkd_target *t, nk_analysis *a)
         snprintf(mod, sizeof mod, "%.60s", s ? s + 1 : dname);
     }
     if (!mod[0]) {
-        nk_an_note(a, "BLOCKING_DRIVER: the driver of device %s is unknown", hx(b1, dev, is64));
+        nk_an_note(a, "BLOCKING_DRIVER: the driver of device %s is unknown", nk_fmt_hex(b1, dev, is64));
         return;
     }
     nk_an_fact(a, "BLOCKING_DRIVER", "%s%s%s", mod, dname[0] ? " " : "", dname);
@@ -1218,7 +1150,7 @@ static void diag_9f(ntkd_target *t, nk_analysis *a)
     nk_kd_image(t, start, img, sizeof img);
     char bucket[256];
     snprintf(bucket, sizeof bucket, "0x9F_3_%.60s_IMAGE_%.60s", mod, img[0] ? img : mod);
-    blame(t, a, start, mod, "",  bucket, "0x9F/3: the driver whose device holds the blocked IRP's current stack location");
+    nk_kd_blame(t, a, start, mod, "",  bucket, "0x9F/3: the driver whose device holds the blocked IRP's current stack location");
     if (!img[0]) snprintf(a->bucket, sizeof a->bucket, "0x9F_3_%.60s_IMAGE_%.60s", mod, a->image_name);
 }
 
@@ -1358,7 +1290,7 @@ static void diag_133(ntkd_target *t, nk_analysis *a)
         src = "a scan of the crashing stack (a guess: the walk did not reach the DPC dispatcher)";
     if (routine) {
         nk_kd_symbol(t, routine, sym, sizeof sym);
-        nk_an_fact(a, "DPC_RUNNING", "%s (%s) on processor %u, from %s", sym, hx(b1, routine, is64), cpu, src);
+        nk_an_fact(a, "DPC_RUNNING", "%s (%s) on processor %u, from %s", sym, nk_fmt_hex(b1, routine, is64), cpu, src);
     } else {
         nk_an_note(a, "DPC_RUNNING: neither the PRCB of processor %u nor the crashing stack names the DPC routine", cpu);
     }
@@ -1370,7 +1302,7 @@ static void diag_133(ntkd_target *t, nk_analysis *a)
             const nk_kd_dpc *d = &dq.dpc[i];
             nk_kd_symbol(t, d->routine, sym, sizeof sym);
             nk_an_fact_more(a, "%s%2u: %-8s: %s %s %s", first ? "" : "\n", d->cpu, d->threaded ? "Threaded" : "Normal",
-                      hx(b1, d->kdpc, is64), hx(b2, d->routine, is64), sym);
+                      nk_fmt_hex(b1, d->kdpc, is64), nk_fmt_hex(b2, d->routine, is64), sym);
             first = false;
         }
     }
@@ -1379,9 +1311,9 @@ static void diag_133(ntkd_target *t, nk_analysis *a)
     char mod[64], func[160];
     nk_kd_module(t, routine, mod, sizeof mod);
     nk_kd_symbol(t, routine, sym, sizeof sym);
-    func_of(sym, func, sizeof func);
+    nk_kd_func_of(sym, func, sizeof func);
     if (!mod[0]) {
-        nk_an_note(a, "DPC_DRIVER: the DPC routine %s is in no known module", hx(b1, routine, is64));
+        nk_an_note(a, "DPC_DRIVER: the DPC routine %s is in no known module", nk_fmt_hex(b1, routine, is64));
         return;
     }
     char img[64];
@@ -1391,7 +1323,7 @@ static void diag_133(ntkd_target *t, nk_analysis *a)
     char bucket[256];
     if (func[0]) snprintf(bucket, sizeof bucket, "0x133_DPC_%.60s!%.120s", mod, func);
     else snprintf(bucket, sizeof bucket, "0x133_DPC_%.60s", mod);
-    blame(t, a, routine, mod, func, bucket, "0x133: the driver of the DPC routine running on the crashing processor");
+    nk_kd_blame(t, a, routine, mod, func, bucket, "0x133: the driver of the DPC routine running on the crashing processor");
 }
 
 static bool driver_module(const char *m)
@@ -1468,12 +1400,12 @@ static void diag_9f_4(ntkd_target *t, nk_analysis *a)
     uint64_t thread = a->params[2] & ptr_mask(t);
     nk_kthread kt;
     if (!thread || nk_k_thread_read(t, thread, &kt) != NTKD_OK) {
-        nk_an_note(a, "PNP_LOCK_OWNER: parameter 3 (%s) is not a readable thread", hx(b1, thread, is64));
+        nk_an_note(a, "PNP_LOCK_OWNER: parameter 3 (%s) is not a readable thread", nk_fmt_hex(b1, thread, is64));
         return;
     }
     char wr[64] = "";
     nk_k_enum_name(t, "_KWAIT_REASON", kt.wait_reason, wr, sizeof wr);
-    nk_an_fact(a, "PNP_LOCK_OWNER_THREAD", "%s%s%s", hx(b1, thread, is64), wr[0] ? " WAIT: " : "", wr);
+    nk_an_fact(a, "PNP_LOCK_OWNER_THREAD", "%s%s%s", nk_fmt_hex(b1, thread, is64), wr[0] ? " WAIT: " : "", wr);
     irp_list il = {{0}, 0};
     nk_k_thread_irps(t, thread, on_thread_irp, &il, NULL);
     for (size_t i = 0; i < il.n; i++) {
@@ -1482,25 +1414,25 @@ static void diag_9f_4(ntkd_target *t, nk_analysis *a)
         char dn[160] = "";
         if (dev) nk_k_device_driver_name(t, dev, dn, sizeof dn);
         if (!i) nk_an_fact(a, "THREAD_IRPS", "%s", "");
-        nk_an_fact_more(a, "%s%s: current location %llu of %llu, device %s %s", i ? "\n" : "", hx(b1, il.irp[i], is64),
-                  (unsigned long long)cur, (unsigned long long)cnt, hx(b2, dev, is64), dn);
+        nk_an_fact_more(a, "%s%s: current location %llu of %llu, device %s %s", i ? "\n" : "", nk_fmt_hex(b1, il.irp[i], is64),
+                  (unsigned long long)cur, (unsigned long long)cnt, nk_fmt_hex(b2, dev, is64), dn);
     }
     char mod[64];
     uint64_t pc = 0;
     bool guess = false;
     thread_driver(t, thread, mod, sizeof mod, &pc, &guess);
     if (!mod[0]) {
-        nk_an_note(a, "BLOCKING_DRIVER: no driver frame on the stack of thread %s", hx(b1, thread, is64));
+        nk_an_note(a, "BLOCKING_DRIVER: no driver frame on the stack of thread %s", nk_fmt_hex(b1, thread, is64));
         return;
     }
     char sym[256], func[160], img[64], bucket[256];
     nk_kd_symbol(t, pc, sym, sizeof sym);
-    func_of(sym, func, sizeof func);
+    nk_kd_func_of(sym, func, sizeof func);
     nk_an_fact(a, "BLOCKING_DRIVER", "%s (%s on the stack of the PnP lock owner%s)", mod, sym,
          guess ? "; found by a stack scan: a guess" : "");
     nk_kd_image(t, pc, img, sizeof img);
     snprintf(bucket, sizeof bucket, "0x9F_4_%.60s_IMAGE_%.60s", mod, img[0] ? img : mod);
-    blame(t, a, pc, mod, func, bucket, "0x9F/4: the first driver frame on the stack of the thread holding the PnP lock");
+    nk_kd_blame(t, a, pc, mod, func, bucket, "0x9F/4: the first driver frame on the stack of the thread holding the PnP lock");
 }
 
 static void diag_deadlock(ntkd_target *t, nk_analysis *a)
@@ -1518,12 +1450,12 @@ static void diag_deadlock(ntkd_target *t, nk_analysis *a)
             const nk_kd_step *s = &cy->steps[k];
             uint64_t holder = cy->steps[(k + 1) % cy->n].thread;
             if (cy->n == 1)
-                nk_an_fact_more(a, "thread %s waits for resource %s that it owns itself%s", hx(b1, s->thread, is64),
-                          hx(b2, s->resource, is64),
+                nk_an_fact_more(a, "thread %s waits for resource %s that it owns itself%s", nk_fmt_hex(b1, s->thread, is64),
+                          nk_fmt_hex(b2, s->resource, is64),
                           s->via_owner_ptr ? " through an owner pointer on its own stack (ExSetResourceOwnerPointer)" : "");
             else
                 nk_an_fact_more(a, "%sthread %s waits for resource %s owned by thread %s%s", k ? "\n" : "",
-                          hx(b1, s->thread, is64), hx(b2, s->resource, is64), hx(b3, holder, is64),
+                          nk_fmt_hex(b1, s->thread, is64), nk_fmt_hex(b2, s->resource, is64), nk_fmt_hex(b3, holder, is64),
                           s->via_owner_ptr ? " (owner pointer on its stack)" : "");
         }
     }
@@ -1535,14 +1467,14 @@ static void diag_deadlock(ntkd_target *t, nk_analysis *a)
         if (mod[0]) {
             char sym[256];
             nk_kd_symbol(t, pc, sym, sizeof sym);
-            nk_an_fact(a, "DEADLOCK_DRIVER", "%s (%s on the stack of thread %s%s)", mod, sym, hx(b1, l.cycles[0].steps[0].thread, is64),
+            nk_an_fact(a, "DEADLOCK_DRIVER", "%s (%s on the stack of thread %s%s)", mod, sym, nk_fmt_hex(b1, l.cycles[0].steps[0].thread, is64),
                  guess ? "; found by a stack scan: a guess" : "");
             /* a hang names no faulting driver of its own: blame the deadlocked one */
             if (!a->module_name[0] || is_os_module(a->module_name)) {
                 char func[160], bucket[256];
-                func_of(sym, func, sizeof func);
+                nk_kd_func_of(sym, func, sizeof func);
                 snprintf(bucket, sizeof bucket, "0x%X_DEADLOCK_%.60s%s%.120s", a->code, mod, func[0] ? "!" : "", func);
-                blame(t, a, pc, mod, func, bucket, "deadlock: the first driver frame on the stack of a deadlocked thread");
+                nk_kd_blame(t, a, pc, mod, func, bucket, "deadlock: the first driver frame on the stack of a deadlocked thread");
             }
         }
     }

@@ -139,6 +139,13 @@ char *nk_kd_symbol(ntkd_target *t, uint64_t addr, char *buf, size_t len);
 char *nk_kd_module(ntkd_target *t, uint64_t addr, char *buf, size_t len);
 /* The image file name ("athwbx.sys") of the module holding addr; "" when none. */
 char *nk_kd_image(ntkd_target *t, uint64_t addr, char *buf, size_t len);
+/* "func" of "mod!func+0x12" ("" when there is no '!'). */
+void nk_kd_func_of(const char *desc, char *out, size_t len);
+/* Blames the module at addr: sets MODULE_NAME, IMAGE_NAME (and its time stamp), SYMBOL_NAME
+ * (mod!func, or mod when func is ""), the bucket and the blame rule of the analysis. */
+struct nk_analysis;
+void nk_kd_blame(ntkd_target *t, struct nk_analysis *a, uint64_t addr, const char *mod, const char *func,
+                 const char *bucket, const char *rule);
 
 /* ---- !analyze -v -------------------------------------------------------------------------- */
 

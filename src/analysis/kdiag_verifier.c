@@ -16,50 +16,21 @@
 
 
 
-static char *hx(char *buf, uint64_t v, bool is64)
-{
-    if (is64) snprintf(buf, 24, "%016llx", (unsigned long long)v);
-    else snprintf(buf, 24, "%08llx", (unsigned long long)(v & 0xffffffffull));
-    return buf;
-}
-
 static const char *errmsg(ntkd_target *t)
 {
     return t && t->ctx && t->ctx->errmsg[0] ? t->ctx->errmsg : "unknown error";
 }
 
-/* "func" of "mod!func+0x12" ("" when none). */
-static void func_of(const char *desc, char *out, size_t len)
-{
-    out[0] = 0;
-    const char *bang = strchr(desc, '!');
-    if (!bang) return;
-    const char *f = bang + 1;
-    const char *plus = strstr(f, "+0x");
-    size_t n = plus ? (size_t)(plus - f) : strlen(f);
-    snprintf(out, len, "%.*s", (int)(n < 200 ? n : 200), f);
-}
-
 static void vblame(ntkd_target *t, nk_analysis *a, uint64_t addr, const char *prefix, const char *rule)
 {
-    char mod[64], img[64], sym[256], func[200];
+    char mod[64], sym[256], func[200], bucket[400];
     nk_kd_module(t, addr, mod, sizeof mod);
     if (!mod[0]) return;
-    nk_kd_image(t, addr, img, sizeof img);
     nk_kd_symbol(t, addr, sym, sizeof sym);
-    func_of(sym, func, sizeof func);
-    snprintf(a->module_name, sizeof a->module_name, "%s", mod);
-    if (img[0]) snprintf(a->image_name, sizeof a->image_name, "%s", img);
-    else snprintf(a->image_name, sizeof a->image_name, "%.58s.sys", mod);
-    ptrdiff_t i = nk_sym_module_of(t, addr);
-    nk_symlayer *L = nk_symlayer_get(t);
-    a->image_timestamp = (i >= 0 && L && (size_t)i < L->nmods) ? L->mods[i].timestamp : 0;
-    a->image_version[0] = 0;
-    if (func[0]) snprintf(a->symbol_name, sizeof a->symbol_name, "%.60s!%.90s", mod, func);
-    else snprintf(a->symbol_name, sizeof a->symbol_name, "%.60s", mod);
-    if (func[0]) snprintf(a->bucket, sizeof a->bucket, "%s_%.60s!%.120s", prefix, mod, func);
-    else snprintf(a->bucket, sizeof a->bucket, "%s_%.60s", prefix, mod);
-    snprintf(a->blame_rule, sizeof a->blame_rule, "%s", rule);
+    nk_kd_func_of(sym, func, sizeof func);
+    if (func[0]) snprintf(bucket, sizeof bucket, "%s_%.60s!%.120s", prefix, mod, func);
+    else snprintf(bucket, sizeof bucket, "%s_%.60s", prefix, mod);
+    nk_kd_blame(t, a, addr, mod, func, bucket, rule);
 }
 
 void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
@@ -97,7 +68,7 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
                   (int32_t)(uint32_t)(a->params[2] & 0xffffffffu));
         nk_kd_symbol(t, a->params[0], sym, sizeof sym);
         nk_an_fact(a, "SYSTEM_FUNCTION", "%s (%s), returning from a %s", sym[0] ? sym : "(no symbol)",
-              hx(b1, a->params[0], is64),
+              nk_fmt_hex(b1, a->params[0], is64),
               a->params[3] == 0 ? "system call" : a->params[3] == 1 ? "worker routine" : "call of unknown type (parameter 4)");
         if (a->params[1])
             nk_an_fact(a, "APC_STATE_INDEX", "%llu (parameter 2): the thread is still attached to another process "
@@ -113,9 +84,9 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
         nk_kthread kt;
         if (nk_k_thread_read(t, thread, &kt) == NTKD_OK)
             nk_an_fact(a, "THREAD_APC_DISABLE", "thread %s: KernelApcDisable %d, SpecialApcDisable %d",
-                  hx(b1, thread, is64), kt.kernel_apc_disable, kt.special_apc_disable);
+                  nk_fmt_hex(b1, thread, is64), kt.kernel_apc_disable, kt.special_apc_disable);
         else
-            nk_an_note(a, "THREAD_APC_DISABLE: thread %s: %s", hx(b1, thread, is64), errmsg(t));
+            nk_an_note(a, "THREAD_APC_DISABLE: thread %s: %s", nk_fmt_hex(b1, thread, is64), errmsg(t));
     }
 
     /* the critical-region log */
@@ -141,7 +112,7 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
                     header = true;
                 }
                 nk_an_fact_more(a, "\n%s on thread %s%s: %u enter%s, %u leave%s", b[i].module[0] ? b[i].module : "(no driver)",
-                      hx(b1, b[i].thread, is64), b[i].thread == thread ? " (the crashing thread)" : "",
+                      nk_fmt_hex(b1, b[i].thread, is64), b[i].thread == thread ? " (the crashing thread)" : "",
                       b[i].enters, b[i].enters == 1 ? "" : "s", b[i].leaves, b[i].leaves == 1 ? "" : "s");
                 int diff = (int)b[i].enters - (int)b[i].leaves;
                 bool on = b[i].thread == thread;
@@ -183,8 +154,8 @@ void nk_kd_verifier_analyze(ntkd_target *t, nk_analysis *a)
                 nk_kd_module(t, e->stack[k], mod, sizeof mod);
                 if (!strcasecmp(mod, "nt") || !strcasecmp(mod, "fltmgr") || !strcasecmp(mod, "mountmgr")) mod[0] = 0;
             }
-            nk_an_fact_more(a, "\nIRP %s thread %s: KernelApcDisable %d, SpecialApcDisable %d, from %s", hx(b1, e->addr, is64),
-                  hx(b2, e->thread, is64), e->kad, e->sad, mod[0] ? mod : "(no driver frame)");
+            nk_an_fact_more(a, "\nIRP %s thread %s: KernelApcDisable %d, SpecialApcDisable %d, from %s", nk_fmt_hex(b1, e->addr, is64),
+                  nk_fmt_hex(b2, e->thread, is64), e->kad, e->sad, mod[0] ? mod : "(no driver frame)");
             shown++;
         }
     }

@@ -133,6 +133,13 @@ char *nk_fmt_ptr(char *buf, uint64_t v, bool is64)
     return buf;
 }
 
+char *nk_fmt_hex(char *buf, uint64_t v, bool is64)
+{
+    if (is64) snprintf(buf, 24, "%016llx", (unsigned long long)v);
+    else snprintf(buf, 24, "%08llx", (unsigned long long)(v & 0xffffffffull));
+    return buf;
+}
+
 void nk_copy_cstr(char *dst, size_t dstlen, const uint8_t *src, size_t max)
 {
     if (!dstlen) return;
@@ -173,4 +180,59 @@ char *nk_utf16_to_utf8(const uint8_t *src, size_t nbytes)
     }
     out[o] = 0;
     return out;
+}
+
+/* ---- the u64 set ------------------------------------------------------------------------- */
+
+static size_t u64_mix(uint64_t v)
+{
+    v ^= v >> 33;
+    v *= 0xff51afd7ed558ccdull;
+    v ^= v >> 33;
+    return (size_t)v;
+}
+
+bool nk_u64set_has(const nk_u64set *s, uint64_t v)
+{
+    if (!v) return s->has0;
+    if (!s->cap) return false;
+    for (size_t i = u64_mix(v) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+        if (!s->v[i]) return false;
+        if (s->v[i] == v) return true;
+    }
+}
+
+bool nk_u64set_add(nk_u64set *s, uint64_t v)
+{
+    if (!v) {
+        if (s->has0) return false;
+        s->n++;
+        return s->has0 = true;
+    }
+    if ((s->n + 1) * 2 > s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 64;
+        uint64_t *nv = calloc(ncap, sizeof *nv);
+        if (!nv) return false;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (!s->v[i]) continue;
+            size_t j = u64_mix(s->v[i]) & (ncap - 1);
+            while (nv[j]) j = (j + 1) & (ncap - 1);
+            nv[j] = s->v[i];
+        }
+        free(s->v);
+        s->v = nv;
+        s->cap = ncap;
+    }
+    size_t i = u64_mix(v) & (s->cap - 1);
+    for (; s->v[i]; i = (i + 1) & (s->cap - 1))
+        if (s->v[i] == v) return false;
+    s->v[i] = v;
+    s->n++;
+    return true;
+}
+
+void nk_u64set_free(nk_u64set *s)
+{
+    free(s->v);
+    memset(s, 0, sizeof *s);
 }

@@ -94,6 +94,18 @@ static inline void nk_sort_r(void *base, size_t n, size_t size,
  * Returns false on overflow or allocation failure. */
 bool nk_grow(void **arr, size_t *cap, size_t need, size_t elem);
 
+/* A set of 64-bit values (addresses visited by a walk: cycle checks). Open addressing, grows;
+ * zero-initialise it. add() returns false when the value was there already, and also when
+ * memory ran out (a walk then stops as on a cycle). */
+typedef struct nk_u64set {
+    uint64_t *v;      /* 0 marks an empty slot; the value 0 itself is kept in has0 */
+    size_t cap, n;    /* n: members */
+    bool has0;
+} nk_u64set;
+bool nk_u64set_add(nk_u64set *s, uint64_t v);
+bool nk_u64set_has(const nk_u64set *s, uint64_t v);
+void nk_u64set_free(nk_u64set *s);
+
 typedef struct nk_strbuf {
     char *s;
     size_t len, cap;
@@ -107,6 +119,9 @@ void nk_sb_free(nk_strbuf *sb);
 char *nk_fmt_addr64(char *buf, uint64_t v);
 /* Pointer-sized: 64-bit style for 64-bit targets, "8053c4d0" for 32-bit. buf: 18 bytes. */
 char *nk_fmt_ptr(char *buf, uint64_t v, bool is64);
+/* A pointer without the backtick, as WinDbg's extensions print it: 16 digits (8 on 32-bit).
+ * buf: 24 bytes. */
+char *nk_fmt_hex(char *buf, uint64_t v, bool is64);
 
 /* Copies a NUL-terminated string of at most max bytes out of a fixed field. */
 void nk_copy_cstr(char *dst, size_t dstlen, const uint8_t *src, size_t max);

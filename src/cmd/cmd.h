@@ -61,10 +61,9 @@ extern const nk_cmd nk_commands[];
 extern const size_t nk_ncommands;
 const nk_cmd *nk_cmd_find(const char *name);
 
-/* Helpers shared by the command families (cmd_util.c): an address as 16 (8) hex digits without
- * the backtick; the context's last error (or "unknown error"); a collector's notes (one per
- * line) as "WARNING: ..." lines and a JSON array "warnings", at most max_shown of them. */
-char *nk_cmd_hex(char *buf, uint64_t v, bool is64);
+/* Helpers shared by the command families (cmd_util.c): the context's last error (or "unknown
+ * error"); a collector's notes (one per line) as "WARNING: ..." lines and a JSON array
+ * "warnings", at most max_shown of them. Addresses without the backtick: nk_fmt_hex (base.h). */
 const char *nk_cmd_errmsg(ntkd_target *t);
 void nk_cmd_warnings(nk_out *o, const nk_strbuf *why, size_t max_shown);
 

@@ -27,7 +27,7 @@ static void print_thread_row(nk_out *o, const char *indent, const uint64_t *v, s
 {
     for (size_t i = 0; i < n; i++) {
         char b[24];
-        nk_printf(o, "%s%s%s", i % 4 ? " " : indent, nk_cmd_hex(b, v[i], is64), i % 4 == 3 || i + 1 == n ? "\n" : "");
+        nk_printf(o, "%s%s%s", i % 4 ? " " : indent, nk_fmt_hex(b, v[i], is64), i % 4 == 3 || i + 1 == n ? "\n" : "");
     }
 }
 
@@ -47,8 +47,8 @@ static void print_resource(nk_cmd_env *e, const nk_kd_res *r, json_object *arr, 
     nk_json_int(o, jr, "contention_count", r->contention);
     nk_json_int(o, jr, "number_of_shared_waiters", r->n_shared_waiters);
     nk_json_int(o, jr, "number_of_exclusive_waiters", r->n_excl_waiters);
-    if (r->sym[0]) nk_printf(o, "\nResource @ %s (0x%s)", r->sym, nk_cmd_hex(b, r->addr, is64));
-    else nk_printf(o, "\nResource @ 0x%s", nk_cmd_hex(b, r->addr, is64));
+    if (r->sym[0]) nk_printf(o, "\nResource @ %s (0x%s)", r->sym, nk_fmt_hex(b, r->addr, is64));
+    else nk_printf(o, "\nResource @ 0x%s", nk_fmt_hex(b, r->addr, is64));
     size_t holders = 0;
     for (size_t i = 0; i < r->nowners; i++) holders += !r->owners[i].waiting;
     if (!r->active_count) nk_printf(o, "    Available\n");
@@ -69,16 +69,16 @@ static void print_resource(nk_cmd_env *e, const nk_kd_res *r, json_object *arr, 
         nk_json_bool(o, x, "exclusive", w->exclusive);
         nk_json_bool(o, x, "owner_pointer", w->owner_ptr);
         nk_json_bool(o, x, "waiting", w->waiting);
-        nk_printf(o, "%s%s-%02x%s", col == 0 ? (i == 0 ? "     Threads: " : "              ") : " ", nk_cmd_hex(b, w->raw, is64),
+        nk_printf(o, "%s%s-%02x%s", col == 0 ? (i == 0 ? "     Threads: " : "              ") : " ", nk_fmt_hex(b, w->raw, is64),
                   w->count & 0xff, w->exclusive ? "<*>" : "");
         col++;
         if (w->owner_ptr) {
             nk_printf(o, " *** Unknown owner, possibly FileSystem\n");
             if (w->thread)
                 nk_printf(o, "              (ntkd: %s is on the kernel stack of thread %s: that thread owns it)\n",
-                          nk_cmd_hex(b, w->raw & ~3ull, is64), nk_cmd_hex(b2, w->thread, is64));
+                          nk_fmt_hex(b, w->raw & ~3ull, is64), nk_fmt_hex(b2, w->thread, is64));
             else
-                nk_printf(o, "              (ntkd: %s is on no thread's kernel stack)\n", nk_cmd_hex(b, w->raw & ~3ull, is64));
+                nk_printf(o, "              (ntkd: %s is on no thread's kernel stack)\n", nk_fmt_hex(b, w->raw & ~3ull, is64));
             col = 0;
         } else if (col == 4 || i + 1 == r->nowners) {
             nk_printf(o, "\n");
@@ -177,12 +177,12 @@ nk_status cmd_locks(nk_cmd_env *e, const char *a)
             nk_json_u64(o, x, "owner", holder);
             nk_json_bool(o, x, "owner_pointer", p->via_owner_ptr);
             if (cy->n == 1)
-                nk_printf(o, "      thread %s waits for resource %s, which it owns itself%s\n", nk_cmd_hex(b1, p->thread, is64),
-                          nk_cmd_hex(b2, p->resource, is64),
+                nk_printf(o, "      thread %s waits for resource %s, which it owns itself%s\n", nk_fmt_hex(b1, p->thread, is64),
+                          nk_fmt_hex(b2, p->resource, is64),
                           p->via_owner_ptr ? " (owner pointer on its own stack: ExSetResourceOwnerPointer)" : "");
             else
-                nk_printf(o, "      thread %s waits for resource %s owned by thread %s%s\n", nk_cmd_hex(b1, p->thread, is64),
-                          nk_cmd_hex(b2, p->resource, is64), nk_cmd_hex(b3, holder, is64),
+                nk_printf(o, "      thread %s waits for resource %s owned by thread %s%s\n", nk_fmt_hex(b1, p->thread, is64),
+                          nk_fmt_hex(b2, p->resource, is64), nk_fmt_hex(b3, holder, is64),
                           p->via_owner_ptr ? " (through an owner pointer on its stack)" : "");
         }
     }
@@ -225,8 +225,8 @@ nk_status cmd_dpcs(nk_cmd_env *e, const char *a)
         nk_kd_symbol(t, p->routine, sym, sizeof sym);
         nk_kd_module(t, p->routine, mod, sizeof mod);
         nk_kd_image(t, p->routine, img, sizeof img);
-        nk_printf(o, "%2u: %-8s: 0x%s 0x%s %s\n", p->cpu, p->threaded ? "Threaded" : "Normal", nk_cmd_hex(b1, p->kdpc, is64),
-                  nk_cmd_hex(b2, p->routine, is64), p->routine ? sym : "(no routine)");
+        nk_printf(o, "%2u: %-8s: 0x%s 0x%s %s\n", p->cpu, p->threaded ? "Threaded" : "Normal", nk_fmt_hex(b1, p->kdpc, is64),
+                  nk_fmt_hex(b2, p->routine, is64), p->routine ? sym : "(no routine)");
         json_object *x = nk_json_obj(o, jd, NULL);
         nk_json_int(o, x, "cpu", p->cpu);
         nk_json_str(o, x, "type", p->threaded ? "Threaded" : "Normal");
@@ -259,7 +259,7 @@ nk_status cmd_dpcs(nk_cmd_env *e, const char *a)
             nk_json_str(o, x, "active_source", c->active_src);
             if (!header) nk_printf(o, "\nRunning DPCs:\n");
             header = true;
-            nk_printf(o, "%2u: 0x%s %s%s%s%s  (%s)\n", c->cpu, nk_cmd_hex(b1, c->active_routine, is64), sym, img[0] ? " [" : "", img,
+            nk_printf(o, "%2u: 0x%s %s%s%s%s  (%s)\n", c->cpu, nk_fmt_hex(b1, c->active_routine, is64), sym, img[0] ? " [" : "", img,
                       img[0] ? "]" : "", c->active_src);
         } else if (c->dpc_active) {
             if (!header) nk_printf(o, "\nRunning DPCs:\n");
@@ -304,7 +304,7 @@ nk_status cmd_timer(nk_cmd_env *e, const char *a)
         }
         char per[32] = "";
         if (p->period) snprintf(per, sizeof per, "%ums", p->period);
-        nk_printf(o, "%4u %s  %08x %08x  %-10s ", p->table * 256 + p->slot, nk_cmd_hex(b1, p->addr, is64), (unsigned)(p->due & 0xffffffffu),
+        nk_printf(o, "%4u %s  %08x %08x  %-10s ", p->table * 256 + p->slot, nk_fmt_hex(b1, p->addr, is64), (unsigned)(p->due & 0xffffffffu),
                   (unsigned)(p->due >> 32), per);
         json_object *x = nk_json_obj(o, jt, NULL);
         nk_json_u64(o, x, "timer", p->addr);
@@ -318,16 +318,16 @@ nk_status cmd_timer(nk_cmd_env *e, const char *a)
         }
         if (p->dpc_unknown) {
             nk_json_bool(o, x, "dpc_undecodable", true);
-            nk_printf(o, "(DPC stored encoded as %s: nt!KiWaitNever/KiWaitAlways are not in the dump)\n", nk_cmd_hex(b2, p->dpc, is64));
+            nk_printf(o, "(DPC stored encoded as %s: nt!KiWaitNever/KiWaitAlways are not in the dump)\n", nk_fmt_hex(b2, p->dpc, is64));
         } else if (p->routine) {
             nk_kd_symbol(t, p->routine, sym, sizeof sym);
             nk_kd_image(t, p->routine, img, sizeof img);
             nk_json_u64(o, x, "routine", p->routine);
             nk_json_str(o, x, "symbol", sym);
             if (img[0]) nk_json_str(o, x, "image", img);
-            nk_printf(o, "%s (DPC @ %s)\n", sym, nk_cmd_hex(b2, p->dpc, is64));
+            nk_printf(o, "%s (DPC @ %s)\n", sym, nk_fmt_hex(b2, p->dpc, is64));
         } else if (p->dpc) {
-            nk_printf(o, "(DPC @ %s: routine unreadable)\n", nk_cmd_hex(b2, p->dpc, is64));
+            nk_printf(o, "(DPC @ %s: routine unreadable)\n", nk_fmt_hex(b2, p->dpc, is64));
         } else {
             nk_printf(o, "(no DPC)\n");
         }

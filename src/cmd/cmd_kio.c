@@ -42,8 +42,7 @@ static unsigned psz(const ntkd_target *t) { return t->d.is64 ? 8u : 4u; }
 /* A pointer as WinDbg prints it in these commands: 16 (8 on 32-bit) hex digits, no backtick. */
 static char *P(const ntkd_target *t, char *buf, uint64_t v)
 {
-    snprintf(buf, 20, t->d.is64 ? "%016llx" : "%08llx", (unsigned long long)v);
-    return buf;
+    return nk_fmt_hex(buf, v, t->d.is64);
 }
 /* Same, but a null pointer prints as "00000000" (WinDbg's style for empty fields). */
 static char *Z(const ntkd_target *t, char *buf, uint64_t v)
@@ -55,42 +54,6 @@ static char *Z(const ntkd_target *t, char *buf, uint64_t v)
     return P(t, buf, v);
 }
 
-/* An address set (cycle checks): open addressing, grows. add() returns false when the address
- * was already there (or memory ran out: the walk then stops as on a cycle). */
-typedef struct aset {
-    uint64_t *v;
-    size_t cap, n;
-} aset;
-
-static size_t ahash(uint64_t a, size_t cap) { return (size_t)((a * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1); }
-
-static bool aset_add(aset *s, uint64_t a)
-{
-    if (a == 0) a = 1; /* 0 marks empty slots */
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 64;
-        uint64_t *nv = calloc(nc, sizeof *nv);
-        if (!nv) return false;
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->v[i]) continue;
-            size_t j = ahash(s->v[i], nc);
-            while (nv[j]) j = (j + 1) & (nc - 1);
-            nv[j] = s->v[i];
-        }
-        free(s->v);
-        s->v = nv;
-        s->cap = nc;
-    }
-    size_t j = ahash(a, s->cap);
-    while (s->v[j]) {
-        if (s->v[j] == a) return false;
-        j = (j + 1) & (s->cap - 1);
-    }
-    s->v[j] = a;
-    s->n++;
-    return true;
-}
-static void aset_free(aset *s) { free(s->v); }
 
 /* The layer's last message (what nk_k_* set). */
 static const char *kmsg(nk_cmd_env *e) { return e->t->ctx->errmsg[0] ? e->t->ctx->errmsg : "unknown error"; }
@@ -518,7 +481,7 @@ typedef struct irpfind_rec {
 typedef struct irpfind_ctx {
     nk_cmd_env *e;
     uint64_t process;
-    aset seen;
+    nk_u64set seen;
     irpfind_rec *r;
     size_t n, cap, nsorted;
     bool capped, nomem;
@@ -542,7 +505,7 @@ static irpfind_rec *irpfind_find(irpfind_ctx *c, uint64_t irp)
 static bool irpfind_add(void *u, uint64_t irp, uint64_t thread)
 {
     irpfind_ctx *c = u;
-    if (!aset_add(&c->seen, irp)) {
+    if (!nk_u64set_add(&c->seen, irp)) {
         if (c->scanning) { /* on a thread list too */
             irpfind_rec *r = irpfind_find(c, irp);
             if (r) r->scanned = true;
@@ -744,14 +707,14 @@ nk_status cmd_irpfind(nk_cmd_env *e, const char *a)
         nk_cmd_error(o, "!irpfind: %s%s%s", tfail.s, sfail.len ? "; " : "", sfail.len ? sfail.s : "");
         nk_sb_free(&tfail);
         nk_sb_free(&sfail);
-        aset_free(&c.seen);
+        nk_u64set_free(&c.seen);
         free(c.r);
         return NTKD_E_NOTPRESENT;
     }
     if (sfail.len && !do_threads) {
         nk_cmd_error(o, "!irpfind: %s", sfail.s);
         nk_sb_free(&sfail);
-        aset_free(&c.seen);
+        nk_u64set_free(&c.seen);
         free(c.r);
         return NTKD_E_NOTPRESENT;
     }
@@ -820,7 +783,7 @@ nk_status cmd_irpfind(nk_cmd_env *e, const char *a)
     }
     nk_sb_free(&tfail);
     nk_sb_free(&sfail);
-    aset_free(&c.seen);
+    nk_u64set_free(&c.seen);
     free(c.r);
     return NTKD_OK;
 }
@@ -886,8 +849,8 @@ nk_status cmd_drvobj(nk_cmd_env *e, const char *a)
     json_object *jx = nk_json_arr(o, NULL, "extensions");
     uint64_t dext = nk_k_get(t, drv, "_DRIVER_OBJECT", "DriverExtension", 0);
     uint64_t ce = dext ? nk_k_get(t, dext, "_DRIVER_EXTENSION", "ClientDriverExtension", 0) : 0;
-    aset seen = {0};
-    for (unsigned n = 0; ce && n < 256 && aset_add(&seen, ce); n++) {
+    nk_u64set seen = {0};
+    for (unsigned n = 0; ce && n < 256 && nk_u64set_add(&seen, ce); n++) {
         uint64_t id = nk_k_get(t, ce, "_IO_CLIENT_EXTENSION", "ClientIdentificationAddress", 0);
         uint64_t sz = 0;
         nk_k_sizeof(t, "_IO_CLIENT_EXTENSION", &sz);
@@ -900,7 +863,7 @@ nk_status cmd_drvobj(nk_cmd_env *e, const char *a)
         ce = next;
     }
     size_t next_count = seen.n;
-    aset_free(&seen);
+    nk_u64set_free(&seen);
     nk_printf(o, "%s\n", next_count ? "\n" : "");
     /* devices */
     uint64_t *devs = malloc(KIO_MAX_DEVICES * sizeof *devs);
@@ -908,10 +871,10 @@ nk_status cmd_drvobj(nk_cmd_env *e, const char *a)
     /* DeviceObject, then each NextDevice; a chain that loops or leaves the dump is cut with a
      * message (the devices before the break are shown) */
     size_t nd = 0;
-    aset dseen = {0};
+    nk_u64set dseen = {0};
     uint64_t prev = drv;
     for (uint64_t d = dev0; d && nd < KIO_MAX_DEVICES;) {
-        if (!aset_add(&dseen, d)) {
+        if (!nk_u64set_add(&dseen, d)) {
             nk_printf(o, "WARNING: the device list loops: NextDevice of %s is %s again; shown up to there\n",
                       P(t, b1, prev), P(t, b2, d));
             nk_json_str(o, NULL, "warning", "the device list loops");
@@ -927,7 +890,7 @@ nk_status cmd_drvobj(nk_cmd_env *e, const char *a)
         prev = d;
         d = next;
     }
-    aset_free(&dseen);
+    nk_u64set_free(&dseen);
     json_object *jd = nk_json_arr(o, NULL, "devices");
     nk_printf(o, "Device Object list:\n");
     for (size_t i = 0; i < nd; i++) {
@@ -1191,7 +1154,7 @@ nk_status cmd_devstack(nk_cmd_env *e, const char *a)
 typedef struct devnode_walk {
     nk_cmd_env *e;
     json_object *arr;
-    aset seen;
+    nk_u64set seen;
     size_t count;
     bool cut;
 } devnode_walk;
@@ -1249,7 +1212,7 @@ static void devnode_tree(devnode_walk *w, uint64_t node, unsigned depth, uint64_
             w->cut = true;
             return;
         }
-        if (!aset_add(&w->seen, node)) {
+        if (!nk_u64set_add(&w->seen, node)) {
             nk_printf(e->o, "WARNING: device node 0x%llx is reached twice: the tree's links form a cycle\n",
                       (unsigned long long)node);
             nk_json_str(e->o, NULL, "warning", "device tree cycle");
@@ -1318,13 +1281,13 @@ nk_status cmd_devnode(nk_cmd_env *e, const char *a)
     devnode_walk w = {.e = e};
     w.arr = nk_json_arr(o, NULL, "nodes");
     /* the given node and its subtree (its siblings are not part of it) */
-    if (!aset_add(&w.seen, node)) return NTKD_E_NOMEM;
+    if (!nk_u64set_add(&w.seen, node)) return NTKD_E_NOMEM;
     w.count = 1;
     devnode_show(e, node, 0, w.arr, nk_k_get(t, node, "_DEVICE_NODE", "Parent", 0), false);
     if (chk) devnode_tree(&w, chk, 1, node);
     nk_json_int(o, NULL, "count", (int64_t)w.count);
     nk_json_bool(o, NULL, "complete", !w.cut);
-    aset_free(&w.seen);
+    nk_u64set_free(&w.seen);
     return NTKD_OK;
 }
 
@@ -1398,7 +1361,7 @@ static void directory_list(nk_cmd_env *e, uint64_t dir)
     json_object *ja = nk_json_arr(o, NULL, "entries");
     nk_printf(o, "\n    Hash Address          Type                      Name\n");
     nk_printf(o, "    ---- -------          ----                      ----\n");
-    aset seen = {0};
+    nk_u64set seen = {0};
     size_t total = 0;
     for (size_t b = 0; b < nb; b++) {
         uint64_t ent = 0;
@@ -1408,7 +1371,7 @@ static void directory_list(nk_cmd_env *e, uint64_t dir)
         }
         bool first = true;
         for (size_t n = 0; ent; n++) {
-            if (n >= KIO_MAX_CHAIN || !aset_add(&seen, ent)) {
+            if (n >= KIO_MAX_CHAIN || !nk_u64set_add(&seen, ent)) {
                 nk_printf(o, "     %02zu  WARNING: the chain at entry %llx loops or is too long; stopped\n", b,
                           (unsigned long long)ent);
                 nk_json_str(o, NULL, "warning", "directory chain cycle");
@@ -1440,7 +1403,7 @@ static void directory_list(nk_cmd_env *e, uint64_t dir)
             ent = next;
         }
     }
-    aset_free(&seen);
+    nk_u64set_free(&seen);
     nk_json_int(o, NULL, "entry_count", (int64_t)total);
 }
 

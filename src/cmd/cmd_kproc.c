@@ -45,9 +45,7 @@ static const char *kerr(ntkd_target *t, const char *dflt)
 /* Pointer in WinDbg's plain style (no backtick): 16 digits on 64-bit targets, 8 on 32-bit. */
 static char *hx(const ntkd_target *t, char *buf, uint64_t v)
 {
-    if (t->d.is64) snprintf(buf, 18, "%016llx", (unsigned long long)v);
-    else snprintf(buf, 18, "%08llx", (unsigned long long)(v & 0xffffffffu));
-    return buf;
+    return nk_fmt_hex(buf, v, t->d.is64);
 }
 
 /* A pointer with the backtick ("fffff804`7bdf5a80") on 64-bit targets. */
@@ -2072,38 +2070,6 @@ static void run_nested(nk_cmd_env *e, const char *line, json_object *jobj)
     if (sub.quit) e->quit = true;
 }
 
-/* A tiny open-addressing set of visited entries (cycle detection). */
-typedef struct vset {
-    uint64_t *k;
-    size_t cap, n;
-} vset;
-
-static bool vset_add(vset *v, uint64_t key) /* false: already present or no memory */
-{
-    if ((v->n + 1) * 2 > v->cap) {
-        size_t nc = v->cap ? v->cap * 2 : 1024;
-        uint64_t *nk = calloc(nc, sizeof *nk);
-        if (!nk) return false;
-        for (size_t i = 0; i < v->cap; i++) {
-            if (!v->k[i]) continue;
-            size_t h = (size_t)((v->k[i] * 0x9e3779b97f4a7c15ull) >> 20) & (nc - 1);
-            while (nk[h]) h = (h + 1) & (nc - 1);
-            nk[h] = v->k[i];
-        }
-        free(v->k);
-        v->k = nk;
-        v->cap = nc;
-    }
-    size_t h = (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (v->cap - 1);
-    while (v->k[h]) {
-        if (v->k[h] == key) return false;
-        h = (h + 1) & (v->cap - 1);
-    }
-    v->k[h] = key;
-    v->n++;
-    return true;
-}
-
 nk_status cmd_list(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -2172,7 +2138,7 @@ nk_status cmd_list(nk_cmd_env *e, const char *a)
     bool has_ref = has_extret(cmd);
     nk_json_u64(o, NULL, "start", start);
     json_object *ja = nk_json_arr(o, NULL, "entries");
-    vset vs = {0};
+    nk_u64set vs = {0};
     uint64_t cur = start;
     size_t count = 0;
     nk_status ret = NTKD_OK;
@@ -2182,7 +2148,7 @@ nk_status cmd_list(nk_cmd_env *e, const char *a)
             snprintf(stop, sizeof stop, "stopped after %llu entries (-m)", (unsigned long long)maxn);
             break;
         }
-        if (!vset_add(&vs, cur)) {
+        if (!nk_u64set_add(&vs, cur)) {
             snprintf(stop, sizeof stop, "cycle: entry %s was already visited", bt(t, a1, cur));
             ret = NTKD_E_FORMAT;
             break;
@@ -2208,7 +2174,7 @@ nk_status cmd_list(nk_cmd_env *e, const char *a)
         if (next == 0 || next == start) break;
         cur = next;
     }
-    free(vs.k);
+    nk_u64set_free(&vs);
     nk_json_int(o, NULL, "count", (int64_t)count);
     if (stop[0]) {
         if (ret != NTKD_OK) nk_cmd_error(o, "!list: %s", stop);

@@ -55,7 +55,7 @@ static void print_owner_text(nk_out *o, ntkd_target *t, const nk_pool_tag *g, co
     }
     for (unsigned i = 0; i < g->nowners; i++)
         nk_printf(o, "%s%s (tag at %s%s)", i ? ", " : "", mods[g->owners[i].mod].name,
-                  nk_cmd_hex(b, g->owners[i].hit, t->d.is64), g->owners[i].from_store ? ", store image" : "");
+                  nk_fmt_hex(b, g->owners[i].hit, t->d.is64), g->owners[i].from_store ? ", store image" : "");
 }
 
 static void json_owners(nk_out *o, json_object *parent, const nk_pool_tag *g, const nk_pool_mod *mods)
@@ -82,7 +82,7 @@ static void block_contents(nk_out *o, ntkd_target *t, const nk_pool_block *b, un
     nk_read_virt(t, b->addr + unit, d, want, &got);
     char a[24];
     for (size_t off = 0; off + 4 <= got; off += 16) {
-        nk_printf(o, "    %s ", nk_cmd_hex(a, b->addr + unit + off, t->d.is64));
+        nk_printf(o, "    %s ", nk_fmt_hex(a, b->addr + unit + off, t->d.is64));
         for (size_t k = off; k < off + 16 && k + 4 <= got; k += 4) nk_printf(o, " %08x", nk_le32(d + k));
         nk_printf(o, "\n");
     }
@@ -91,7 +91,7 @@ static void block_contents(nk_out *o, ntkd_target *t, const nk_pool_block *b, un
 static void block_line(nk_out *o, ntkd_target *t, const nk_pool_block *b, bool star, json_object *arr)
 {
     char a[24], tg[5];
-    nk_printf(o, "%c%s size: %4x previous size: %4x  %s %s%s%s\n", star ? '*' : ' ', nk_cmd_hex(a, b->addr, t->d.is64), b->size,
+    nk_printf(o, "%c%s size: %4x previous size: %4x  %s %s%s%s\n", star ? '*' : ' ', nk_fmt_hex(a, b->addr, t->d.is64), b->size,
               b->prev_size, b->free_ ? "(Free)     " : "(Allocated)", star ? "*" : "", tagtxt(b->key, tg),
               b->protected_ ? " (Protected)" : "");
     json_object *x = nk_json_obj(o, arr, NULL);
@@ -161,7 +161,7 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
         nk_json_u64(o, jb, "table_entry", hit->entry);
         if (hit->has_type) nk_json_int(o, jb, "pool_type", hit->pool_type);
         nk_printf(o, "%c%s : large page allocation, tag %s%s, size 0x%llx bytes%s\n", hit->free_ ? ' ' : '*',
-                  nk_cmd_hex(b1, hit->va, is64), tg, hit->protected_ ? " (Protected)" : "", (unsigned long long)hit->bytes,
+                  nk_fmt_hex(b1, hit->va, is64), tg, hit->protected_ ? " (Protected)" : "", (unsigned long long)hit->bytes,
                   hit->free_ ? " (Free: the big-pool table entry is marked free)" : "");
         if (!no_tagline) {
             nk_pool_tag one;
@@ -186,7 +186,7 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
                      "!pool: %s is not in the big-pool table (nt!PoolBigPageTable); this build (%u) allocates small pool "
                      "blocks from segment heaps (_SEGMENT_HEAP with _HEAP_VS_SUBSEGMENT / _HEAP_LFH_SUBSEGMENT pages "
                      "and encoded chunk headers), which ntkd does not decode: the page was not walked",
-                     nk_cmd_hex(b1, addr, is64), t->d.minor);
+                     nk_fmt_hex(b1, addr, is64), t->d.minor);
         nk_cmd_warnings(o, &why, 40);
         nk_sb_free(&why);
         return NTKD_E_UNSUPPORTED;
@@ -209,7 +209,7 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
     const char *region = pg->region == 1 ? "Nonpaged pool" : pg->region == 2 ? "Paged pool" : "Unknown";
     nk_json_u64(o, NULL, "page", pg->page);
     nk_json_str(o, NULL, "region", region);
-    nk_printf(o, "Pool page %s region is %s\n", nk_cmd_hex(b1, addr, is64), region);
+    nk_printf(o, "Pool page %s region is %s\n", nk_fmt_hex(b1, addr, is64), region);
     json_object *arr = nk_json_arr(o, NULL, "blocks");
     const nk_pool_block *target = NULL;
     size_t i = 0;
@@ -228,18 +228,18 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
         uint64_t reg_end = pg->resync_at ? pg->resync_at : pg->page + 0x1000;
         nk_printf(o, "%s\n", pg->why);
         nk_printf(o, "\n***\n*** An error (or corruption) in the pool was detected;\n");
-        nk_printf(o, "*** the header at %s breaks the header chain.\n***\n", nk_cmd_hex(b1, pg->bad_hdr, is64));
-        nk_printf(o, "Pool page [ %s ] is __inVALID.\n\n", nk_cmd_hex(b1, pg->page, is64));
-        nk_printf(o, "[ %s --> %s (size = 0x%llx bytes)]: Corrupt region\n", nk_cmd_hex(b1, pg->bad_hdr, is64),
-                  nk_cmd_hex(b2, reg_end, is64), (unsigned long long)(reg_end - pg->bad_hdr));
+        nk_printf(o, "*** the header at %s breaks the header chain.\n***\n", nk_fmt_hex(b1, pg->bad_hdr, is64));
+        nk_printf(o, "Pool page [ %s ] is __inVALID.\n\n", nk_fmt_hex(b1, pg->page, is64));
+        nk_printf(o, "[ %s --> %s (size = 0x%llx bytes)]: Corrupt region\n", nk_fmt_hex(b1, pg->bad_hdr, is64),
+                  nk_fmt_hex(b2, reg_end, is64), (unsigned long long)(reg_end - pg->bad_hdr));
         if (addr >= pg->bad_hdr && addr < reg_end) {
-            nk_printf(o, "%s lies in the corrupt region: its block cannot be told\n", nk_cmd_hex(b1, addr, is64));
+            nk_printf(o, "%s lies in the corrupt region: its block cannot be told\n", nk_fmt_hex(b1, addr, is64));
             nk_json_bool(o, NULL, "address_in_corrupt_region", true);
         }
         if (pg->resync_at) {
             nk_json_u64(o, NULL, "resync_at", pg->resync_at);
             nk_printf(o, "Walk resumed at %s (the first later header whose chain reaches the page end):\n",
-                      nk_cmd_hex(b1, pg->resync_at, is64));
+                      nk_fmt_hex(b1, pg->resync_at, is64));
             for (; i < pg->n; i++) {
                 const nk_pool_block *b = &pg->b[i];
                 bool star = addr >= b->addr && addr - b->addr < b->size;
@@ -266,7 +266,7 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
         nk_json_str(o, jt, "tag", tg);
         json_owners(o, jt, &one, mods);
     } else if (!pg->corrupt) {
-        nk_printf(o, "%s is not inside any block of the page\n", nk_cmd_hex(b1, addr, is64));
+        nk_printf(o, "%s is not inside any block of the page\n", nk_fmt_hex(b1, addr, is64));
     }
     free(pg);
     free(mods);
@@ -465,7 +465,7 @@ static bool find_page(void *u, uint64_t va, const uint8_t *page)
         char a[24], tg[5];
         nk_pool_tag_str(b->key, tg);
         c->hits++;
-        nk_printf(c->o, "%s : tag %s, size %#10x, %s%s\n", nk_cmd_hex(a, b->addr, c->t->d.is64), tg, b->size,
+        nk_printf(c->o, "%s : tag %s, size %#10x, %s%s\n", nk_fmt_hex(a, b->addr, c->t->d.is64), tg, b->size,
                   b->free_ ? "Free" : paged ? "Paged pool" : "Nonpaged pool",
                   b->after_resync ? " (page with a corrupt header; found after it)" : "");
         json_object *x = nk_json_obj(c->o, c->arr, NULL);
@@ -515,14 +515,14 @@ nk_status cmd_poolfind(nk_cmd_env *e, const char *a)
     json_object *jb = nk_json_arr(o, NULL, "large");
     if (nk_pool_big_table(t, &big, &why) == NTKD_OK) {
         nk_printf(o, "Scanning large pool allocation table for tag 0x%08x (%s) (%s : %s)\n\n", key, tg,
-                  nk_cmd_hex(b1, big.table, is64), nk_cmd_hex(b2, big.table + big.read * esz, is64));
+                  nk_fmt_hex(b1, big.table, is64), nk_fmt_hex(b2, big.table + big.read * esz, is64));
         for (size_t i = 0; i < big.n; i++) {
             const nk_pool_big *b = &big.v[i];
             if (b->free_ || b->key != key) continue;
             int paged = b->has_type ? (int)(b->pool_type & 1) : -1;
             if (want >= 0 && paged >= 0 && paged != want) continue;
             big_hits++;
-            nk_printf(o, "%s : tag %s, size %#10llx, %s\n", nk_cmd_hex(b1, b->va, is64), tg, (unsigned long long)b->bytes,
+            nk_printf(o, "%s : tag %s, size %#10llx, %s\n", nk_fmt_hex(b1, b->va, is64), tg, (unsigned long long)b->bytes,
                       paged < 0 ? "large page allocation" : paged ? "Paged pool" : "Nonpaged pool");
             json_object *x = nk_json_obj(o, jb, NULL);
             nk_json_u64(o, x, "va", b->va);

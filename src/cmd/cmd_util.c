@@ -4,13 +4,6 @@
 
 #include "cmd/cmd.h"
 
-char *nk_cmd_hex(char *buf, uint64_t v, bool is64)
-{
-    if (is64) snprintf(buf, 24, "%016llx", (unsigned long long)v);
-    else snprintf(buf, 24, "%08llx", (unsigned long long)(v & 0xffffffffull));
-    return buf;
-}
-
 const char *nk_cmd_errmsg(ntkd_target *t)
 {
     return t && t->ctx && t->ctx->errmsg[0] ? t->ctx->errmsg : "unknown error";

@@ -42,8 +42,8 @@ static void note_lines(nk_out *o, json_object *notes, const char *s)
 static void frame_line(nk_out *o, ntkd_target *t, json_object *arr, uint64_t a)
 {
     char b[24], sym[256];
-    if (!nk_sym_describe(t, a, sym, sizeof sym)) snprintf(sym, sizeof sym, "%s", nk_cmd_hex(b, a, t->d.is64));
-    nk_printf(o, "%s %s\n", nk_cmd_hex(b, a, t->d.is64), sym);
+    if (!nk_sym_describe(t, a, sym, sizeof sym)) snprintf(sym, sizeof sym, "%s", nk_fmt_hex(b, a, t->d.is64));
+    nk_printf(o, "%s %s\n", nk_fmt_hex(b, a, t->d.is64), sym);
     if (arr) {
         json_object *f = json_object_new_object();
         json_object_object_add(f, "address", nk_json_hex(a));
@@ -146,7 +146,7 @@ static void print_drivers(nk_cmd_env *env, const nk_kv_state *s, unsigned flags,
         if (want && !name_match(d->name, want)) continue;
         shown++;
         const char *state = d->loads > d->unloads ? "Loaded" : "Unloaded";
-        nk_printf(o, "%s %-16s %08llx       %08llx    %s\n", nk_cmd_hex(b1, d->entry, is64), state,
+        nk_printf(o, "%s %-16s %08llx       %08llx    %s\n", nk_fmt_hex(b1, d->entry, is64), state,
                   (unsigned long long)d->np, (unsigned long long)d->paged, d->name);
         json_object *x = nk_json_obj(o, jd, NULL);
         nk_json_u64(o, x, "entry", d->entry);
@@ -197,8 +197,8 @@ static void print_drivers(nk_cmd_env *env, const nk_kv_state *s, unsigned flags,
                         tag[c] = isprint((int)ch) ? (char)ch : '.';
                     }
                     tag[4] = 0;
-                    nk_printf(o, "%s     0x%08llx     %s      %s\n", nk_cmd_hex(b1, al[k].va, is64),
-                              (unsigned long long)al[k].size, tag, nk_cmd_hex(b2, al[k].caller, is64));
+                    nk_printf(o, "%s     0x%08llx     %s      %s\n", nk_fmt_hex(b1, al[k].va, is64),
+                              (unsigned long long)al[k].size, tag, nk_fmt_hex(b2, al[k].caller, is64));
                     json_object *y = nk_json_obj(o, ja, NULL);
                     nk_json_u64(o, y, "address", al[k].va);
                     nk_json_u64(o, y, "size", al[k].size);
@@ -214,8 +214,8 @@ static void print_drivers(nk_cmd_env *env, const nk_kv_state *s, unsigned flags,
                           s->list_sym ? "this build" : "the dump");
                 nk_printf(o, "PoolAddress  SizeInBytes    CallersAddress\n");
                 for (size_t k = 0; k < nl; k++) {
-                    nk_printf(o, "%s     0x%08llx     %s\n", nk_cmd_hex(b1, la[k].va, is64), (unsigned long long)la[k].size,
-                              nk_cmd_hex(b2, la[k].caller, is64));
+                    nk_printf(o, "%s     0x%08llx     %s\n", nk_fmt_hex(b1, la[k].va, is64), (unsigned long long)la[k].size,
+                              nk_fmt_hex(b2, la[k].caller, is64));
                     json_object *y = nk_json_obj(o, ja, NULL);
                     nk_json_u64(o, y, "address", la[k].va);
                     nk_json_u64(o, y, "size", la[k].size);
@@ -246,7 +246,7 @@ static void print_pool_log(nk_cmd_env *env, const nk_kv_log *l, bool has_addr, u
     nk_printf(o, "There are up to 0x%llx entries in the log.\n\n", (unsigned long long)l->length);
     if (has_addr)
         nk_printf(o, "Parsing 0x%016llx log entries, searching for address 0x%s.\n\n\n", (unsigned long long)l->length,
-                  nk_cmd_hex(b1, addr, is64));
+                  nk_fmt_hex(b1, addr, is64));
     else
         nk_printf(o, "Parsing 0x%016llx log entries.\n\n\n", (unsigned long long)l->length);
     json_object *je = nk_json_arr(o, jl, "entries");
@@ -257,8 +257,8 @@ static void print_pool_log(nk_cmd_env *env, const nk_kv_log *l, bool has_addr, u
         shown++;
         const bool is_free = e->nstack && frame_has(t, e->stack[0], "Free");
         nk_printf(o, "======================================================================\n");
-        nk_printf(o, "Pool block %s, Size %s, Thread %s\n", nk_cmd_hex(b1, e->addr, is64), nk_cmd_hex(b2, e->size, is64),
-                  nk_cmd_hex(b3, e->thread, is64));
+        nk_printf(o, "Pool block %s, Size %s, Thread %s\n", nk_fmt_hex(b1, e->addr, is64), nk_fmt_hex(b2, e->size, is64),
+                  nk_fmt_hex(b3, e->thread, is64));
         json_object *x = nk_json_obj(o, je, NULL);
         nk_json_int(o, x, "slot", e->slot);
         nk_json_u64(o, x, "address", e->addr);
@@ -270,7 +270,7 @@ static void print_pool_log(nk_cmd_env *env, const nk_kv_log *l, bool has_addr, u
     }
     nk_printf(o, "Parsed entry %016llx/%016llx...\n", (unsigned long long)l->length, (unsigned long long)l->length);
     nk_printf(o, "Finished parsing all pool tracking information.\n");
-    if (has_addr && !shown) nk_printf(o, "(no log entry for a block holding %s)\n", nk_cmd_hex(b1, addr, is64));
+    if (has_addr && !shown) nk_printf(o, "(no log entry for a block holding %s)\n", nk_fmt_hex(b1, addr, is64));
 }
 
 static void print_irp_log(nk_cmd_env *env, const nk_kv_log *l, bool has_addr, uint64_t addr, json_object *jl)
@@ -285,7 +285,7 @@ static void print_irp_log(nk_cmd_env *env, const nk_kv_log *l, bool has_addr, ui
         const nk_kv_entry *e = &l->e[i];
         if (has_addr && e->addr != addr && e->thread != addr) continue;
         nk_printf(o, "IRP %s, Thread %s, IRQL = %u, KernelApcDisable = %d, SpecialApcDisable = %d\n",
-                  nk_cmd_hex(b1, e->addr, is64), nk_cmd_hex(b2, e->thread, is64), e->irql, e->kad, e->sad);
+                  nk_fmt_hex(b1, e->addr, is64), nk_fmt_hex(b2, e->thread, is64), e->irql, e->kad, e->sad);
         json_object *x = nk_json_obj(o, je, NULL);
         nk_json_int(o, x, "slot", e->slot);
         nk_json_u64(o, x, "irp", e->addr);
@@ -310,7 +310,7 @@ static void print_crit_log(nk_cmd_env *env, const nk_kv_log *l, bool has_addr, u
     char b1[24];
     nk_printf(o, "Enter/Leave Critical Region log:\n");
     nk_printf(o, "There are up to 0x%llx entries in the log.\n", (unsigned long long)l->length);
-    if (has_addr) nk_printf(o, "Displaying the log entries of thread %s.\n", nk_cmd_hex(b1, addr, is64));
+    if (has_addr) nk_printf(o, "Displaying the log entries of thread %s.\n", nk_fmt_hex(b1, addr, is64));
     else nk_printf(o, "Displaying all the log entries.\n");
     json_object *je = nk_json_arr(o, jl, "entries");
     for (size_t i = 0; i < l->n; i++) {
@@ -319,7 +319,7 @@ static void print_crit_log(nk_cmd_env *env, const nk_kv_log *l, bool has_addr, u
         char mod[64];
         uint64_t fr = 0;
         nk_kv_crit_op op = nk_kv_crit_classify(t, e, &fr, mod, sizeof mod);
-        nk_printf(o, "Thread %s\n", nk_cmd_hex(b1, e->thread, is64));
+        nk_printf(o, "Thread %s\n", nk_fmt_hex(b1, e->thread, is64));
         json_object *x = nk_json_obj(o, je, NULL);
         nk_json_int(o, x, "slot", e->slot);
         nk_json_u64(o, x, "thread", e->thread);
@@ -350,7 +350,7 @@ static void crit_balance_notes(nk_cmd_env *env, const nk_kv_log *l, json_object 
         char line[300];
         snprintf(line, sizeof line, "critical region %s by %s on thread %s: %u enter%s, %u leave%s in the log",
                  b[i].enters > b[i].leaves ? "entered and not left" : "left more often than entered",
-                 b[i].module[0] ? b[i].module : "(no driver frame)", nk_cmd_hex(b1, b[i].thread, is64), b[i].enters,
+                 b[i].module[0] ? b[i].module : "(no driver frame)", nk_fmt_hex(b1, b[i].thread, is64), b[i].enters,
                  b[i].enters == 1 ? "" : "s", b[i].leaves, b[i].leaves == 1 ? "" : "s");
         note_lines(o, notes, line);
         json_object *x = nk_json_obj(o, ju, NULL);

@@ -311,28 +311,43 @@ static nk_status filter_read(ntkd_target *t, const fl_lay *L, uint64_t a, nk_flt
     return NTKD_OK;
 }
 
-static nk_status filters(ntkd_target *t, const fl_lay *L, const nk_flt_frame *fr, nk_flt_filter **out, size_t *n,
-                         nk_strbuf *why)
+/* Reads every object of a list (fl_objects) into an array of `elem`-byte records with `read`;
+ * objects that cannot be read are skipped with their message in `why`. */
+typedef nk_status (*fl_reader)(ntkd_target *t, const fl_lay *L, uint64_t a, void *rec);
+
+static nk_status collect(ntkd_target *t, const fl_lay *L, uint64_t head, uint64_t bias, size_t elem, fl_reader read,
+                         void **out, size_t *n, nk_strbuf *why)
 {
     *out = NULL;
     *n = 0;
     fl_walk w;
-    nk_status wst = fl_objects(t, L, fr->filters_head, L->fi_link.off, &w, why);
+    nk_status wst = fl_objects(t, L, head, bias, &w, why);
     if (wst == NTKD_E_NOMEM) return wst;
-    nk_flt_filter *f = calloc(w.n ? w.n : 1, sizeof *f);
-    if (!f) {
+    uint8_t *v = calloc(w.n ? w.n : 1, elem);
+    if (!v) {
         free(w.v);
         return nk_fail(t->ctx, NTKD_E_NOMEM, "out of memory");
     }
     size_t k = 0;
     for (size_t i = 0; i < w.n; i++) {
-        if (filter_read(t, L, w.v[i], &f[k]) == NTKD_OK) k++;
+        if (read(t, L, w.v[i], v + k * elem) == NTKD_OK) k++;
         else if (why) nk_sb_printf(why, "%s%s", why->len ? "; " : "", t->ctx->errmsg);
     }
     free(w.v);
-    *out = f;
+    *out = v;
     *n = k;
     return k || wst == NTKD_OK ? NTKD_OK : wst;
+}
+
+static nk_status filter_rd(ntkd_target *t, const fl_lay *L, uint64_t a, void *rec)
+{
+    return filter_read(t, L, a, rec);
+}
+
+static nk_status filters(ntkd_target *t, const fl_lay *L, const nk_flt_frame *fr, nk_flt_filter **out, size_t *n,
+                         nk_strbuf *why)
+{
+    return collect(t, L, fr->filters_head, L->fi_link.off, sizeof **out, filter_rd, (void **)out, n, why);
 }
 
 nk_status nk_flt_filters(ntkd_target *t, const nk_flt_frame *fr, nk_flt_filter **out, size_t *n, nk_strbuf *why)
@@ -388,28 +403,15 @@ nk_status nk_flt_volume_read(ntkd_target *t, uint64_t addr, nk_flt_volume *out)
     return volume_read(t, &L, addr, out);
 }
 
+static nk_status volume_rd(ntkd_target *t, const fl_lay *L, uint64_t a, void *rec)
+{
+    return volume_read(t, L, a, rec);
+}
+
 static nk_status volumes(ntkd_target *t, const fl_lay *L, const nk_flt_frame *fr, nk_flt_volume **out, size_t *n,
                          nk_strbuf *why)
 {
-    *out = NULL;
-    *n = 0;
-    fl_walk w;
-    nk_status wst = fl_objects(t, L, fr->volumes_head, L->vo_link.off, &w, why);
-    if (wst == NTKD_E_NOMEM) return wst;
-    nk_flt_volume *v = calloc(w.n ? w.n : 1, sizeof *v);
-    if (!v) {
-        free(w.v);
-        return nk_fail(t->ctx, NTKD_E_NOMEM, "out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < w.n; i++) {
-        if (volume_read(t, L, w.v[i], &v[k]) == NTKD_OK) k++;
-        else if (why) nk_sb_printf(why, "%s%s", why->len ? "; " : "", t->ctx->errmsg);
-    }
-    free(w.v);
-    *out = v;
-    *n = k;
-    return k || wst == NTKD_OK ? NTKD_OK : wst;
+    return collect(t, L, fr->volumes_head, L->vo_link.off, sizeof **out, volume_rd, (void **)out, n, why);
 }
 
 nk_status nk_flt_volumes(ntkd_target *t, const nk_flt_frame *fr, nk_flt_volume **out, size_t *n, nk_strbuf *why)
@@ -450,28 +452,15 @@ nk_status nk_flt_instance_read(ntkd_target *t, uint64_t addr, nk_flt_instance *o
     return instance_read(t, &L, addr, out);
 }
 
+static nk_status instance_rd(ntkd_target *t, const fl_lay *L, uint64_t a, void *rec)
+{
+    return instance_read(t, L, a, rec);
+}
+
 static nk_status instances(ntkd_target *t, const fl_lay *L, uint64_t head, uint64_t bias, nk_flt_instance **out,
                            size_t *n, nk_strbuf *why)
 {
-    *out = NULL;
-    *n = 0;
-    fl_walk w;
-    nk_status wst = fl_objects(t, L, head, bias, &w, why);
-    if (wst == NTKD_E_NOMEM) return wst;
-    nk_flt_instance *in = calloc(w.n ? w.n : 1, sizeof *in);
-    if (!in) {
-        free(w.v);
-        return nk_fail(t->ctx, NTKD_E_NOMEM, "out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < w.n; i++) {
-        if (instance_read(t, L, w.v[i], &in[k]) == NTKD_OK) k++;
-        else if (why) nk_sb_printf(why, "%s%s", why->len ? "; " : "", t->ctx->errmsg);
-    }
-    free(w.v);
-    *out = in;
-    *n = k;
-    return k || wst == NTKD_OK ? NTKD_OK : wst;
+    return collect(t, L, head, bias, sizeof **out, instance_rd, (void **)out, n, why);
 }
 
 nk_status nk_flt_volume_instances(ntkd_target *t, const nk_flt_volume *v, nk_flt_instance **out, size_t *n,

@@ -462,58 +462,6 @@ const char *nk_k_enum_name(ntkd_target *t, const char *enum_type, int64_t value,
 
 /* ---- the visited set ------------------------------------------------------------------------ */
 
-static size_t mix(uint64_t v)
-{
-    v ^= v >> 33;
-    v *= 0xff51afd7ed558ccdull;
-    v ^= v >> 33;
-    return (size_t)v;
-}
-
-bool nk_kset_has(const nk_kset *s, uint64_t v)
-{
-    if (!v) return s->has0;
-    if (!s->cap) return false;
-    for (size_t i = mix(v) & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
-        if (!s->v[i]) return false;
-        if (s->v[i] == v) return true;
-    }
-}
-
-bool nk_kset_add(nk_kset *s, uint64_t v)
-{
-    if (!v) {
-        if (s->has0) return false;
-        return s->has0 = true;
-    }
-    if ((s->n + 1) * 2 > s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 64;
-        uint64_t *nv = calloc(ncap, sizeof *nv);
-        if (!nv) return false;
-        for (size_t i = 0; i < s->cap; i++) {
-            if (!s->v[i]) continue;
-            size_t j = mix(s->v[i]) & (ncap - 1);
-            while (nv[j]) j = (j + 1) & (ncap - 1);
-            nv[j] = s->v[i];
-        }
-        free(s->v);
-        s->v = nv;
-        s->cap = ncap;
-    }
-    size_t i = mix(v) & (s->cap - 1);
-    for (; s->v[i]; i = (i + 1) & (s->cap - 1))
-        if (s->v[i] == v) return false;
-    s->v[i] = v;
-    s->n++;
-    return true;
-}
-
-void nk_kset_free(nk_kset *s)
-{
-    free(s->v);
-    memset(s, 0, sizeof *s);
-}
-
 /* ---- lists ---------------------------------------------------------------------------------- */
 
 nk_status nk_k_list(ntkd_target *t, uint64_t head, size_t limit, nk_k_list_fn fn, void *u, nk_strbuf *why)
@@ -525,7 +473,7 @@ nk_status nk_k_list(ntkd_target *t, uint64_t head, size_t limit, nk_k_list_fn fn
     uint64_t e = 0;
     if (nk_read_ptr(t, head, &e) != NTKD_OK)
         return nk_k_why(t, why, NTKD_E_NOTPRESENT, "list head at %s is not in the dump", h);
-    nk_kset seen = {0};
+    nk_u64set seen = {0};
     nk_status st = NTKD_OK;
     size_t count = 0;
     uint64_t prev = head;
@@ -539,7 +487,7 @@ nk_status nk_k_list(ntkd_target *t, uint64_t head, size_t limit, nk_k_list_fn fn
             st = nk_k_why(t, why, NTKD_E_FORMAT, "list at %s: more than %zu entries; walk cut", h, limit);
             break;
         }
-        if (nk_kset_has(&seen, e)) {
+        if (nk_u64set_has(&seen, e)) {
             st = nk_k_why(t, why, NTKD_E_FORMAT,
                           "list at %s: the link at %s leads back to %s (a cycle that does not return to the "
                           "head) after %zu entries",
@@ -553,7 +501,7 @@ nk_status nk_k_list(ntkd_target *t, uint64_t head, size_t limit, nk_k_list_fn fn
                           nk_k_fmt(t, e, a), nk_k_fmt(t, prev, b), count);
             break;
         }
-        if (!nk_kset_add(&seen, e) && !nk_kset_has(&seen, e)) {
+        if (!nk_u64set_add(&seen, e) && !nk_u64set_has(&seen, e)) {
             st = nk_k_why(t, why, NTKD_E_NOMEM, "list at %s: out of memory after %zu entries", h, count);
             break;
         }
@@ -562,7 +510,7 @@ nk_status nk_k_list(ntkd_target *t, uint64_t head, size_t limit, nk_k_list_fn fn
         prev = e;
         e = next;
     }
-    nk_kset_free(&seen);
+    nk_u64set_free(&seen);
     return st;
 }
 

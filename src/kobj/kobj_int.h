@@ -15,15 +15,6 @@ typedef struct nk_kcache_ent {
 } nk_kcache_ent;
 
 /* A set of 64-bit values (visited entries of a walk), open addressing. */
-typedef struct nk_kset {
-    uint64_t *v;      /* 0 is the empty marker; the value 0 is kept in has0 */
-    size_t cap, n;
-    bool has0;
-} nk_kset;
-bool nk_kset_add(nk_kset *s, uint64_t v); /* false when already present (or no memory: then
-                                              also false, with nomem set) */
-bool nk_kset_has(const nk_kset *s, uint64_t v);
-void nk_kset_free(nk_kset *s);
 
 /* The per-target state in t->ext[NK_EXT_KOBJ]. */
 typedef struct nk_kstate {

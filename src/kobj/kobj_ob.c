@@ -274,7 +274,7 @@ nk_status nk_k_dir_each(ntkd_target *t, uint64_t dir, nk_k_obj_fn fn, void *u, n
     if (ts && nk_type_info(ts, hb.type, &ti) && ti.kind == NK_TK_ARRAY && ti.count) nb = ti.count;
     if (nb > 4096) nb = 4096;
     char a[20], b[20];
-    nk_kset seen = {0};
+    nk_u64set seen = {0};
     size_t total = 0;
     st = NTKD_OK;
     bool stop = false;
@@ -291,7 +291,7 @@ nk_status nk_k_dir_each(ntkd_target *t, uint64_t dir, nk_k_obj_fn fn, void *u, n
                               MAX_DIR_ENTRIES);
                 break;
             }
-            if (!nk_kset_add(&seen, e)) {
+            if (!nk_u64set_add(&seen, e)) {
                 st = nk_k_why(t, why, NTKD_E_FORMAT, "directory %s: bucket %llu: entry %s is reached twice (a cycle)",
                               nk_k_fmt(t, dir, a), (unsigned long long)i, nk_k_fmt(t, e, b));
                 break;
@@ -310,7 +310,7 @@ nk_status nk_k_dir_each(ntkd_target *t, uint64_t dir, nk_k_obj_fn fn, void *u, n
             e = next;
         }
     }
-    nk_kset_free(&seen);
+    nk_u64set_free(&seen);
     return st;
 }
 
@@ -394,8 +394,8 @@ char *nk_k_object_path(ntkd_target *t, uint64_t body, char *buf, size_t len)
     unsigned n = 0;
     uint64_t cur = body;
     bool rooted = false;
-    nk_kset seen = {0};
-    while (n < MAX_DEPTH && nk_kset_add(&seen, cur)) {
+    nk_u64set seen = {0};
+    while (n < MAX_DEPTH && nk_u64set_add(&seen, cur)) {
         if (s->root_dir && cur == s->root_dir) {
             rooted = true;
             break;
@@ -407,7 +407,7 @@ char *nk_k_object_path(ntkd_target *t, uint64_t body, char *buf, size_t len)
         if (!o.directory) break;
         cur = o.directory;
     }
-    nk_kset_free(&seen);
+    nk_u64set_free(&seen);
     err_back(t, &es);
     if (!n) {
         if (rooted) snprintf(buf, len, "\\");
@@ -460,15 +460,15 @@ size_t nk_k_driver_devices(ntkd_target *t, uint64_t drvobj, uint64_t *out, size_
     errsave es;
     err_keep(t, &es);
     size_t n = 0;
-    nk_kset seen = {0};
+    nk_u64set seen = {0};
     uint64_t d = nk_k_get(t, drvobj, "_DRIVER_OBJECT", "DeviceObject", 0);
-    while (d && n < max && nk_kset_add(&seen, d)) {
+    while (d && n < max && nk_u64set_add(&seen, d)) {
         out[n++] = d;
         uint64_t next;
         if (nk_k_read(t, d, "_DEVICE_OBJECT", "NextDevice", &next) != NTKD_OK) break;
         d = next;
     }
-    nk_kset_free(&seen);
+    nk_u64set_free(&seen);
     err_back(t, &es);
     return n;
 }
@@ -478,26 +478,26 @@ size_t nk_k_device_stack(ntkd_target *t, uint64_t devobj, uint64_t *out, size_t 
     if (!t || !out || !max) return 0;
     errsave es;
     err_keep(t, &es);
-    nk_kset seen = {0};
+    nk_u64set seen = {0};
     /* up to the top through AttachedDevice */
     uint64_t top = devobj;
-    nk_kset_add(&seen, top);
+    nk_u64set_add(&seen, top);
     for (unsigned i = 0; i < MAX_DEPTH; i++) {
         uint64_t up;
-        if (nk_k_read(t, top, "_DEVICE_OBJECT", "AttachedDevice", &up) != NTKD_OK || !up || !nk_kset_add(&seen, up)) break;
+        if (nk_k_read(t, top, "_DEVICE_OBJECT", "AttachedDevice", &up) != NTKD_OK || !up || !nk_u64set_add(&seen, up)) break;
         top = up;
     }
-    nk_kset_free(&seen);
+    nk_u64set_free(&seen);
     /* down through DeviceObjectExtension->AttachedTo */
     size_t n = 0;
     uint64_t d = top;
-    while (d && n < max && nk_kset_add(&seen, d)) {
+    while (d && n < max && nk_u64set_add(&seen, d)) {
         out[n++] = d;
         uint64_t ext = nk_k_get(t, d, "_DEVICE_OBJECT", "DeviceObjectExtension", 0), down = 0;
         if (!ext || nk_k_read(t, ext, "_DEVOBJ_EXTENSION", "AttachedTo", &down) != NTKD_OK) break;
         d = down;
     }
-    nk_kset_free(&seen);
+    nk_u64set_free(&seen);
     err_back(t, &es);
     return n;
 }

@@ -383,15 +383,15 @@ size_t nk_k_wait_objects(ntkd_target *t, uint64_t ethread, uint64_t *objs, size_
     if (wb && nk_k_sizeof(t, "_KWAIT_BLOCK", &wbsize) == NTKD_OK && wbsize) {
         if (nk_k_has(t, "_KWAIT_BLOCK", "NextWaitBlock")) {
             /* a ring of wait blocks through NextWaitBlock (Windows 7 and earlier) */
-            nk_kset seen = {0};
+            nk_u64set seen = {0};
             uint64_t cur = wb;
-            for (size_t i = 0; i < 64 && cur && n < max && nk_kset_add(&seen, cur); i++) {
+            for (size_t i = 0; i < 64 && cur && n < max && nk_u64set_add(&seen, cur); i++) {
                 uint64_t o;
                 if (nk_k_read(t, cur, "_KWAIT_BLOCK", "Object", &o) != NTKD_OK) break;
                 if (o) objs[n++] = o;
                 if (nk_k_read(t, cur, "_KWAIT_BLOCK", "NextWaitBlock", &cur) != NTKD_OK || cur == wb) break;
             }
-            nk_kset_free(&seen);
+            nk_u64set_free(&seen);
         } else {
             /* an array of WaitBlockCount blocks (Windows 8 and later) */
             uint64_t cnt = nk_k_get(t, ethread, "_ETHREAD", "Tcb.WaitBlockCount", 1);

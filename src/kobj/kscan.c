@@ -98,10 +98,10 @@ typedef struct qent {
     uint64_t va;  /* the first address it maps */
 } qent;
 
-static bool is_table_known(nk_kset *tabs, uint64_t pfn, int upto)
+static bool is_table_known(nk_u64set *tabs, uint64_t pfn, int upto)
 {
     for (int l = 0; l <= upto; l++)
-        if (nk_kset_has(tabs, (pfn << 2) | (uint64_t)l)) return true;
+        if (nk_u64set_has(tabs, (pfn << 2) | (uint64_t)l)) return true;
     return false;
 }
 
@@ -139,7 +139,7 @@ static nk_status build(ntkd_target *t, kscan_state *s)
     /* work cap: every present page may be a table walked once; large pages add lookups */
     s->max_lookups = 8 * s->info.dump_pages + (1ull << 24);
 
-    nk_kset tabs = {0};
+    nk_u64set tabs = {0};
     qent *cur = malloc(sizeof *cur), *next = NULL;
     size_t ncur = 1, nnext = 0, capnext = 0;
     nk_status st = NTKD_OK;
@@ -148,7 +148,7 @@ static nk_status build(ntkd_target *t, kscan_state *s)
         goto out;
     }
     cur[0] = (qent){root, 0};
-    nk_kset_add(&tabs, (root >> 12) << 2);
+    nk_u64set_add(&tabs, (root >> 12) << 2);
     for (int l = 0; l < g->levels && ncur && !s->info.capped; l++) {
         bool last = l == g->levels - 1;
         uint64_t span = 1ull << g->shift[l];
@@ -205,7 +205,7 @@ static nk_status build(ntkd_target *t, kscan_state *s)
                 /* a lower table: follow it once, and never a table of this level or above */
                 uint64_t pfn = pa >> 12;
                 if (is_table_known(&tabs, pfn, l + 1)) continue;
-                if (!nk_kset_add(&tabs, (pfn << 2) | (uint64_t)(l + 1))) continue;
+                if (!nk_u64set_add(&tabs, (pfn << 2) | (uint64_t)(l + 1))) continue;
                 if (nnext == capnext) {
                     size_t nc = capnext ? capnext * 2 : 256;
                     qent *nq = realloc(next, nc * sizeof *nq);
@@ -228,7 +228,7 @@ static nk_status build(ntkd_target *t, kscan_state *s)
 out:
     free(cur);
     free(next);
-    nk_kset_free(&tabs);
+    nk_u64set_free(&tabs);
     return st;
 }
 

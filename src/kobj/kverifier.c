@@ -194,7 +194,7 @@ static void walk_targets(ntkd_target *t, nk_kv_state *s)
     const char *TD = "_VF_TARGET_DRIVER", *V = "_VF_TARGET_VERIFIED_DRIVER_DATA";
     const char *pf = nk_k_has(t, TD, "TreeNode.p") ? "TreeNode.p" : "TreeNode.Base.p";
     const char *rf = nk_k_has(t, TD, "TreeNode.RangeSize") ? "TreeNode.RangeSize" : "TreeNode.Base.RangeSize";
-    nk_kset seen = {0};
+    nk_u64set seen = {0};
     size_t visited = 0;
     bool cut = false;
     for (uint64_t ti = 0; ti < ntables && !cut; ti++) {
@@ -206,7 +206,7 @@ static void walk_targets(ntkd_target *t, nk_kv_state *s)
         while (sp) {
             sp--;
             uint64_t node = stack[sp], parent = from[sp];
-            if (!nk_kset_add(&seen, node)) {
+            if (!nk_u64set_add(&seen, node)) {
                 char a2[20];
                 nk_sb_printf(&s->why, "nt!ViTargetDriversAvl: the link at node %s leads back to node %s (a cycle): "
                                       "not followed\n", nk_k_fmt(t, parent, a2), nk_k_fmt(t, node, a));
@@ -244,7 +244,7 @@ static void walk_targets(ntkd_target *t, nk_kv_state *s)
             }
         }
     }
-    nk_kset_free(&seen);
+    nk_u64set_free(&seen);
 }
 
 nk_status nk_kv_read(ntkd_target *t, nk_kv_state *out)
