@@ -329,16 +329,17 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
      * machine frame lies in it. The faulting context is the trap frame's. */
     nk_uregs trap_r;
     bool have_trap = false;
+    nk_stack crash_st = {0}; /* the walk from the dump's context, when the trap search made it */
+    bool crash_walked = false;
     if (d->has_bugcheck && !a->context_record) {
         uint32_t base_code = a->code & ~0x10000000u;
         bool stack_trap = base_code == 0xA || base_code == 0xD1 || base_code == 0x50 || base_code == 0x1E ||
                           base_code == 0xBE || base_code == 0xFC || base_code == 0xD5 || base_code == 0xD6;
         if (!a->trap_frame && stack_trap && ctx.data && nk_uregs_from_context(&ctx, &trap_r) == NTKD_OK) {
-            nk_stack ts0 = {0};
-            nk_stack_walk(t, &trap_r, MAX_FRAMES, &ts0);
-            for (size_t i = 0; i < ts0.n && !a->trap_frame; i++)
-                if (ts0.f[i].trap) a->trap_frame = nk_trap_of_machframe(t, ts0.f[i].trap);
-            nk_stack_free(&ts0);
+            nk_stack_walk(t, &trap_r, MAX_FRAMES, &crash_st);
+            crash_walked = true;
+            for (size_t i = 0; i < crash_st.n && !a->trap_frame; i++)
+                if (crash_st.f[i].trap) a->trap_frame = nk_trap_of_machframe(t, crash_st.f[i].trap);
         }
         if (a->trap_frame) {
             if (nk_trap_regs(t, a->trap_frame, d->arch, &trap_r) == NTKD_OK) have_trap = true;
@@ -377,6 +378,10 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
     if (have_trap) {
         r = trap_r;
         nk_stack_walk(t, &r, MAX_FRAMES, &st);
+        walked = st.n > 0;
+    } else if (crash_walked) { /* the same walk from the same context: reused */
+        st = crash_st;
+        memset(&crash_st, 0, sizeof crash_st);
         walked = st.n > 0;
     } else if (ctx.data && nk_uregs_from_context(&ctx, &r) == NTKD_OK) {
         nk_stack_walk(t, &r, MAX_FRAMES, &st);
@@ -431,6 +436,7 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
         snprintf(a->blame_rule, sizeof a->blame_rule, "no faulting address: the top frame is blamed");
     }
     nk_stack_free(&st);
+    nk_stack_free(&crash_st);
     free(cxr_buf);
 
     if (blame_pc && nk_sym_describe(t, blame_pc, desc, sizeof desc)) {
