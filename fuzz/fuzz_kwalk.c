@@ -21,6 +21,8 @@
 #include "kobj/kobj_int.h"
 #include "kobj/kverifier.h"
 #include "kobj/kpool.h"
+#include "kobj/kpool_seg.h"
+#include "kobj/kmm.h"
 #include "mem/mem.h"
 
 #define MAX_HOT 4096u
@@ -111,6 +113,36 @@ static bool pool_fz_page(void *u, uint64_t va, const uint8_t *page)
     }
     return true;
 }
+
+/* ---- segment-heap pool (src/kobj/kpool_seg.c): every block of every heap; the segment
+ * headers and the first subsegments are recorded ---- */
+typedef struct seg_fz {
+    nk_segpool *sp;
+    bool record;
+    unsigned n;
+    uint64_t last_sub;
+} seg_fz;
+
+static bool seg_fz_block(void *u, const nk_seg_sub *sub, const nk_pool_block *b)
+{
+    seg_fz *p = u;
+    if (sub->start == p->last_sub || p->n >= 32) return true;
+    p->last_sub = sub->start;
+    p->n++;
+    if (p->record) {
+        hot_va(sub->start);
+        hot_va(sub->segment);
+        hot_va(sub->segment + 0x1000);
+    }
+    /* the !pool path: locate a block of the subsegment and walk it again */
+    nk_seg_loc loc;
+    nk_seg_sub again;
+    if (p->n <= 8 && nk_seg_locate(p->sp, b->addr, &loc) == NTKD_OK && nk_seg_walk_sub(p->sp, &loc, &again) == NTKD_OK)
+        nk_seg_sub_free(&again);
+    return true;
+}
+
+static void walk_mm(ntkd_target *t, bool record);
 
 static void walk_all(ntkd_target *t, bool record)
 {
@@ -224,6 +256,61 @@ static void walk_all(ntkd_target *t, bool record)
         }
         free(pg);
     }
+
+    /* ---- segment-heap pool (src/kobj/kpool_seg.c: heaps, segments, VS/LFH subsegments) ---- */
+    {
+        nk_segpool *sp = malloc(sizeof *sp);
+        if (sp && nk_seg_init(t, sp, NULL) == NTKD_OK) {
+            if (record) {
+                uint64_t va;
+                if (nk_k_global(t, "ExPoolState", &va) == NTKD_OK) hot_va(va + sp->node_off);
+                for (size_t i = 0; i < sp->nheaps; i++) hot_va(sp->heaps[i].heap);
+            }
+            seg_fz sf = {.sp = sp, .record = record};
+            nk_seg_each_block(sp, seg_fz_block, &sf, NULL, NULL);
+        }
+        free(sp);
+    }
+
+    walk_mm(t, record);
+}
+
+/* ---- memory manager (src/kobj/kmm.c: counters and sessions, the PFN scan and the PteFrame
+ * chains that attribute pages to processes) ---- */
+typedef struct mm_fz {
+    ntkd_target *t;
+    const nk_mm_pfndb *db;
+    nk_mm_owners *ow;
+    bool record;
+} mm_fz;
+
+static bool mm_fz_page(void *u, const nk_mmpfn *e)
+{
+    mm_fz *m = u;
+    if (!nk_mm_process_page(e)) return true;
+    uint32_t w = nk_mm_page_owner(m->t, m->db, m->ow, e);
+    if (m->record && w != NK_MM_OWNER_NONE) {
+        hot_va(m->db->base + e->pfn * m->db->esz);
+        if (e->pte_frame <= m->db->highest) hot_va(m->db->base + e->pte_frame * m->db->esz);
+    }
+    return true;
+}
+
+static void walk_mm(ntkd_target *t, bool record)
+{
+    nk_mmvm vm;
+    nk_mm_counters(t, &vm);
+    nk_mm_pfndb db;
+    if (nk_mm_pfndb_get(t, &db) != NTKD_OK) return;
+    nk_mm_owners ow;
+    if (nk_mm_owners_init(t, &db, &ow, NULL) == NTKD_OK) {
+        mm_fz m = {.t = t, .db = &db, .ow = &ow, .record = record};
+        nk_mm_scan_stats st;
+        nk_mm_scan(t, &db, mm_fz_page, &m, NULL, NULL, &st);
+        uint64_t tb[NK_MM_NLISTS + 1] = {0};
+        for (size_t i = 0; i < ow.nprocs; i++) nk_mm_owner_tables(&ow, (uint32_t)i, tb);
+    }
+    nk_mm_owners_free(&ow);
 }
 
 /* Forgets what the layer learnt from memory (processors, object globals). */

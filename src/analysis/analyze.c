@@ -31,6 +31,7 @@
 #include "kobj/kobj.h"
 #include "analysis/bugcheck.h"
 #include "analysis/kdiag.h"
+#include "analysis/kdiag_fltmgr.h"
 #include "code/disasm.h"
 #include "code/unwind.h"
 #include "dump/context.h"
@@ -473,6 +474,7 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
     /* kernel diagnoses (kdiag.c): a blocked IRP (0x9F/3), a long DPC (0x133), deadlocks; may
        blame a driver and set the bucket */
     nk_kd_analyze(t, a);
+    nk_kd_fltmgr_analyze(t, a); /* a legacy filter above a higher minifilter (kdiag_fltmgr.c) */
 
     /* the bucket: _M codes (0x1000007E) bucket as their base code, as WinDbg does */
     const uint32_t bcode = (a->code & 0xf0000000u) == 0x10000000u ? a->code & 0x0fffffffu : a->code;

@@ -147,11 +147,7 @@ static void print_diag(nk_cmd_env *e, const nk_flt_frame *fr, size_t nf, bool ta
         nk_json_int(o, x, "frame", p->frame);
         nk_json_str(o, x, "volume", l->volume);
         char rem[512];
-        snprintf(rem, sizeof rem,
-                 "load a boot-start dummy minifilter, in a load order group loading after %s, with an altitude "
-                 "between %s and %s, so that the filter manager creates a frame above %s",
-                 leaf(l->driver), l->altitude, p->mini_altitude, leaf(l->driver));
-        nk_json_str(o, x, "remedy", rem);
+        nk_json_str(o, x, "remedy", nk_flt_problem_remedy(&d, i, rem, sizeof rem));
     }
     if (d.notes.len) {
         nk_printf(o, "NOTE: %s\n", d.notes.s);

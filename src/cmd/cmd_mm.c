@@ -3,13 +3,16 @@
  *                      nt!MiState on 1809 and later), the pages in use by each classic pool
  *                      descriptor, WinDbg's excessive-nonpaged-pool and commit-limit warnings,
  *                      and the commit-failure count by build (MiChargeCommitmentFailures, or
- *                      MiSystemPartition on 1809 and later);
+ *                      MiSystemPartition on 1809 and later); Session Commit summed over the
+ *                      sessions the processes name (_MM_SESSION_SPACE.CommittedPages);
  *   !ca addr           a control area, its segment and its subsections;
  *   !ca 0              the control areas in pool blocks tagged MmCa / MmCi (the big-pool table,
  *                      then classic pool pages; seed 001), then every control area the PFN
  *                      database leads to (prototype-PTE pages whose OriginalPte names a
  *                      subsection);
- *   !memusage [flags]  pages per PFN list, and per control area (valid, standby, dirty).
+ *   !memusage [flags]  pages per PFN list, per control area (valid, standby, dirty), and per
+ *                      process: private pages and page-table pages, through the PteFrame
+ *                      chains of kobj/kmm.h (kernel-half pages on System's line);
  * The PFN scans are one pass over the dump's frames (kobj/kmm.c); a progress line goes to
  * stderr only when it is a terminal and the output is text. */
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "expr/expr.h"
 #include "kobj/kmm.h"
 #include "kobj/kpool.h"
+#include "kobj/kpool_seg.h"
 
 /* Pointer-sized hex without the backtick, as !ca and !memusage print addresses. */
 static const char *hexp(const ntkd_target *t, uint64_t v, char b[20])
@@ -91,7 +95,10 @@ nk_status cmd_vm(nk_cmd_env *e, const char *a)
     for (int i = 0; i < NK_MM_NCOUNTERS; i++) {
         const nk_mmcounter *c = &vm.c[i];
         if (!c->have) {
-            if (strcmp(c->key, "HighestPhysicalPage")) nk_sb_printf(&missing, "%s%s", missing.len ? ", " : "", c->key);
+            if (!strcmp(c->key, "SessionCommit") && vm.session_missing)
+                nk_sb_printf(&missing, "%s%s (%s)", missing.len ? ", " : "", c->key, vm.session_missing);
+            else if (strcmp(c->key, "HighestPhysicalPage"))
+                nk_sb_printf(&missing, "%s%s", missing.len ? ", " : "", c->key);
             if (jm) json_object_array_add(jm, json_object_new_string(c->key));
             continue;
         }
@@ -172,6 +179,22 @@ nk_status cmd_vm(nk_cmd_env *e, const char *a)
                       (unsigned long long)vm.failure_count);
     } else {
         nk_printf(o, "\n\t(no commit-failure counters in this build's symbols)\n");
+    }
+    if (vm.session_summed) {
+        json_object *js = nk_json_obj(o, NULL, "session_commit");
+        nk_json_str(o, js, "source", "_MM_SESSION_SPACE.CommittedPages");
+        nk_json_int(o, js, "sessions", vm.nsessions);
+        nk_json_int(o, js, "unreadable_sessions", vm.sessions_bad);
+        nk_json_int(o, js, "unreadable_processes", vm.session_procs_bad);
+        if (vm.session_procs_bad)
+            nk_printf(o, "\t(Session Commit: %u process%s' Session pointers not in the dump)\n", vm.session_procs_bad,
+                      vm.session_procs_bad == 1 ? "" : "es");
+        if (vm.sessions_bad) {
+            char b[20];
+            nk_json_u64(o, js, "first_unreadable", vm.session_bad_addr);
+            nk_printf(o, "\t(Session Commit: %u session%s not readable, the first at %s)\n", vm.sessions_bad,
+                      vm.sessions_bad == 1 ? "" : "s", hexp(e->t, vm.session_bad_addr, b));
+        }
     }
     if (missing.len) nk_printf(o, "\t(not kept by this build: %s)\n", missing.s);
     nk_sb_free(&missing);
@@ -358,6 +381,12 @@ typedef struct usage {
     bool list_mnw;          /* !memusage 1: the ModifiedNoWrite pages */
     nk_out *o;
     json_object *jmnw;
+    /* !memusage: private and page-table pages by process (kobj/kmm.h, the PteFrame chains) */
+    bool by_process;
+    nk_mm_owners own;
+    const nk_mm_pfndb *db;
+    caent *proc;            /* one per own.procs entry, allocated once before the scan */
+    char own_note[600];     /* why the attribution is missing or partial */
 } usage;
 
 static void count_page(caent *c, const nk_mmpfn *p)
@@ -387,6 +416,13 @@ static bool usage_page(void *u, const nk_mmpfn *p)
     }
     if (p->list == NK_MM_ZEROED || p->list == NK_MM_FREE || p->list == NK_MM_BAD) return true;
     if (!p->proto) {
+        if (g->proc) {
+            uint32_t w = nk_mm_page_owner(g->t, g->db, &g->own, p);
+            if (w != NK_MM_OWNER_NONE && w < g->own.nprocs) {
+                count_page(&g->proc[w], p);
+                return true;
+            }
+        }
         count_page(&g->other, p);
         return true;
     }
@@ -418,6 +454,21 @@ static nk_status scan_usage(nk_cmd_env *e, usage *g, nk_mm_pfndb *db, nk_mm_scan
     }
     g->t = e->t;
     g->o = e->o;
+    if (g->by_process) {
+        nk_strbuf why = {0};
+        char save[sizeof e->t->ctx->errmsg];
+        memcpy(save, e->t->ctx->errmsg, sizeof save);
+        if (nk_mm_owners_init(e->t, db, &g->own, &why) == NTKD_OK) {
+            g->proc = calloc(g->own.nprocs ? g->own.nprocs : 1, sizeof *g->proc);
+            g->db = db;
+            if (!g->proc) snprintf(g->own_note, sizeof g->own_note, "out of memory");
+        } else {
+            snprintf(g->own_note, sizeof g->own_note, "%s", e->t->ctx->errmsg);
+        }
+        if (why.len && !g->own_note[0]) snprintf(g->own_note, sizeof g->own_note, "%s", why.s);
+        nk_sb_free(&why);
+        memcpy(e->t->ctx->errmsg, save, sizeof save);
+    }
     prog p;
     nk_progress_start(&p.bar, what, 0);
     p.on = !e->o->json;
@@ -470,7 +521,7 @@ static void ca_line(nk_cmd_env *e, uint64_t addr, json_object *arr, const char *
 
 /* The pool-tag search of seed 001: MmCa (data files, pagefile-backed sections) and MmCi
  * (images) in the big-pool table, then in classic pool pages (a control area follows its
- * _POOL_HEADER). Segment-heap builds: the big-pool table only. */
+ * _POOL_HEADER). Segment-heap builds: the big-pool table and the segment heaps' blocks. */
 typedef struct tagscan {
     const nk_pool_walker *w;
     nk_pool_page *pg;
@@ -500,6 +551,44 @@ static bool tag_page(void *u, uint64_t va, const uint8_t *page)
     return true;
 }
 
+/* Segment-heap builds (19H1+): the MmCa / MmCi blocks of every VS / LFH subsegment (the
+ * control area follows the block's _POOL_HEADER). */
+typedef struct tagseg {
+    tagscan *s;
+    uint64_t hdr; /* sizeof(_POOL_HEADER) */
+} tagseg;
+
+static bool tag_seg_block(void *u, const nk_seg_sub *sub, const nk_pool_block *b)
+{
+    (void)sub;
+    tagseg *g = u;
+    tagscan *s = g->s;
+    if (b->free_) return true;
+    for (int k = 0; k < 2; k++) {
+        if (b->key != s->key[k]) continue;
+        if (s->n[k] >= 1000000 || !nk_grow((void **)&s->hits[k], &s->cap[k], s->n[k] + 1, sizeof(uint64_t))) {
+            s->nomem = true;
+            continue;
+        }
+        s->hits[k][s->n[k]++] = b->addr + g->hdr;
+    }
+    return true;
+}
+
+static bool ca_seg_search(ntkd_target *t, tagscan *s, nk_strbuf *why)
+{
+    tagseg g = {.s = s};
+    if (nk_k_sizeof(t, "_POOL_HEADER", &g.hdr) != NTKD_OK || !g.hdr || g.hdr > 16) {
+        nk_sb_printf(why, "segment heaps not searched: %s\n", t->ctx->errmsg);
+        return false;
+    }
+    nk_segpool *sp = malloc(sizeof *sp);
+    if (!sp) return false;
+    bool ok = nk_seg_init(t, sp, why) == NTKD_OK && nk_seg_each_block(sp, tag_seg_block, &g, NULL, why) == NTKD_OK;
+    free(sp);
+    return ok;
+}
+
 static void ca_pool_search(nk_cmd_env *e)
 {
     ntkd_target *t = e->t;
@@ -519,6 +608,7 @@ static void ca_pool_search(nk_cmd_env *e)
     bool seg = nk_pool_segment_heap(t);
     nk_pool_walker w;
     bool have_walk = !seg && nk_pool_walker_init(t, &w) == NTKD_OK;
+    bool have_seg = seg && ca_seg_search(t, &s, &why);
     uint64_t npages = 0;
     if (have_walk) {
         s.w = &w;
@@ -541,9 +631,13 @@ static void ca_pool_search(nk_cmd_env *e)
             nk_printf(o, "Searching pool pages (%llu kernel pages) for Tag: %s\n", (unsigned long long)npages, tags[k]);
             for (size_t i = 0; i < s.n[k]; i++) ca_line(e, s.hits[k][i], ja, tags[k], "pool");
         }
+        if (have_seg) {
+            nk_printf(o, "Searching the pool's segment heaps (VS and LFH subsegments) for Tag: %s\n", tags[k]);
+            for (size_t i = 0; i < s.n[k]; i++) ca_line(e, s.hits[k][i], ja, tags[k], "segment_heap");
+        }
     }
-    if (seg) nk_printf(o, "(small pool blocks live in segment heaps on this build: only the large pool table is searched)\n");
-    else if (!have_walk) nk_printf(o, "(pool pages not searched: %s)\n", t->ctx->errmsg);
+    if (seg && !have_seg) nk_printf(o, "(the pool's segment heaps could not be searched: only the large pool table was)\n");
+    else if (!seg && !have_walk) nk_printf(o, "(pool pages not searched: %s)\n", t->ctx->errmsg);
     if (why.len) {
         nk_printf(o, "%s%s", why.s, why.s[why.len - 1] == '\n' ? "" : "\n");
         nk_json_str(o, NULL, "pool_notes", why.s);
@@ -618,6 +712,63 @@ nk_status cmd_ca(nk_cmd_env *e, const char *a)
 }
 
 /* ---- !memusage ----------------------------------------------------------------------------- */
+static uint64_t sub0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+/* The process lines of the usage summary: each process's private pages (valid, standby,
+ * dirty; its page-table pages apart, in PageTables) in the shape of WinDbg's documented
+ * example (Shared and Locked as dashes), with the EPROCESS after the name:
+ *   --------  valid standby dirty ----- ----- pagetables  process ( name ) eprocess
+ * Kernel-half pages whose chain leads to System's tables are on System's line (WinDbg splits
+ * kernel pages into driver ( ... ) lines by the address they map; not done here). */
+static void print_processes(nk_cmd_env *e, const usage *g)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    json_object *ja = nk_json_arr(o, NULL, "processes");
+    json_object *jn = nk_json_obj(o, NULL, "process_attribution");
+    nk_json_bool(o, jn, "available", g->proc != NULL);
+    if (!g->proc) {
+        nk_printf(o, "(pages not attributed to processes: %s)\n", g->own_note[0] ? g->own_note : "no process list");
+        nk_json_str(o, jn, "error", g->own_note);
+        return;
+    }
+    nk_json_int(o, jn, "broken_chains", (int64_t)g->own.broken);
+    nk_json_bool(o, jn, "cache_full", g->own.full);
+    if (g->own_note[0]) nk_json_str(o, jn, "note", g->own_note);
+    char b[20];
+    for (size_t i = 0; i < g->own.nprocs; i++) {
+        const caent *c = &g->proc[i];
+        uint64_t tb[NK_MM_NLISTS + 1] = {0};
+        nk_mm_owner_tables(&g->own, (uint32_t)i, tb);
+        uint64_t ntables = 0;
+        for (int k = 0; k <= NK_MM_NLISTS; k++) ntables += tb[k];
+        uint64_t valid = sub0(c->valid, tb[NK_MM_ACTIVE]), standby = sub0(c->standby, tb[NK_MM_STANDBY]);
+        uint64_t dirty = sub0(c->dirty, tb[NK_MM_MODIFIED] + tb[NK_MM_MODNOWRITE]);
+        uint64_t rest = sub0(c->other, ntables - tb[NK_MM_ACTIVE] - tb[NK_MM_STANDBY] - tb[NK_MM_MODIFIED] -
+                                           tb[NK_MM_MODNOWRITE]);
+        uint64_t priv = valid + standby + dirty + rest;
+        if (!priv && !ntables) continue;
+        const nk_kproc *p = &g->own.procs[i];
+        nk_printf(o, "%-*s %5llu %7llu %5llu %6s %6s %10llu  process ( %s ) %s\n", t->d.is64 ? 16 : 8, "--------",
+                  (unsigned long long)(valid * 4), (unsigned long long)(standby * 4), (unsigned long long)(dirty * 4),
+                  "-----", "-----", (unsigned long long)(ntables * 4), p->image, hexp(t, p->addr, b));
+        json_object *j = nk_json_obj(o, ja, NULL);
+        nk_json_u64(o, j, "eprocess", p->addr);
+        nk_json_u64(o, j, "pid", p->pid);
+        nk_json_str(o, j, "name", p->image);
+        nk_json_int(o, j, "private_pages", (int64_t)priv);
+        nk_json_int(o, j, "pagetable_pages", (int64_t)ntables);
+        nk_json_int(o, j, "valid", (int64_t)valid);
+        nk_json_int(o, j, "standby", (int64_t)standby);
+        nk_json_int(o, j, "dirty", (int64_t)dirty);
+        nk_json_int(o, j, "locked", (int64_t)c->locked);
+    }
+    if (g->own.broken)
+        nk_printf(o, "note: %llu page-table chains end in an unreadable PFN entry or loop\n",
+                  (unsigned long long)g->own.broken);
+    if (g->own.full) nk_printf(o, "note: too many page-table frames: some are counted as private pages\n");
+}
+
 nk_status cmd_memusage(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -629,6 +780,7 @@ nk_status cmd_memusage(nk_cmd_env *e, const char *a)
     usage g;
     memset(&g, 0, sizeof g);
     g.list_mnw = flags == 1;
+    g.by_process = flags != 8 && flags != 1;
     if (g.list_mnw) {
         g.jmnw = nk_json_arr(o, NULL, "modified_no_write");
         nk_printf(o, "Modified no-write pages:\n");
@@ -638,6 +790,8 @@ nk_status cmd_memusage(nk_cmd_env *e, const char *a)
     nk_status s = scan_usage(e, &g, &db, &st, "Scanning PFN database");
     if (s != NTKD_OK) {
         caset_free(&g.cas);
+        free(g.proc);
+        nk_mm_owners_free(&g.own);
         return s;
     }
     nk_json_u64(o, NULL, "flags", flags);
@@ -687,11 +841,12 @@ nk_status cmd_memusage(nk_cmd_env *e, const char *a)
             nk_json_int(o, j, "shared", (int64_t)c->shared);
             nk_json_int(o, j, "locked", (int64_t)c->locked);
         }
+        print_processes(e, &g);
         const caent *pf = &g.pagefile, *ot = &g.other;
         nk_printf(o, "%-*s %5llu %7llu %5llu ------ %6llu %10d  pagefile-backed sections\n", t->d.is64 ? 16 : 8,
                   "--------", (unsigned long long)(pf->valid * 4), (unsigned long long)(pf->standby * 4),
                   (unsigned long long)(pf->dirty * 4), (unsigned long long)(pf->locked * 4), 0);
-        nk_printf(o, "%-*s %5llu %7llu %5llu ------ %6llu %10d  not in a section (private, kernel, page tables)\n",
+        nk_printf(o, "%-*s %5llu %7llu %5llu ------ %6llu %10d  not in a section nor a process\n",
                   t->d.is64 ? 16 : 8, "--------", (unsigned long long)(ot->valid * 4),
                   (unsigned long long)(ot->standby * 4), (unsigned long long)(ot->dirty * 4),
                   (unsigned long long)(ot->locked * 4), 0);
@@ -706,5 +861,7 @@ nk_status cmd_memusage(nk_cmd_env *e, const char *a)
     }
     scan_notes(e, &g, &st);
     caset_free(&g.cas);
+    free(g.proc);
+    nk_mm_owners_free(&g.own);
     return NTKD_OK;
 }

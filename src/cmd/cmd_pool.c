@@ -1,18 +1,29 @@
 /* cmd_pool.c: the pool commands in WinDbg's shapes (seeds 001, 002, 003).
  *
  *   !pool addr [flags]              the big-pool table first ("*ADDR : large page allocation,
- *                                   tag Leak, size 0x2000 bytes"), then the walk of the classic
- *                                   pool page holding addr: one line per block, '*' on the one
- *                                   holding addr, the previous-size check on every header; a
- *                                   corrupt chain names the bad header and the walk resumes at
- *                                   the first later header whose chain reaches the page end
+ *                                   tag Leak, size 0x2000 bytes"); special pool ("region is
+ *                                   Special pool": the one allocation of the page, its pattern
+ *                                   checked) and session pool (kpool_special.c); on 19H1+ builds
+ *                                   the segment heap (kpool_seg.c: the VS or LFH subsegment
+ *                                   holding addr, chunk headers decoded and chained); else the
+ *                                   walk of the classic pool page holding addr: one line per
+ *                                   block, '*' on the one holding addr, the previous-size check on
+ *                                   every header; a corrupt chain names the bad header and the
+ *                                   walk resumes at the first later header whose chain reaches
+ *                                   the page end
  *   !poolused [flags] [/t N] [tag]  the tracker table per tag (flags 2: sort by nonpaged bytes,
  *                                   4: by paged bytes; default by tag), the TOTAL line, each
  *                                   tag's likely owner (the loaded images holding the tag's
  *                                   bytes, as `!for_each_module s -a @#Base @#End "Tag"`), and a
  *                                   note naming the tags that dominate usage and their drivers
- *   !poolfind tag [pooltype]        the big-pool table, then every present kernel page that
- *                                   starts a pool-header chain (pooltype 0 nonpaged, 1 paged)
+ *                                   (counts summed over PoolTrackTable, every processor's table of
+ *                                   nt!ExPoolTagTables and the expansion table; a note says how
+ *                                   many tables); flag 8: the current session's pool (the session
+ *                                   tracker table and its expansion table), combinable with 2/4,
+ *                                   /t N and a tag ("!poolused 8 2", "!poolused 0xa U*")
+ *   !poolfind tag [pooltype]        the big-pool table, then every block of the segment heaps
+ *                                   (19H1+) or every present kernel page that starts a
+ *                                   pool-header chain (pooltype 0 nonpaged, 1 paged)
  * The reading is src/kobj/kpool.c's; this file prints text and JSON in the same pass. */
 #include <ctype.h>
 #include <fnmatch.h>
@@ -22,10 +33,9 @@
 #include "cmd/cmd.h"
 #include "expr/expr.h"
 #include "kobj/kpool.h"
+#include "kobj/kpool_seg.h"
+#include "kobj/kpool_special.h"
 #include "mem/mem.h"
-
-
-
 
 static void why_add(nk_strbuf *why, const char *msg) { nk_sb_printf(why, "%s\n", msg); }
 
@@ -107,6 +117,382 @@ static void block_line(nk_out *o, ntkd_target *t, const nk_pool_block *b, bool s
     nk_json_bool(o, x, "after_resync", b->after_resync);
 }
 
+/* ---- segment-heap pool (19H1 and later: src/kobj/kpool_seg.c) ------------------------------ */
+
+static void seg_block_line(nk_out *o, ntkd_target *t, const nk_pool_block *b, bool star, json_object *arr)
+{
+    char a[24], tg[5] = "";
+    if (!b->free_ || b->key) nk_pool_tag_str(b->key, tg);
+    nk_printf(o, "%c%s size: %4x previous size: %4x  %s %s%s%s\n", star ? '*' : ' ', nk_fmt_hex(a, b->addr, t->d.is64),
+              b->size, 0u, b->free_ ? "(Free)     " : "(Allocated)", star ? "*" : "", tg,
+              b->protected_ ? " (Protected)" : "");
+    json_object *x = nk_json_obj(o, arr, NULL);
+    nk_json_u64(o, x, "address", b->addr);
+    nk_json_int(o, x, "size", b->size);
+    nk_json_int(o, x, "previous_size", 0);
+    nk_json_str(o, x, "tag", tg);
+    nk_json_bool(o, x, "free", b->free_);
+    nk_json_bool(o, x, "protected", b->protected_);
+    nk_json_int(o, x, "pool_type", b->pool_type);
+    nk_json_bool(o, x, "holds_address", star);
+    nk_json_bool(o, x, "after_resync", b->after_resync);
+}
+
+/* !pool on a segment-heap build, after the big-pool table: the page's blocks of the VS or LFH
+ * subsegment holding addr. */
+static nk_status seg_pool(nk_cmd_env *e, uint64_t addr, uint64_t flags, nk_strbuf *why, nk_pool_mod **mods,
+                          size_t *nmods)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    const bool is64 = t->d.is64;
+    const bool only_hit = flags & 2, no_tagline = flags & 0x80000000ull, contents = flags & 1;
+    char b1[24], b2[24], tg[5];
+    nk_json_bool(o, NULL, "segment_heap", true);
+    nk_segpool *sp = malloc(sizeof *sp);
+    if (!sp) return NTKD_E_NOMEM;
+    nk_status st = nk_seg_init(t, sp, why);
+    if (st != NTKD_OK) {
+        nk_cmd_error(o, "!pool: %s is not in the big-pool table, and the pool's segment heaps cannot be read: %s",
+                     nk_fmt_hex(b1, addr, is64), nk_cmd_errmsg(t));
+        free(sp);
+        return st;
+    }
+    nk_seg_loc loc;
+    st = nk_seg_locate(sp, addr, &loc);
+    if (st != NTKD_OK) {
+        nk_cmd_error(o, "!pool: %s is not in the big-pool table: %s", nk_fmt_hex(b1, addr, is64), nk_cmd_errmsg(t));
+        free(sp);
+        return st;
+    }
+    const nk_seg_heapref *hr = &sp->heaps[loc.heap_i];
+    const char *region = nk_seg_paged(hr->index) ? "Paged pool" : "Nonpaged pool";
+    nk_json_u64(o, NULL, "heap", hr->heap);
+    nk_json_str(o, NULL, "heap_name", nk_seg_heap_name(hr->index));
+    nk_json_int(o, NULL, "pool_node", hr->node);
+    nk_json_u64(o, NULL, "segment", loc.segment);
+    nk_json_int(o, NULL, "context", loc.ctx_i);
+    nk_json_u64(o, NULL, "range", loc.range);
+    nk_json_u64(o, NULL, "range_bytes", loc.range_bytes);
+    nk_json_str(o, NULL, "region", region);
+    if (loc.kind != NK_SEG_VS && loc.kind != NK_SEG_LFH) {
+        const char *what = loc.kind == NK_SEG_META ? "the header (_HEAP_PAGE_SEGMENT, range descriptors) of"
+                         : loc.kind == NK_SEG_FREE ? "a free page range of"
+                                                   : "a large range (not in the big-pool table) of";
+        nk_json_str(o, NULL, "range_kind", loc.kind == NK_SEG_META ? "segment_header" : loc.kind == NK_SEG_FREE ? "free" : "large");
+        nk_printf(o, "Pool page %s region is %s\n", nk_fmt_hex(b1, addr, is64), region);
+        char b3[24], b4[24];
+        nk_printf(o, "%s is in %s segment %s of the %s segment heap %s (range %s, 0x%llx bytes): no pool block holds it\n",
+                  nk_fmt_hex(b1, addr, is64), what, nk_fmt_hex(b2, loc.segment, is64), nk_seg_heap_name(hr->index),
+                  nk_fmt_hex(b3, hr->heap, is64), nk_fmt_hex(b4, loc.range, is64), (unsigned long long)loc.range_bytes);
+        free(sp);
+        return NTKD_OK;
+    }
+    nk_seg_sub sub;
+    st = nk_seg_walk_sub(sp, &loc, &sub);
+    free(sp);
+    if (st != NTKD_OK) {
+        nk_cmd_error(o, "!pool: %s", nk_cmd_errmsg(t));
+        return st;
+    }
+    uint64_t page = addr & ~0xfffull;
+    nk_json_str(o, NULL, "range_kind", sub.lfh ? "lfh" : "vs");
+    nk_json_u64(o, NULL, "subsegment", sub.start);
+    nk_json_u64(o, NULL, "page", page);
+    nk_printf(o, "Pool page %s region is %s\n", nk_fmt_hex(b1, addr, is64), region);
+    json_object *arr = nk_json_arr(o, NULL, "blocks");
+    const nk_pool_block *target = NULL;
+    for (size_t i = 0; i < sub.n; i++) {
+        const nk_pool_block *b = &sub.b[i];
+        if (b->addr >= page + 0x1000 || b->addr + b->size <= page) continue;
+        bool star = addr >= b->addr && addr - b->addr < b->size;
+        if (star) target = b;
+        if (only_hit && !star) continue;
+        seg_block_line(o, t, b, star, arr);
+        if (contents) block_contents(o, t, b, 16);
+    }
+    bool in_bad = false;
+    if (sub.corrupt) {
+        nk_json_bool(o, NULL, "corrupt", true);
+        nk_json_u64(o, NULL, "bad_header", sub.bad_chunk);
+        nk_json_str(o, NULL, "corruption", sub.why);
+        nk_printf(o, "%s\n", sub.why);
+        nk_printf(o, "\n***\n*** An error (or corruption) in the pool was detected;\n");
+        nk_printf(o, "*** the %s at %s breaks the %s subsegment at %s.\n***\n",
+                  sub.lfh ? "subsegment header" : "chunk header", nk_fmt_hex(b1, sub.bad_chunk, is64),
+                  sub.lfh ? "LFH" : "VS", nk_fmt_hex(b2, sub.start, is64));
+        nk_printf(o, "Pool page [ %s ] is __inVALID.\n\n", nk_fmt_hex(b1, page, is64));
+        if (sub.bad_end > sub.bad_chunk) {
+            nk_json_u64(o, NULL, "corrupt_end", sub.bad_end);
+            nk_printf(o, "[ %s --> %s (size = 0x%llx bytes)]: Corrupt region\n", nk_fmt_hex(b1, sub.bad_chunk, is64),
+                      nk_fmt_hex(b2, sub.bad_end, is64), (unsigned long long)(sub.bad_end - sub.bad_chunk));
+            if (addr >= sub.bad_chunk && addr < sub.bad_end) {
+                in_bad = true;
+                nk_printf(o, "%s lies in the corrupt region: its block cannot be told\n", nk_fmt_hex(b1, addr, is64));
+                nk_json_bool(o, NULL, "address_in_corrupt_region", true);
+            }
+            if (sub.resync_at) {
+                nk_json_u64(o, NULL, "resync_at", sub.resync_at);
+                nk_printf(o, "The walk resumed at %s (the chunk header after the corrupt region, from which a consistent "
+                             "chain reaches the subsegment end)\n", nk_fmt_hex(b1, sub.resync_at, is64));
+            }
+        }
+    }
+    if (sub.notes.len) nk_sb_printf(why, "%s", sub.notes.s);
+    if (target && !no_tagline) {
+        nk_pool_tag one;
+        if (!target->free_) {
+            owners_of_key(t, target->key, &one, mods, nmods, why);
+            nk_printf(o, "\t\tPooltag %s : ", tagtxt(target->key, tg));
+            print_owner_text(o, t, &one, *mods);
+            nk_printf(o, "\n");
+        }
+        json_object *jt = nk_json_obj(o, NULL, "target");
+        nk_json_u64(o, jt, "block", target->addr);
+        nk_json_str(o, jt, "tag", target->free_ ? "" : tagtxt(target->key, tg));
+        if (!target->free_) json_owners(o, jt, &one, *mods);
+    } else if (!target && !in_bad) {
+        nk_printf(o, "%s is not inside any block of the %s subsegment %s (a chunk header or the subsegment's own header)\n",
+                  nk_fmt_hex(b1, addr, is64), sub.lfh ? "LFH" : "VS", nk_fmt_hex(b2, sub.start, is64));
+    }
+    nk_seg_sub_free(&sub);
+    return NTKD_OK;
+}
+
+/* !poolfind on a segment-heap build: every block of every heap. */
+typedef struct segfind {
+    ntkd_target *t;
+    nk_out *o;
+    uint32_t key;
+    int want;
+    json_object *arr;
+    uint64_t hits;
+} segfind;
+
+static bool segfind_block(void *u, const nk_seg_sub *sub, const nk_pool_block *b)
+{
+    segfind *c = u;
+    if (b->free_ || b->key != c->key) return true;
+    int paged = nk_seg_paged(sub->pool_index) ? 1 : 0;
+    if (c->want >= 0 && paged != c->want) return true;
+    char a[24], tg[5];
+    nk_pool_tag_str(b->key, tg);
+    c->hits++;
+    nk_printf(c->o, "%s : tag %s, size %#10x, %s%s\n", nk_fmt_hex(a, b->addr, c->t->d.is64), tg, b->size,
+              paged ? "Paged pool" : "Nonpaged pool", sub->corrupt ? " (subsegment with a corrupt header)" : "");
+    json_object *x = nk_json_obj(c->o, c->arr, NULL);
+    nk_json_u64(c->o, x, "address", b->addr);
+    nk_json_int(c->o, x, "size", b->size);
+    nk_json_bool(c->o, x, "free", false);
+    nk_json_str(c->o, x, "pool", paged ? "paged" : "nonpaged");
+    nk_json_str(c->o, x, "subsegment_kind", sub->lfh ? "lfh" : "vs");
+    nk_json_u64(c->o, x, "subsegment", sub->start);
+    nk_json_bool(c->o, x, "page_corrupt", sub->corrupt);
+    return true;
+}
+
+static uint64_t seg_poolfind(nk_cmd_env *e, uint32_t key, int want, nk_strbuf *why)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    char tg[5];
+    nk_pool_tag_str(key, tg);
+    segfind c = {.t = t, .o = o, .key = key, .want = want};
+    c.arr = nk_json_arr(o, NULL, "small");
+    nk_segpool *sp = malloc(sizeof *sp);
+    if (!sp) return 0;
+    if (nk_seg_init(t, sp, why) != NTKD_OK) {
+        nk_printf(o, "\nThe pool's segment heaps cannot be read: %s\n", nk_cmd_errmsg(t));
+        free(sp);
+        return 0;
+    }
+    nk_printf(o, "\nSearching the pool's segment heaps (%zu heaps; VS and LFH subsegments) for tag %s\n\n", sp->nheaps, tg);
+    nk_seg_stats st;
+    nk_seg_each_block(sp, segfind_block, &c, &st, why);
+    nk_printf(o, "%llu segments, %llu subsegments, %llu blocks walked", (unsigned long long)st.segments,
+              (unsigned long long)st.subsegments, (unsigned long long)st.blocks);
+    if (st.corrupt_subsegments)
+        nk_printf(o, " (%llu subsegments with a corrupt header: run !pool on them)", (unsigned long long)st.corrupt_subsegments);
+    nk_printf(o, "\n");
+    nk_json_int(o, NULL, "segments", (int64_t)st.segments);
+    nk_json_int(o, NULL, "subsegments", (int64_t)st.subsegments);
+    nk_json_int(o, NULL, "blocks_walked", (int64_t)st.blocks);
+    nk_json_int(o, NULL, "corrupt_subsegments", (int64_t)st.corrupt_subsegments);
+    free(sp);
+    return c.hits;
+}
+
+/* ---- special pool and session pool (src/kobj/kpool_special.c) ----------------------------- */
+
+static void special_contents(nk_out *o, ntkd_target *t, uint64_t data, uint32_t size)
+{
+    uint8_t d[0x20];
+    size_t want = size < sizeof d ? size : sizeof d, got = 0;
+    nk_read_virt(t, data, d, want, &got);
+    char a[24];
+    for (size_t off = 0; off + 4 <= got; off += 16) {
+        nk_printf(o, "    %s ", nk_fmt_hex(a, data + off, t->d.is64));
+        for (size_t k = off; k < off + 16 && k + 4 <= got; k += 4) nk_printf(o, " %08x", nk_le32(d + k));
+        nk_printf(o, "\n");
+    }
+}
+
+/* !pool on a special-pool address (every build), and on a session pool address that the classic
+ * walk cannot show (segment-heap builds; a page the dump lacks). Returns true when it printed the
+ * answer (*rc set); false when addr is neither and the other paths go on. */
+static bool special_pool_cmd(nk_cmd_env *e, uint64_t addr, uint64_t flags, nk_strbuf *why, nk_pool_mod **mods,
+                             size_t *nmods, nk_status *rc)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    const bool is64 = t->d.is64;
+    char b1[24], b2[24], tg[5];
+    nk_special sp;
+    if (nk_pool_special(t, addr, &sp) == NTKD_OK && sp.special) {
+        nk_json_str(o, NULL, "region", "Special pool");
+        nk_json_u64(o, NULL, "page", sp.page);
+        json_object *js = nk_json_obj(o, NULL, "special_pool");
+        nk_json_str(o, js, "found_by", sp.how);
+        if (sp.region_paged >= 0) nk_json_str(o, js, "region_type", sp.region_paged ? "paged" : "nonpaged");
+        nk_json_bool(o, js, "present", sp.present);
+        nk_printf(o, "Pool page %s region is Special pool\n", nk_fmt_hex(b1, addr, is64));
+        if (sp.segment_heap) {
+            nk_json_bool(o, js, "segment_heap", true);
+            json_object *jh = nk_json_arr(o, js, "special_heaps");
+            nk_strbuf hl = {0};
+            for (unsigned i = 0; i < sp.nheaps; i++) {
+                json_object *x = nk_json_obj(o, jh, NULL);
+                nk_json_u64(o, x, "heap", sp.heaps[i]);
+                if (sp.heaps[i]) nk_sb_printf(&hl, " %s", nk_fmt_hex(b2, sp.heaps[i], is64));
+            }
+            nk_printf(o, "(%s)\n", sp.how);
+            nk_cmd_error(o,
+                         "!pool: this build (%u) allocates special pool from segment heaps (nt!ExPoolState.SpecialHeaps:%s); "
+                         "their blocks are not decoded: ntkd's segment-heap decoder walks the heaps of "
+                         "nt!ExPoolState.PoolNode[].Heaps only",
+                         t->d.minor, hl.len ? hl.s : " none set");
+            nk_sb_free(&hl);
+            *rc = NTKD_E_UNSUPPORTED;
+            return true;
+        }
+        if (!sp.present) {
+            nk_cmd_error(o, "!pool: the special pool page %s is not in the dump (the guard page after an allocation, "
+                            "or a freed page made inaccessible)",
+                         nk_fmt_hex(b1, sp.page, is64));
+            *rc = NTKD_E_NOTPRESENT;
+            return true;
+        }
+        if (sp.bad) {
+            nk_json_bool(o, js, "bad_header", true);
+            nk_json_int(o, js, "size", sp.size);
+            nk_cmd_error(o, "!pool: %s", sp.why);
+            *rc = NTKD_E_FORMAT;
+            return true;
+        }
+        const char *state = sp.freed ? (sp.paged ? "Free, Paged" : "Free, NonPaged") : sp.paged ? "Paged" : "NonPaged";
+        tagtxt(sp.key, tg);
+        nk_json_u64(o, js, "header", sp.header);
+        nk_json_u64(o, js, "data", sp.data);
+        nk_json_int(o, js, "size", sp.size);
+        nk_json_bool(o, js, "paged", sp.paged);
+        nk_json_str(o, js, "tag", tg);
+        nk_json_bool(o, js, "protected", sp.protected_);
+        nk_json_bool(o, js, "free", sp.freed);
+        nk_json_bool(o, js, "underrun_mode", sp.underrun);
+        nk_json_int(o, js, "pattern", sp.pattern);
+        nk_printf(o, "*%s size: %4x data: %s (%s) *%s%s\n", nk_fmt_hex(b1, sp.header, is64), sp.size,
+                  nk_fmt_hex(b2, sp.data, is64), state, tg, sp.protected_ ? " (Protected)" : "");
+        if (flags & 1) special_contents(o, t, sp.data, sp.size);
+        if (sp.freed) {
+            nk_json_u64(o, js, "freed_data", sp.freed_data);
+            nk_json_int(o, js, "freed_size", sp.freed_size);
+            nk_printf(o, "The allocation was freed: signature 0x%08x after the header, %u bytes requested, data was at %s\n",
+                      NK_SPECIAL_FREED_SIG, sp.freed_size, nk_fmt_hex(b1, sp.freed_data, is64));
+        } else {
+            nk_json_int(o, js, "pattern_bad_bytes", sp.pattern_bad);
+            if (sp.pattern_bad) {
+                nk_json_u64(o, js, "first_bad_byte", sp.first_bad);
+                nk_printf(o, "Special pool fill pattern 0x%02x is broken: %u bytes differ, the first at %s (%s the data: %s)\n",
+                          sp.pattern, sp.pattern_bad, nk_fmt_hex(b1, sp.first_bad, is64),
+                          sp.first_bad < sp.data ? "before" : "after", sp.first_bad < sp.data ? "an underrun" : "an overrun");
+            }
+            if (addr >= sp.data + sp.size || (addr < sp.data && addr >= sp.header + 16))
+                nk_printf(o, "%s is outside the allocation's data [%s, +0x%x)\n", nk_fmt_hex(b1, addr, is64),
+                          nk_fmt_hex(b2, sp.data, is64), sp.size);
+        }
+        if (!(flags & 0x80000000ull)) {
+            nk_pool_tag one;
+            owners_of_key(t, sp.key, &one, mods, nmods, why);
+            nk_printf(o, "\t\tPooltag %s : ", tg);
+            print_owner_text(o, t, &one, *mods);
+            nk_printf(o, "\n");
+            json_owners(o, js, &one, *mods);
+        }
+        *rc = NTKD_OK;
+        return true;
+    }
+    nk_session_hit sh;
+    if (nk_pool_session_of(t, addr, &sh, why) != NTKD_OK || !sh.in_session) return false;
+    uint8_t probe[0x1000];
+    size_t got = 0;
+    nk_read_virt(t, addr & ~0xfffull, probe, sizeof probe, &got);
+    bool seg = nk_pool_segment_heap(t);
+    if (got == sizeof probe && !seg) return false; /* the classic walk shows it (session_region) */
+    nk_json_str(o, NULL, "region", "Paged session pool");
+    json_object *jss = nk_json_obj(o, NULL, "session");
+    nk_json_u64(o, jss, "session_space", sh.session);
+    nk_json_int(o, jss, "session_id", (int64_t)sh.session_id);
+    nk_json_u64(o, jss, "paged_pool_start", sh.start);
+    nk_json_u64(o, jss, "paged_pool_end", sh.end);
+    nk_printf(o, "Pool page %s region is Paged session pool\n", nk_fmt_hex(b1, addr, is64));
+    if (got != sizeof probe) {
+        nk_cmd_error(o, "!pool: the session pool page %s (session %llu, _MM_SESSION_SPACE %s) is not in the dump",
+                     nk_fmt_hex(b1, addr & ~0xfffull, is64), (unsigned long long)sh.session_id, nk_fmt_hex(b2, sh.session, is64));
+        *rc = NTKD_E_NOTPRESENT;
+        return true;
+    }
+    nk_json_u64(o, jss, "heap_state", sh.heap_state);
+    nk_json_u64(o, jss, "paged_heap", sh.paged_heap);
+    nk_json_bool(o, NULL, "segment_heap", true);
+    nk_cmd_error(o,
+                 "!pool: %s is in session %llu's paged pool (_MM_SESSION_SPACE %s, %s..%s); this build (%u) allocates it "
+                 "from the session's segment heap (HeapState %s -> _EX_HEAP_SESSION_STATE.PagedHeap %s), which ntkd's "
+                 "segment-heap decoder does not walk (it reads nt!ExPoolState's heaps only): the block was not decoded",
+                 nk_fmt_hex(b1, addr, is64), (unsigned long long)sh.session_id, nk_fmt_hex(b2, sh.session, is64),
+                 nk_fmt_hex((char[24]){0}, sh.start, is64), nk_fmt_hex((char[24]){0}, sh.end, is64), t->d.minor,
+                 nk_fmt_hex((char[24]){0}, sh.heap_state, is64), nk_fmt_hex((char[24]){0}, sh.paged_heap, is64));
+    *rc = NTKD_E_UNSUPPORTED;
+    return true;
+}
+
+/* The region name of a classic page in session space: "Paged session pool" when a process's
+ * session holds addr in [PagedPoolStart, PagedPoolEnd], or when every allocated block's PoolType
+ * carries the session bit (POOL_TYPE 0x20 + 1); else `region` unchanged. */
+static const char *session_region(nk_cmd_env *e, uint64_t addr, const nk_pool_page *pg, const char *region)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    nk_session_hit sh;
+    if (nk_pool_session_of(t, addr, &sh, NULL) == NTKD_OK && sh.in_session) {
+        json_object *jss = nk_json_obj(o, NULL, "session");
+        nk_json_u64(o, jss, "session_space", sh.session);
+        nk_json_int(o, jss, "session_id", (int64_t)sh.session_id);
+        nk_json_u64(o, jss, "paged_pool_start", sh.start);
+        nk_json_u64(o, jss, "paged_pool_end", sh.end);
+        return "Paged session pool";
+    }
+    size_t alloc = 0, sess = 0;
+    for (size_t i = 0; i < pg->n; i++)
+        if (!pg->b[i].free_ && pg->b[i].pool_type) {
+            alloc++;
+            if ((pg->b[i].pool_type - 1) & 0x20) sess++;
+        }
+    if (!alloc || sess != alloc) return region;
+    json_object *jss = nk_json_obj(o, NULL, "session");
+    nk_json_bool(o, jss, "by_pool_type", true);
+    return pg->region == 1 ? "Nonpaged session pool" : "Paged session pool";
+}
+
 nk_status cmd_pool(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -179,17 +565,24 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
     }
     nk_pool_bigtab_free(&big);
 
-    /* 2. segment-heap builds: no page walk */
+    /* 1b. special pool; session pool the classic walk cannot show */
+    {
+        nk_status sr = NTKD_OK;
+        if (special_pool_cmd(e, addr, flags, &why, &mods, &nmods, &sr)) {
+            free(mods);
+            nk_cmd_warnings(o, &why, 40);
+            nk_sb_free(&why);
+            return sr;
+        }
+    }
+
+    /* 2. segment-heap builds: the VS / LFH subsegment holding addr */
     if (nk_pool_segment_heap(t)) {
-        nk_json_bool(o, NULL, "segment_heap", true);
-        nk_cmd_error(o,
-                     "!pool: %s is not in the big-pool table (nt!PoolBigPageTable); this build (%u) allocates small pool "
-                     "blocks from segment heaps (_SEGMENT_HEAP with _HEAP_VS_SUBSEGMENT / _HEAP_LFH_SUBSEGMENT pages "
-                     "and encoded chunk headers), which ntkd does not decode: the page was not walked",
-                     nk_fmt_hex(b1, addr, is64), t->d.minor);
+        nk_status sst = seg_pool(e, addr, flags, &why, &mods, &nmods);
+        free(mods);
         nk_cmd_warnings(o, &why, 40);
         nk_sb_free(&why);
-        return NTKD_E_UNSUPPORTED;
+        return sst;
     }
 
     /* 3. the classic pool page */
@@ -207,6 +600,7 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
         return st;
     }
     const char *region = pg->region == 1 ? "Nonpaged pool" : pg->region == 2 ? "Paged pool" : "Unknown";
+    region = session_region(e, addr, pg, region);
     nk_json_u64(o, NULL, "page", pg->page);
     nk_json_str(o, NULL, "region", region);
     nk_printf(o, "Pool page %s region is %s\n", nk_fmt_hex(b1, addr, is64), region);
@@ -297,6 +691,130 @@ static int cmp_p(const void *x, const void *y)
 
 static uint64_t outstanding(uint64_t allocs, uint64_t frees) { return allocs >= frees ? allocs - frees : 0; }
 
+/* ---- !poolused: the tables summed, and the session pool (flag 8) -------------------------- */
+
+/* A flag word after the first: digits only (hex, as WinDbg reads flags) or 0x..; at most 0xff. */
+static bool poolused_flag_word(const char *w, unsigned *flags)
+{
+    const char *d = w;
+    if (d[0] == '0' && (d[1] == 'x' || d[1] == 'X')) d += 2;
+    else if (strspn(w, "0123456789") != strlen(w)) return false;
+    if (!*d || strlen(d) > 2 || strspn(d, "0123456789abcdefABCDEF") != strlen(d)) return false;
+    *flags |= (unsigned)strtoul(d, NULL, 16);
+    return true;
+}
+
+/* The note naming the tracker tables summed (text and JSON). */
+static void poolused_tables_note(nk_out *o, const nk_pool_track_info *ti)
+{
+    nk_json_int(o, NULL, "tracker_tables", ti->tables);
+    nk_json_int(o, NULL, "processor_tables", ti->cpu_tables);
+    nk_json_bool(o, NULL, "expansion_table", ti->expansion);
+    if (!ti->has_cpu_tables)
+        nk_printf(o, "\nntkd: 1 tracker table summed (nt!PoolTrackTable; this build keeps no per-processor tables)%s\n",
+                  ti->expansion ? ", and the expansion table" : "");
+    else
+        nk_printf(o, "\nntkd: %u tracker table%s summed (nt!ExPoolTagTables: the tables of %u processor%s, "
+                     "PoolTrackTable being processor 0's)%s%s\n",
+                  ti->tables, ti->tables == 1 ? "" : "s", ti->cpu_tables, ti->cpu_tables == 1 ? "" : "s",
+                  ti->expansion ? ", and the expansion table" : "",
+                  ti->cpu_unreadable ? "; some processor tables are not in the dump" : "");
+}
+
+/* !poolused 8: the current session's tracker tables, in the standard shape. */
+static nk_status poolused_session(nk_cmd_env *e, unsigned flags, uint64_t top, const char *pattern)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    bool by_np = flags & 2, by_p = !by_np && (flags & 4);
+    nk_strbuf why = {0};
+    nk_pool_tag *tags = NULL;
+    size_t n = 0;
+    nk_pool_session_info si;
+    nk_status st = nk_pool_session_tags(t, &tags, &n, &si, &why);
+    if (st != NTKD_OK) {
+        nk_cmd_error(o, "!poolused 8: the session pool tracker table could not be read: %s", nk_cmd_errmsg(t));
+        nk_cmd_warnings(o, &why, 40);
+        nk_sb_free(&why);
+        return st;
+    }
+    nk_pool_mod *mods = NULL;
+    size_t nmods = 0;
+    if (nk_pool_modules(t, &mods, &nmods, &why) == NTKD_OK) nk_pool_find_owners(t, tags, n, mods, nmods, &why);
+    uint64_t tot[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        tot[0] += outstanding(tags[i].np_allocs, tags[i].np_frees);
+        tot[1] += tags[i].np_bytes;
+        tot[2] += outstanding(tags[i].p_allocs, tags[i].p_frees);
+        tot[3] += tags[i].p_bytes;
+    }
+    nk_sort(tags, n, sizeof *tags, by_np ? cmp_np : by_p ? cmp_p : cmp_tag);
+    char a1[40], a2[40];
+    nk_json_str(o, NULL, "pool", "session");
+    nk_json_str(o, NULL, "sort", by_np ? "nonpaged" : by_p ? "paged" : "tag");
+    nk_json_int(o, NULL, "flags", flags);
+    if (top) nk_json_int(o, NULL, "top", (int64_t)top);
+    if (pattern[0]) nk_json_str(o, NULL, "pattern", pattern);
+    json_object *js = nk_json_obj(o, NULL, "session");
+    if (si.session_id != UINT64_MAX) nk_json_int(o, js, "id", (int64_t)si.session_id);
+    nk_json_u64(o, js, "session_space", si.session);
+    nk_json_u64(o, js, "process", si.process);
+    nk_json_u64(o, js, "table", si.table);
+    nk_json_int(o, js, "entries", (int64_t)si.count);
+    nk_json_int(o, js, "tables", si.tables);
+    nk_json_str(o, js, "source", si.source);
+    if (si.session_id != UINT64_MAX)
+        nk_printf(o, " Session %llu (_MM_SESSION_SPACE %s), session pool tracker table %s: %s, 0x%llx entries\n",
+                  (unsigned long long)si.session_id, nk_fmt_addr64(a1, si.session), nk_fmt_addr64(a2, si.table),
+                  si.source, (unsigned long long)si.count);
+    else
+        nk_printf(o, " Session pool tracker table %s: %s, 0x%llx entries\n", nk_fmt_addr64(a2, si.table), si.source,
+                  (unsigned long long)si.count);
+    nk_printf(o, " Sorting by %s\n\n", by_np ? "NonPaged Pool Consumed" : by_p ? "Paged Pool Consumed" : "Tag");
+    nk_printf(o, "               NonPaged                  Paged\n");
+    nk_printf(o, " Tag     Allocs         Used     Allocs         Used\n\n");
+    json_object *arr = nk_json_arr(o, NULL, "tags");
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        nk_pool_tag *g = &tags[i];
+        if (pattern[0] && fnmatch(pattern, g->tag, FNM_CASEFOLD) != 0) continue;
+        if (top && shown >= top) break;
+        shown++;
+        uint64_t npo = outstanding(g->np_allocs, g->np_frees), po = outstanding(g->p_allocs, g->p_frees);
+        nk_printf(o, " %-4s %9llu %12llu %10llu %12llu\t", g->tag, (unsigned long long)npo,
+                  (unsigned long long)g->np_bytes, (unsigned long long)po, (unsigned long long)g->p_bytes);
+        if (g->nowners) print_owner_text(o, t, g, mods);
+        else nk_printf(o, "UNKNOWN pooltag '%s': the tag is in no loaded image", g->tag);
+        nk_printf(o, "\n");
+        json_object *x = nk_json_obj(o, arr, NULL);
+        nk_json_str(o, x, "tag", g->tag);
+        nk_json_bool(o, x, "protected", g->protected_);
+        nk_json_int(o, x, "nonpaged_allocs", (int64_t)g->np_allocs);
+        nk_json_int(o, x, "nonpaged_frees", (int64_t)g->np_frees);
+        nk_json_int(o, x, "nonpaged_outstanding", (int64_t)npo);
+        nk_json_int(o, x, "nonpaged_bytes", (int64_t)g->np_bytes);
+        nk_json_int(o, x, "paged_allocs", (int64_t)g->p_allocs);
+        nk_json_int(o, x, "paged_frees", (int64_t)g->p_frees);
+        nk_json_int(o, x, "paged_outstanding", (int64_t)po);
+        nk_json_int(o, x, "paged_bytes", (int64_t)g->p_bytes);
+        json_owners(o, x, g, mods);
+    }
+    nk_printf(o, "\n TOTAL %8llu %12llu %10llu %12llu\n", (unsigned long long)tot[0], (unsigned long long)tot[1],
+              (unsigned long long)tot[2], (unsigned long long)tot[3]);
+    json_object *jt = nk_json_obj(o, NULL, "total");
+    nk_json_int(o, jt, "nonpaged_outstanding", (int64_t)tot[0]);
+    nk_json_int(o, jt, "nonpaged_bytes", (int64_t)tot[1]);
+    nk_json_int(o, jt, "paged_outstanding", (int64_t)tot[2]);
+    nk_json_int(o, jt, "paged_bytes", (int64_t)tot[3]);
+    nk_printf(o, "\nntkd: %u session tracker table%s summed (the session's table%s)\n", si.tables, si.tables == 1 ? "" : "s",
+              si.tables > 1 ? " and its expansion table" : "");
+    free(tags);
+    free(mods);
+    nk_cmd_warnings(o, &why, 40);
+    nk_sb_free(&why);
+    return NTKD_OK;
+}
+
 nk_status cmd_poolused(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -324,6 +842,8 @@ nk_status cmd_poolused(nk_cmd_env *e, const char *a)
         } else if (!pattern[0] && flags == 0 && isxdigit((unsigned char)w[0]) && strspn(w, "0123456789abcdefABCDEFx") == strlen(w) &&
                    strlen(w) <= 4 && strtoul(w, NULL, 16) <= 0xff && !strchr(w, 'x') && isdigit((unsigned char)w[0])) {
             flags = (unsigned)strtoul(w, NULL, 16);
+        } else if (!pattern[0] && poolused_flag_word(w, &flags)) {
+            /* a further flag word ("8 2") or 0x.. ("0xa"): OR'ed in */
         } else {
             snprintf(pattern, sizeof pattern, "%s", w);
         }
@@ -332,7 +852,9 @@ nk_status cmd_poolused(nk_cmd_env *e, const char *a)
     nk_strbuf why = {0};
     nk_pool_tag *tags = NULL;
     size_t n = 0;
-    nk_status st = nk_pool_tags(t, &tags, &n, &why);
+    if (flags & 8) return poolused_session(e, flags, top, pattern);
+    nk_pool_track_info tinfo;
+    nk_status st = nk_pool_tags_ex(t, &tags, &n, &tinfo, &why);
     if (st != NTKD_OK) {
         nk_cmd_error(o, "!poolused: the pool tracker table could not be read: %s", nk_cmd_errmsg(t));
         nk_cmd_warnings(o, &why, 40);
@@ -387,6 +909,7 @@ nk_status cmd_poolused(nk_cmd_env *e, const char *a)
     }
     nk_printf(o, "\n TOTAL %8llu %12llu %10llu %12llu\n", (unsigned long long)tot[0], (unsigned long long)tot[1],
               (unsigned long long)tot[2], (unsigned long long)tot[3]);
+    poolused_tables_note(o, &tinfo);
     json_object *jt = nk_json_obj(o, NULL, "total");
     nk_json_int(o, jt, "nonpaged_outstanding", (int64_t)tot[0]);
     nk_json_int(o, jt, "nonpaged_bytes", (int64_t)tot[1]);
@@ -539,9 +1062,7 @@ nk_status cmd_poolfind(nk_cmd_env *e, const char *a)
     uint64_t small_hits = 0, npages = 0;
     if (nk_pool_segment_heap(t)) {
         nk_json_bool(o, NULL, "segment_heap", true);
-        nk_printf(o, "\nThis build (%u) allocates small pool blocks from segment heaps (VS/LFH subsegments): "
-                     "ntkd does not decode them, so only the large pool allocation table was searched.\n",
-                  t->d.minor);
+        small_hits = seg_poolfind(e, key, want, &why);
     } else {
         nk_printf(o, "\nSearching kernel pool pages (every present kernel page that starts a pool-header chain) for tag %s\n\n",
                   tg);

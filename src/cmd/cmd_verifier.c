@@ -3,8 +3,8 @@
  * !verifier [flags] [addr|driver]
  *   no flags / 0: the level and its options, the global counters of nt!MmVerifierData, the
  *   verified drivers (seed 003's "Driver Verification List"); 0x1: each driver's pool counters;
- *   0x2: its outstanding allocations (XP's PoolHash; later builds: the allocations of the pool
- *   log never freed in it); 0x80 [addr]: the pool allocate/free log (the entries of the block
+ *   0x2: its outstanding allocations (XP's PoolHash; later builds: the driver's tracker pages,
+ *   PoolPageHeaders / PoolTrackers of _VF_TARGET_VERIFIED_DRIVER_DATA); 0x80 [addr]: the pool allocate/free log (the entries of the block
  *   holding addr); 0x100: the IRP log; 0x200: the critical-region log, with the (thread, driver)
  *   pairs whose enters and leaves do not balance. A driver name limits the driver list.
  * !gflag: nt!NtGlobalFlag by name. */
@@ -87,51 +87,14 @@ static void print_pair(nk_out *o, const nk_kv_state *s, const char *label, const
     if (h1 && h2) nk_printf(o, "%-38s 0x%llx for %08llx bytes\n", label, (unsigned long long)c, (unsigned long long)b);
 }
 
-/* Outstanding allocations of a driver from the pool log: allocations (first frame an
- * allocate routine) of blocks with no later free, whose stack passes through the driver. */
-typedef struct lalloc {
-    uint64_t va, size, caller;
-} lalloc;
-
 static bool frame_has(ntkd_target *t, uint64_t a, const char *word)
 {
     char d[256];
     return nk_sym_describe(t, a, d, sizeof d) && strcasestr(d, word);
 }
 
-static size_t log_outstanding(ntkd_target *t, const nk_kv_log *l, const nk_kv_driver *d, lalloc *out, size_t max)
-{
-    size_t n = 0;
-    if (!d->base || !d->size) return 0;
-    /* most recent first: a free seen first hides the older allocations of that block */
-    uint64_t freed[512];
-    size_t nfreed = 0;
-    for (size_t i = 0; i < l->n && n < max; i++) {
-        const nk_kv_entry *e = &l->e[i];
-        if (!e->nstack) continue;
-        bool is_free = frame_has(t, e->stack[0], "Free");
-        if (is_free) {
-            if (nfreed < 512) freed[nfreed++] = e->addr;
-            continue;
-        }
-        bool gone = false;
-        for (size_t k = 0; k < nfreed; k++) gone |= freed[k] == e->addr;
-        if (gone) continue;
-        uint64_t caller = 0;
-        for (unsigned k = 0; k < e->nstack; k++)
-            if (e->stack[k] >= d->base && e->stack[k] - d->base < d->size) {
-                caller = e->stack[k];
-                break;
-            }
-        if (!caller) continue;
-        out[n++] = (lalloc){e->addr, e->size, caller};
-        if (nfreed < 512) freed[nfreed++] = e->addr; /* an older allocation of it is not current */
-    }
-    return n;
-}
-
 static void print_drivers(nk_cmd_env *env, const nk_kv_state *s, unsigned flags, const char *want,
-                          const nk_kv_log *plog)
+                          json_object *notes)
 {
     nk_out *o = env->o;
     ntkd_target *t = env->t;
@@ -183,11 +146,14 @@ static void print_drivers(nk_cmd_env *env, const nk_kv_state *s, unsigned flags,
             }
         }
         if (flags & 0x2) {
+            /* the driver's own table of outstanding allocations: XP's PoolHash, later builds'
+             * tracker pages (kverifier.h) */
             json_object *ja = nk_json_arr(o, x, "allocations");
             nk_kv_alloc *al = NULL;
             size_t na = 0;
             nk_strbuf why = {0};
-            nk_status st = nk_kv_allocs(t, d, &al, &na, &why);
+            nk_kv_track tr;
+            nk_status st = nk_kv_allocs2(t, d, &al, &na, &why, &tr);
             if (st == NTKD_OK) {
                 nk_printf(o, "\nPoolAddress  SizeInBytes    Tag       CallersAddress\n");
                 for (size_t k = 0; k < na; k++) {
@@ -204,29 +170,24 @@ static void print_drivers(nk_cmd_env *env, const nk_kv_state *s, unsigned flags,
                     nk_json_u64(o, y, "size", al[k].size);
                     nk_json_str(o, y, "tag", tag);
                     nk_json_u64(o, y, "caller", al[k].caller);
+                    nk_json_u64(o, y, "entry", al[k].entry);
                 }
-                nk_json_str(o, x, "allocations_source", "PoolHash");
-            } else if (plog && plog->n) {
-                lalloc la[256];
-                size_t nl = log_outstanding(t, plog, d, la, 256);
-                nk_printf(o, "\n(%s keeps no per-driver allocation table ntkd reads: the allocations of the pool "
-                             "log not freed in it)\n",
-                          s->list_sym ? "this build" : "the dump");
-                nk_printf(o, "PoolAddress  SizeInBytes    CallersAddress\n");
-                for (size_t k = 0; k < nl; k++) {
-                    nk_printf(o, "%s     0x%08llx     %s\n", nk_fmt_hex(b1, la[k].va, is64), (unsigned long long)la[k].size,
-                              nk_fmt_hex(b2, la[k].caller, is64));
-                    json_object *y = nk_json_obj(o, ja, NULL);
-                    nk_json_u64(o, y, "address", la[k].va);
-                    nk_json_u64(o, y, "size", la[k].size);
-                    nk_json_u64(o, y, "caller", la[k].caller);
+                if (!na) nk_printf(o, "(no outstanding allocations tracked for %s)\n", d->name);
+                nk_json_str(o, x, "allocations_source", tr.source);
+                if (!strcmp(tr.source, "PoolTrackers")) {
+                    json_object *jt = nk_json_obj(o, x, "trackers");
+                    nk_json_u64(o, jt, "pages", tr.pages);
+                    nk_json_u64(o, jt, "pages_claimed", tr.pages_claimed);
+                    nk_json_u64(o, jt, "free", tr.free);
+                    nk_json_u64(o, jt, "free_claimed", tr.free_claimed);
+                    nk_json_u64(o, jt, "pages_missing", tr.missing);
+                    nk_json_bool(o, jt, "complete", !tr.cut && !tr.missing);
                 }
-                nk_json_str(o, x, "allocations_source", "pool log");
             } else {
-                nk_printf(o, "\n(%s's allocations: %s)\n", d->name,
-                          st == NTKD_E_UNSUPPORTED ? "no per-driver table in this build and no pool log" : nk_cmd_errmsg(t));
+                nk_printf(o, "\n(%s's allocations: %s)\n", d->name, nk_cmd_errmsg(t));
+                nk_json_str(o, x, "allocations_error", nk_cmd_errmsg(t));
             }
-            if (why.len) note_lines(o, NULL, why.s);
+            if (why.len) note_lines(o, notes, why.s);
             nk_sb_free(&why);
             free(al);
         }
@@ -494,11 +455,7 @@ nk_status cmd_verifier(nk_cmd_env *env, const char *a)
             nk_json_u64(o, NULL, globals[i], gv);
         }
     }
-    nk_kv_log plog;
-    bool have_plog = false;
-    if (flags & 0x2) have_plog = nk_kv_log_read(t, NK_KV_LOG_POOL, &plog) == NTKD_OK;
-    print_drivers(env, &vs, flags, want[0] ? want : NULL, have_plog ? &plog : NULL);
-    if (have_plog) nk_kv_log_free(&plog);
+    print_drivers(env, &vs, flags, want[0] ? want : NULL, notes);
     /* the critical-region log's verdict (its entries: !verifier 200) */
     if (!(flags & 0x200) && !want[0]) {
         nk_kv_log cl;

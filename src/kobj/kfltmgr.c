@@ -820,3 +820,40 @@ out:
     }
     return st;
 }
+
+/* ---- the diagnosis in words (shared by !fltkd and !analyze -v) ------------------------------- */
+
+static const char *flt_leaf(const char *s)
+{
+    const char *p = strrchr(s, '\\');
+    return p ? p + 1 : s;
+}
+
+char *nk_flt_problem_finding(const nk_flt_diag *d, size_t i, char *buf, size_t len)
+{
+    if (!len) return buf;
+    buf[0] = 0;
+    if (i >= d->nproblems || d->problems[i].legacy >= d->nlegacy) return buf;
+    const nk_flt_problem *p = &d->problems[i];
+    const nk_flt_legacy *l = &d->legacy[p->legacy];
+    snprintf(buf, len,
+             "legacy filter %s (altitude %s) is attached above frame %d, which holds minifilter %s of higher "
+             "altitude %s (on %s): %s sees the I/O before %s does, the reverse of their altitudes",
+             flt_leaf(l->driver), l->altitude[0] ? l->altitude : "?", p->frame, p->minifilter, p->mini_altitude,
+             l->volume, flt_leaf(l->driver), p->minifilter);
+    return buf;
+}
+
+char *nk_flt_problem_remedy(const nk_flt_diag *d, size_t i, char *buf, size_t len)
+{
+    if (!len) return buf;
+    buf[0] = 0;
+    if (i >= d->nproblems || d->problems[i].legacy >= d->nlegacy) return buf;
+    const nk_flt_problem *p = &d->problems[i];
+    const nk_flt_legacy *l = &d->legacy[p->legacy];
+    snprintf(buf, len,
+             "load a boot-start dummy minifilter, in a load order group loading after %s, with an altitude "
+             "between %s and %s, so that the filter manager creates a frame above %s",
+             flt_leaf(l->driver), l->altitude, p->mini_altitude, flt_leaf(l->driver));
+    return buf;
+}

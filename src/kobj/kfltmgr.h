@@ -116,5 +116,10 @@ typedef struct nk_flt_diag {
  * bound, which the filter manager stretched to it). */
 nk_status nk_flt_diagnose(ntkd_target *t, nk_flt_diag *out);
 void nk_flt_diag_free(nk_flt_diag *d);
+/* Problem i of a diagnosis in words (both names, the altitudes, the volume), and its remedy
+ * (seed 003: a boot-start dummy minifilter loading after the legacy filter, with an altitude
+ * between the two, makes the filter manager create a frame above it); "" when i is out of range. */
+char *nk_flt_problem_finding(const nk_flt_diag *d, size_t i, char *buf, size_t len);
+char *nk_flt_problem_remedy(const nk_flt_diag *d, size_t i, char *buf, size_t len);
 
 #endif

@@ -520,6 +520,67 @@ static unsigned pool_descs(ntkd_target *t, const char *count_global, const char 
     return got;
 }
 
+/* Session Commit without a global (none of the x64 tables nor XP's has MmSessionCommit):
+ * _MM_SESSION_SPACE.CommittedPages summed over the sessions the processes name, each once
+ * (sessionless processes such as System and smss hold 0). */
+static void session_commit(ntkd_target *t, nk_mmvm *o)
+{
+    nk_mmcounter *c = NULL;
+    for (int i = 0; i < NK_MM_NCOUNTERS; i++)
+        if (!strcmp(o->c[i].key, "SessionCommit")) c = &o->c[i];
+    if (!c || c->have) return;
+    if (!nk_k_has(t, "_MM_SESSION_SPACE", "CommittedPages")) {
+        o->session_missing = "_MM_SESSION_SPACE.CommittedPages";
+        return;
+    }
+    if (!nk_k_has(t, "_EPROCESS", "Session")) {
+        o->session_missing = "_EPROCESS.Session";
+        return;
+    }
+    nk_kproc *ps = NULL;
+    size_t n = 0;
+    if (nk_k_processes(t, &ps, &n, NULL) != NTKD_OK && !ps) return;
+    enum { MAXSESS = 4096 };
+    uint64_t seen[64], *more = NULL;
+    size_t nseen = 0, cap = 0;
+    uint64_t sum = 0;
+    size_t readable = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s = 0;
+        if (nk_k_read(t, ps[i].addr, "_EPROCESS", "Session", &s) != NTKD_OK) continue;
+        readable++;
+        if (!s) continue;
+        bool dup = false;
+        for (size_t k = 0; k < nseen && !dup; k++) dup = (k < 64 ? seen[k] : more[k - 64]) == s;
+        if (dup) continue;
+        if (nseen >= MAXSESS) break;
+        if (nseen < 64) {
+            seen[nseen] = s;
+        } else {
+            if (!nk_grow((void **)&more, &cap, nseen - 64 + 1, sizeof *more)) break;
+            more[nseen - 64] = s;
+        }
+        nseen++;
+        uint64_t v = 0;
+        if (nk_k_read(t, s, "_MM_SESSION_SPACE", "CommittedPages", &v) != NTKD_OK) {
+            if (!o->sessions_bad++) o->session_bad_addr = s;
+            continue;
+        }
+        sum += v;
+        o->nsessions++;
+    }
+    free(more);
+    free(ps);
+    o->session_procs_bad = (unsigned)(n - readable);
+    if (!readable) { /* e.g. a triage dump: no process's EPROCESS is in it */
+        o->session_missing = "no process's _EPROCESS.Session is in the dump";
+        return;
+    }
+    c->have = true;
+    c->pages = sum;
+    o->session_summed = true;
+}
+
 nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *o)
 {
     memset(o, 0, sizeof *o);
@@ -560,6 +621,7 @@ nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *o)
         if (r->have && !strcmp(c->key, "DriverCommit")) r->pages &= 0xffffffffu; /* a LONG on 1809+ */
     }
     pagefiles(t, o, part);
+    session_commit(t, o);
     /* paged pools 0..ExpNumberOfPagedPools (0 is the prototype pool), nonpaged 0..n-1 */
     if (nk_k_has(t, "_POOL_DESCRIPTOR", "PoolType")) {
         o->n_pp = pool_descs(t, "ExpNumberOfPagedPools", "ExpPagedPoolDescriptor", 1, o->pp_used, 17);
@@ -635,4 +697,166 @@ void nk_mm_use_type_pte_layout(ntkd_target *t)
         L = &K_PAE_OLD;
     }
     if (L) t->pte_layout = L;
+}
+
+/* ---- pages by process ---------------------------------------------------------------------- */
+
+bool nk_mm_process_page(const nk_mmpfn *e)
+{
+    if (e->list == NK_MM_ZEROED || e->list == NK_MM_FREE || e->list == NK_MM_BAD) return false;
+    return !e->proto;
+}
+
+static size_t owner_hash(uint64_t key) { return (size_t)(key * 0x9e3779b97f4a7c15ull >> 17); }
+
+static nk_mm_frame_owner *owner_find(const nk_mm_owners *o, uint64_t frame)
+{
+    if (!o->cap) return NULL;
+    uint64_t key = frame + 1;
+    for (size_t h = owner_hash(key) & (o->cap - 1), k = 0; k < o->cap; h = (h + 1) & (o->cap - 1), k++) {
+        if (!o->tab[h].key) return NULL;
+        if (o->tab[h].key == key) return &o->tab[h];
+    }
+    return NULL;
+}
+
+/* Adds a frame (kept when already there: the first owner wins). */
+static void owner_put(nk_mm_owners *o, uint64_t frame, uint32_t owner, uint8_t list, bool counted)
+{
+    if (owner_find(o, frame)) return;
+    if ((o->n + 1) * 2 > o->cap) {
+        size_t nc = o->cap ? o->cap * 2 : 1024;
+        if (nc > 2 * (size_t)NK_MM_OWNER_CAP) {
+            o->full = true;
+            return;
+        }
+        nk_mm_frame_owner *nt = calloc(nc, sizeof *nt);
+        if (!nt) {
+            o->full = true;
+            return;
+        }
+        for (size_t i = 0; i < o->cap; i++) {
+            if (!o->tab[i].key) continue;
+            size_t h = owner_hash(o->tab[i].key) & (nc - 1);
+            while (nt[h].key) h = (h + 1) & (nc - 1);
+            nt[h] = o->tab[i];
+        }
+        free(o->tab);
+        o->tab = nt;
+        o->cap = nc;
+    }
+    size_t h = owner_hash(frame + 1) & (o->cap - 1);
+    while (o->tab[h].key) h = (h + 1) & (o->cap - 1);
+    o->tab[h].key = frame + 1;
+    o->tab[h].owner = owner;
+    o->tab[h].list = list;
+    o->tab[h].counted = counted;
+    o->n++;
+}
+
+/* A frame's entry, and whether the scan counts it as a process page (the frame is in the
+ * dump, below the highest page, and its entry says so). Errors leave the context's message. */
+static bool frame_entry(ntkd_target *t, const nk_mm_pfndb *db, uint64_t frame, nk_mmpfn *e, bool *counted)
+{
+    *counted = false;
+    if (frame > db->highest || frame > (UINT64_MAX >> 12)) return false;
+    char save[sizeof t->ctx->errmsg];
+    memcpy(save, t->ctx->errmsg, sizeof save);
+    bool ok = nk_mm_pfn(t, db, frame, e) == NTKD_OK;
+    memcpy(t->ctx->errmsg, save, sizeof save);
+    if (!ok) return false;
+    size_t avail = 0;
+    *counted = nk_mm_process_page(e) && nk_phys_ptr(t, frame << 12, &avail) != NULL && avail >= 4096;
+    return true;
+}
+
+nk_status nk_mm_owners_init(ntkd_target *t, const nk_mm_pfndb *db, nk_mm_owners *o, nk_strbuf *why)
+{
+    memset(o, 0, sizeof *o);
+    nk_status st = nk_k_processes(t, &o->procs, &o->nprocs, why);
+    if (st != NTKD_OK && !o->procs) return st;
+    const uint64_t am = 0x000ffffffffff000ull;
+    for (size_t i = 0; i < o->nprocs; i++) {
+        uint64_t dtb = o->procs[i].dtb, tops[4];
+        unsigned nt = 0;
+        if (!dtb) continue;
+        if (t->d.paging == NK_PAGING_X86_PAE) {
+            /* the PDPT (32 bytes at DirectoryTableBase): the four page directories */
+            uint8_t b[32];
+            size_t got = 0;
+            if (nk_read_phys(t, dtb & 0xffffffe0ull, b, sizeof b, &got) != NTKD_OK || got != sizeof b) continue;
+            for (int k = 0; k < 4; k++) {
+                uint64_t e = nk_le64(b + 8 * k);
+                if (e & 1) tops[nt++] = (e & am) >> 12;
+            }
+        } else {
+            tops[nt++] = (dtb & am) >> 12;
+        }
+        for (unsigned k = 0; k < nt; k++) {
+            nk_mmpfn e;
+            bool counted = false;
+            uint8_t list = NK_MM_NLISTS;
+            if (frame_entry(t, db, tops[k], &e, &counted)) list = (uint8_t)e.list;
+            owner_put(o, tops[k], (uint32_t)i, list, counted);
+        }
+    }
+    return NTKD_OK;
+}
+
+uint32_t nk_mm_page_owner(ntkd_target *t, const nk_mm_pfndb *db, nk_mm_owners *o, const nk_mmpfn *e)
+{
+    const nk_mm_frame_owner *s = owner_find(o, e->pfn);
+    if (s) return s->owner; /* a page table (or top-level table) already met */
+    enum { MAXLEVELS = 6 };
+    uint64_t path[MAXLEVELS];
+    uint8_t plist[MAXLEVELS];
+    bool pcnt[MAXLEVELS];
+    unsigned np = 0;
+    uint32_t owner = NK_MM_OWNER_NONE;
+    uint64_t f = e->pte_frame;
+    if (f == e->pfn) return NK_MM_OWNER_NONE; /* a self-mapped top no process names */
+    bool ended = false;
+    for (unsigned d = 0; d < MAXLEVELS; d++) {
+        if ((s = owner_find(o, f))) {
+            owner = s->owner;
+            ended = true;
+            break;
+        }
+        nk_mmpfn pe;
+        bool counted = false;
+        if (!frame_entry(t, db, f, &pe, &counted)) {
+            path[np] = f;
+            plist[np] = NK_MM_NLISTS;
+            pcnt[np++] = false;
+            o->broken++;
+            ended = true;
+            break;
+        }
+        path[np] = f;
+        plist[np] = (uint8_t)pe.list;
+        pcnt[np++] = counted;
+        if (pe.pte_frame == f) { /* a self-referencing top that no process names */
+            ended = true;
+            break;
+        }
+        f = pe.pte_frame;
+    }
+    if (!ended) o->broken++; /* deeper than any paging mode: a loop */
+    for (unsigned i = 0; i < np; i++) owner_put(o, path[i], owner, plist[i], pcnt[i]);
+    return owner;
+}
+
+void nk_mm_owner_tables(const nk_mm_owners *o, uint32_t owner, uint64_t *by_list)
+{
+    for (size_t i = 0; i < o->cap; i++) {
+        const nk_mm_frame_owner *s = &o->tab[i];
+        if (s->key && s->owner == owner && s->counted) by_list[s->list <= NK_MM_NLISTS ? s->list : NK_MM_NLISTS]++;
+    }
+}
+
+void nk_mm_owners_free(nk_mm_owners *o)
+{
+    free(o->procs);
+    free(o->tab);
+    memset(o, 0, sizeof *o);
 }

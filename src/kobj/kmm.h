@@ -118,10 +118,58 @@ typedef struct nk_mmvm {
      * the deallocated pages and big pages on builds that count both) */
     unsigned n_np, n_pp;
     uint64_t np_used[16], pp_used[17];
+    /* Session Commit when the build keeps no global for it: the sum of
+     * _MM_SESSION_SPACE.CommittedPages over the sessions the processes' _EPROCESS.Session
+     * pointers name (each session once). session_missing names what the types lack. */
+    bool session_summed;
+    unsigned nsessions, sessions_bad;   /* sessions summed; session pointers not readable */
+    uint64_t session_bad_addr;          /* the first unreadable one */
+    unsigned session_procs_bad;         /* processes whose _EPROCESS.Session is not readable */
+    const char *session_missing;        /* "_MM_SESSION_SPACE.CommittedPages" or NULL */
 } nk_mmvm;
 /* A counter by its key ("NonPagedPoolUsage"); NULL when unknown or not kept by the build. */
 const nk_mmcounter *nk_mm_counter(const nk_mmvm *vm, const char *key);
 nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *out);
+
+/* ---- pages by process ----------------------------------------------------------------------
+ * A private page's _MMPFN.u4.PteFrame names the page-table page holding its PTE; that page's
+ * own PteFrame names the next level up, to the top-level table, which is a process's
+ * Pcb.DirectoryTableBase >> 12 (x86 PAE: the page directories its PDPT names, as several
+ * PDPTs share a page). Kernel-half pages lead to the top-level table of the process that
+ * built that part of the kernel's tables (System): they are attributed to it, as WinDbg lists
+ * them under "process ( System )". Where two processes name the same top frame (PAE's shared
+ * kernel page directory), the first process on PsActiveProcessHead owns it.
+ * A frame -> owner cache (open addressing, grown by doubling, capped at NK_MM_OWNER_CAP
+ * frames) holds every page-table frame met, so once a table is known each page costs one
+ * lookup; no allocation per page. */
+#define NK_MM_OWNER_NONE UINT32_MAX
+#define NK_MM_OWNER_CAP (1u << 21)
+typedef struct nk_mm_frame_owner {
+    uint64_t key;     /* frame + 1; 0: an empty slot */
+    uint32_t owner;   /* index into procs, or NK_MM_OWNER_NONE */
+    uint8_t list;     /* the frame's own list (NK_MM_*, NK_MM_NLISTS: unknown) */
+    bool counted;     /* the frame is itself a page nk_mm_process_page counts */
+} nk_mm_frame_owner;
+typedef struct nk_mm_owners {
+    nk_kproc *procs;
+    size_t nprocs;
+    nk_mm_frame_owner *tab;
+    size_t cap, n;
+    bool full;          /* the cache reached its cap: some table pages count as private */
+    uint64_t broken;    /* chains cut by an unreadable PFN entry or longer than the levels */
+} nk_mm_owners;
+/* Pages a process owns in the scan's sense: neither Zeroed, Free nor Bad, not prototype-PTE
+ * pages (those belong to their control areas). */
+bool nk_mm_process_page(const nk_mmpfn *e);
+/* The processes and their top-level table frames; why gets a note on a cut process walk. */
+nk_status nk_mm_owners_init(ntkd_target *t, const nk_mm_pfndb *db, nk_mm_owners *o, nk_strbuf *why);
+/* The process (index into o->procs) whose tables the page's PteFrame chain leads to, or
+ * NK_MM_OWNER_NONE (a chain ending in a frame no process names, or broken). */
+uint32_t nk_mm_page_owner(ntkd_target *t, const nk_mm_pfndb *db, nk_mm_owners *o, const nk_mmpfn *e);
+/* The page-table frames the cache knows for `owner` that are themselves counted pages, by
+ * their list (by_list[NK_MM_NLISTS + 1], added to). */
+void nk_mm_owner_tables(const nk_mm_owners *o, uint32_t owner, uint64_t *by_list);
+void nk_mm_owners_free(nk_mm_owners *o);
 
 /* Installs the software-PTE layout that nt's _MMPTE_* types describe (when it is one of the
  * known ones and differs from the built-in choice), so that nk_pte_decode follows the kernel

@@ -213,10 +213,14 @@ static void track_entry(void *u, uint64_t addr, const uint8_t *e)
     p->p_bytes += pb;
 }
 
+/* Reads one tracker table given by a pair of globals; *table_out / *count_out get the table
+ * address and the entries read (after the cap); 0 when not read. */
 static void read_track_table(ntkd_target *t, track_ctx *c, const char *gtab, const char *gsize, bool optional,
-                             nk_strbuf *why)
+                             uint64_t *table_out, uint64_t *count_out, nk_strbuf *why)
 {
     uint64_t tva = 0, sva = 0, table = 0, count = 0;
+    if (table_out) *table_out = 0;
+    if (count_out) *count_out = 0;
     if (optional && (nk_k_global(t, gtab, &tva) != NTKD_OK || nk_k_global(t, gsize, &sva) != NTKD_OK)) return;
     if (global_val(t, gtab, &tva, &table, why) != NTKD_OK) return;
     if (global_val(t, gsize, &sva, &count, why) != NTKD_OK) return;
@@ -232,39 +236,253 @@ static void read_track_table(ntkd_target *t, track_ctx *c, const char *gtab, con
     }
     char what[64];
     snprintf(what, sizeof what, "nt!%s", gtab);
-    read_entries(t, table, count, c->esz, track_entry, c, what, why);
+    uint64_t got = read_entries(t, table, count, c->esz, track_entry, c, what, why);
+    if (table_out) *table_out = table;
+    if (count_out) *count_out = got ? count : 0;
+}
+
+static nk_status track_init(ntkd_target *t, track_ctx *c, nk_strbuf *why)
+{
+    memset(c, 0, sizeof *c);
+    const char *T = "_POOL_TRACKER_TABLE";
+    if (nk_k_sizeof(t, T, &c->esz) != NTKD_OK || nk_k_field(t, T, "Key", &c->key) != NTKD_OK ||
+        nk_k_field(t, T, "NonPagedAllocs", &c->npa) != NTKD_OK || nk_k_field(t, T, "NonPagedFrees", &c->npf) != NTKD_OK ||
+        nk_k_field(t, T, "NonPagedBytes", &c->npb) != NTKD_OK || nk_k_field(t, T, "PagedAllocs", &c->pa) != NTKD_OK ||
+        nk_k_field(t, T, "PagedFrees", &c->pf) != NTKD_OK || nk_k_field(t, T, "PagedBytes", &c->pb) != NTKD_OK) {
+        why_line(why, "%s", t->ctx->errmsg);
+        return NTKD_E_NOTFOUND;
+    }
+    if (c->esz == 0 || c->esz > 0x1000) return nk_k_why(t, why, NTKD_E_FORMAT, "%s has an implausible size", T);
+    return NTKD_OK;
+}
+
+/* Hands the collected tags out (or fails with `what` when none). */
+static nk_status track_finish(ntkd_target *t, track_ctx *c, nk_pool_tag **out, size_t *n, const char *what,
+                              nk_strbuf *why)
+{
+    if (c->skipped) why_line(why, "%llu tracker entries with unprintable tags skipped", (unsigned long long)c->skipped);
+    free(c->hash);
+    c->hash = NULL;
+    if (c->nomem) {
+        free(c->v);
+        return nk_fail(t->ctx, NTKD_E_NOMEM, "out of memory reading the %s", what);
+    }
+    if (!c->n) {
+        free(c->v);
+        if (why && !why->len) why_line(why, "no %s entries were read", what);
+        return nk_fail(t->ctx, NTKD_E_NOTFOUND, "no %s entries were read", what);
+    }
+    *out = c->v;
+    *n = c->n;
+    return NTKD_OK;
+}
+
+/* The per-processor tables: nt!ExPoolTagTables[cpu] (see kpool.h), each of PoolTrackTableSize
+ * entries; element 0 is PoolTrackTable itself and is not read twice. */
+static void read_cpu_tables(ntkd_target *t, track_ctx *c, uint64_t main_table, uint64_t main_count,
+                            nk_pool_track_info *info, nk_strbuf *why)
+{
+    uint64_t arr = 0;
+    if (nk_k_global(t, "ExPoolTagTables", &arr) != NTKD_OK) return; /* XP: one table */
+    info->has_cpu_tables = true;
+    if (!main_count) return; /* PoolTrackTableSize unknown: nothing sized to read */
+    unsigned ps = nk_k_ptrsize(t);
+    unsigned ncpu = nk_k_ncpu(t);
+    if (ncpu == 0) ncpu = 1;
+    if (ncpu > NK_K_MAX_CPUS) ncpu = NK_K_MAX_CPUS;
+    uint64_t seen[64];
+    unsigned nseen = 0;
+    for (unsigned cpu = 0; cpu < ncpu; cpu++) {
+        uint64_t tab = 0;
+        uint8_t b[8] = {0};
+        size_t got = 0;
+        nk_read_virt(t, arr + (uint64_t)cpu * ps, b, ps, &got);
+        char a[20];
+        if (got != ps) {
+            why_line(why, "nt!ExPoolTagTables[%u] at %s is not in the dump", cpu, nk_k_fmt(t, arr + (uint64_t)cpu * ps, a));
+            continue;
+        }
+        for (unsigned i = 0; i < ps; i++) tab |= (uint64_t)b[i] << (8 * i);
+        if (!tab) continue; /* a processor without a table of its own */
+        if (tab == main_table) {
+            info->cpu_tables++;
+            continue; /* processor 0's table is PoolTrackTable: read once */
+        }
+        bool dup = false;
+        for (unsigned i = 0; i < nseen; i++) dup |= seen[i] == tab;
+        if (dup) {
+            why_line(why, "nt!ExPoolTagTables[%u] (%s) repeats another processor's table: not counted twice", cpu,
+                     nk_k_fmt(t, tab, a));
+            continue;
+        }
+        if (nseen < 64) seen[nseen++] = tab;
+        char what[64];
+        snprintf(what, sizeof what, "nt!ExPoolTagTables[%u]", cpu);
+        uint64_t r = read_entries(t, tab, main_count, c->esz, track_entry, c, what, why);
+        if (r) {
+            info->tables++;
+            info->cpu_tables++;
+        } else {
+            info->cpu_unreadable++;
+        }
+    }
+}
+
+nk_status nk_pool_tags_ex(ntkd_target *t, nk_pool_tag **out, size_t *n, nk_pool_track_info *info, nk_strbuf *why)
+{
+    *out = NULL;
+    *n = 0;
+    nk_pool_track_info dummy;
+    if (!info) info = &dummy;
+    memset(info, 0, sizeof *info);
+    track_ctx c;
+    nk_status st = track_init(t, &c, why);
+    if (st != NTKD_OK) return st;
+    uint64_t main_table = 0, main_count = 0, et = 0, ec = 0;
+    read_track_table(t, &c, "PoolTrackTable", "PoolTrackTableSize", false, &main_table, &main_count, why);
+    if (main_count) info->tables++;
+    info->main_table = main_table;
+    info->main_count = main_count;
+    read_cpu_tables(t, &c, main_table, main_count, info, why);
+    read_track_table(t, &c, "PoolTrackTableExpansion", "PoolTrackTableExpansionSize", true, &et, &ec, why);
+    if (ec) info->expansion = true;
+    return track_finish(t, &c, out, n, "pool tracker table", why);
 }
 
 nk_status nk_pool_tags(ntkd_target *t, nk_pool_tag **out, size_t *n, nk_strbuf *why)
 {
+    return nk_pool_tags_ex(t, out, n, NULL, why);
+}
+
+/* ---- the session tracker table ----------------------------------------------------------- */
+
+/* The _MM_SESSION_SPACE of the current process (the crashing processor's current thread), else
+ * of the first process on the process list that has one. */
+static uint64_t find_session(ntkd_target *t, uint64_t *process, nk_strbuf *why)
+{
+    *process = 0;
+    uint64_t prcb = 0, th = 0, pr = 0, sess = 0;
+    unsigned cpu = t->d.bugcheck_cpu < nk_k_ncpu(t) ? t->d.bugcheck_cpu : 0;
+    if (nk_k_prcb(t, cpu, &prcb) == NTKD_OK && nk_k_read(t, prcb, "_KPRCB", "CurrentThread", &th) == NTKD_OK && th &&
+        nk_k_read(t, th, "_KTHREAD", "ApcState.Process", &pr) == NTKD_OK && pr &&
+        nk_k_read(t, pr, "_EPROCESS", "Session", &sess) == NTKD_OK && sess) {
+        *process = pr;
+        return sess;
+    }
+    nk_kproc *ps = NULL;
+    size_t np = 0;
+    nk_strbuf w2 = {0};
+    if (nk_k_processes(t, &ps, &np, &w2) == NTKD_OK) {
+        for (size_t i = 0; i < np && !sess; i++)
+            if (nk_k_read(t, ps[i].addr, "_EPROCESS", "Session", &sess) == NTKD_OK && sess) {
+                *process = ps[i].addr;
+                if (pr) {
+                    char a[20];
+                    nk_kproc cur;
+                    bool named = nk_k_process_read(t, pr, &cur) == NTKD_OK && cur.image[0];
+                    why_line(why, "the current process (%s %s) is in no session: the session of %s is shown",
+                             named ? cur.image : "EPROCESS", nk_k_fmt(t, pr, a), ps[i].image);
+                }
+            }
+    }
+    free(ps);
+    nk_sb_free(&w2);
+    return sess;
+}
+
+nk_status nk_pool_session_tags(ntkd_target *t, nk_pool_tag **out, size_t *n, nk_pool_session_info *info,
+                               nk_strbuf *why)
+{
     *out = NULL;
     *n = 0;
+    nk_pool_session_info dummy;
+    if (!info) info = &dummy;
+    memset(info, 0, sizeof *info);
+    info->session_id = UINT64_MAX;
+    const char *S = "_MM_SESSION_SPACE";
+    uint64_t gtab_va = 0, gsize_va = 0;
+    bool has_gtab = nk_k_global(t, "ExpSessionPoolTrackTable", &gtab_va) == NTKD_OK;
+    bool has_gsize = nk_k_global(t, "ExpSessionPoolTrackTableSize", &gsize_va) == NTKD_OK;
+    nk_kfield pooltags;
+    bool has_pooltags = nk_k_types(t) && nk_k_has(t, S, "PoolTags") && nk_k_field(t, S, "PoolTags", &pooltags) == NTKD_OK;
+    if (!has_gtab && !has_pooltags)
+        return nk_fail(t->ctx, NTKD_E_NOTFOUND,
+                       "this build keeps no per-tag session pool table (nt has no ExpSessionPoolTrackTable and "
+                        "_MM_SESSION_SPACE has no PoolTags)");
     track_ctx c;
-    memset(&c, 0, sizeof c);
-    const char *T = "_POOL_TRACKER_TABLE";
-    if (nk_k_sizeof(t, T, &c.esz) != NTKD_OK || nk_k_field(t, T, "Key", &c.key) != NTKD_OK ||
-        nk_k_field(t, T, "NonPagedAllocs", &c.npa) != NTKD_OK || nk_k_field(t, T, "NonPagedFrees", &c.npf) != NTKD_OK ||
-        nk_k_field(t, T, "NonPagedBytes", &c.npb) != NTKD_OK || nk_k_field(t, T, "PagedAllocs", &c.pa) != NTKD_OK ||
-        nk_k_field(t, T, "PagedFrees", &c.pf) != NTKD_OK || nk_k_field(t, T, "PagedBytes", &c.pb) != NTKD_OK) {
-        why_line(why, "%s", t->ctx->errmsg);
-        return NTKD_E_NOTFOUND;
+    nk_status st = track_init(t, &c, why);
+    if (st != NTKD_OK) return st;
+    char a[20];
+    uint64_t proc = 0;
+    uint64_t sess = find_session(t, &proc, why);
+    info->session = sess;
+    info->process = proc;
+    if (sess) {
+        uint64_t id = 0;
+        if (nk_k_read(t, sess, S, "SessionId", &id) == NTKD_OK) info->session_id = id;
     }
-    if (c.esz == 0 || c.esz > 0x1000) return nk_k_why(t, why, NTKD_E_FORMAT, "%s has an implausible size", T);
-    read_track_table(t, &c, "PoolTrackTable", "PoolTrackTableSize", false, why);
-    read_track_table(t, &c, "PoolTrackTableExpansion", "PoolTrackTableExpansionSize", true, why);
-    if (c.skipped) why_line(why, "%llu tracker entries with unprintable tags skipped", (unsigned long long)c.skipped);
-    free(c.hash);
-    if (c.nomem) {
-        free(c.v);
-        return nk_fail(t->ctx, NTKD_E_NOMEM, "out of memory reading the pool tracker table");
+    /* the table */
+    uint64_t table = 0, count = 0, cap = 0;
+    if (has_gtab && nk_read_ptr(t, gtab_va, &table) == NTKD_OK && table) {
+        snprintf(info->source, sizeof info->source, "nt!ExpSessionPoolTrackTable");
+        /* 17763, 19041: the global points at the session's inline PoolTags array */
+        if (sess && has_pooltags && pooltags.size != nk_k_ptrsize(t) && table == sess + pooltags.off)
+            cap = pooltags.size / c.esz;
+    } else if (has_pooltags && sess) {
+        unsigned ps = nk_k_ptrsize(t);
+        if (pooltags.size == ps) {
+            if (nk_k_read(t, sess, S, "PoolTags", &table) != NTKD_OK) {
+                why_line(why, "%s", t->ctx->errmsg);
+                return NTKD_E_NOTPRESENT;
+            }
+            snprintf(info->source, sizeof info->source, "_MM_SESSION_SPACE.PoolTags (%s)", nk_k_fmt(t, sess, a));
+        } else {
+            table = sess + pooltags.off;
+            cap = pooltags.size / c.esz;
+            snprintf(info->source, sizeof info->source, "_MM_SESSION_SPACE %s +0x%llx PoolTags", nk_k_fmt(t, sess, a),
+                     (unsigned long long)pooltags.off);
+        }
     }
-    if (!c.n && !c.v) {
-        if (why && !why->len) why_line(why, "no pool tracker entries were read");
-        return nk_fail(t->ctx, NTKD_E_NOTFOUND, "no pool tracker entries were read");
+    if (!table) {
+        if (!sess) return nk_fail(t->ctx, NTKD_E_NOTFOUND, "no process of the dump is in a session (_EPROCESS.Session)");
+        return nk_fail(t->ctx, NTKD_E_NOTFOUND, "the session tracker table is not set (null)");
     }
-    *out = c.v;
-    *n = c.n;
-    return NTKD_OK;
+    /* its size */
+    if (has_gsize) {
+        if (nk_read_ptr(t, gsize_va, &count) != NTKD_OK) {
+            why_line(why, "nt!ExpSessionPoolTrackTableSize at %s is not in the dump", nk_k_fmt(t, gsize_va, a));
+            count = cap;
+        }
+    } else {
+        count = cap;
+    }
+    if (cap && count > cap) {
+        why_line(why, "nt!ExpSessionPoolTrackTableSize (at %s) is 0x%llx: implausible, larger than the PoolTags "
+                      "array; reading its 0x%llx entries",
+                 nk_k_fmt(t, gsize_va, a), (unsigned long long)count, (unsigned long long)cap);
+        count = cap;
+    } else if (count > NK_POOL_MAX_TRACK) {
+        why_line(why, "nt!ExpSessionPoolTrackTableSize (at %s) is 0x%llx: implausible, reading at most 0x%x entries",
+                 nk_k_fmt(t, gsize_va, a), (unsigned long long)count, NK_POOL_MAX_TRACK);
+        count = NK_POOL_MAX_TRACK;
+    }
+    info->table = table;
+    info->count = count;
+    if (count && read_entries(t, table, count, c.esz, track_entry, &c, "the session tracker table", why)) info->tables++;
+    /* the session's expansion table */
+    uint64_t xt = 0, xn = 0;
+    if (sess && nk_k_has(t, S, "PoolTrackTableExpansion") &&
+        nk_k_read(t, sess, S, "PoolTrackTableExpansion", &xt) == NTKD_OK && xt &&
+        nk_k_read(t, sess, S, "PoolTrackTableExpansionSize", &xn) == NTKD_OK && xn) {
+        if (xn > NK_POOL_MAX_TRACK) {
+            why_line(why, "_MM_SESSION_SPACE.PoolTrackTableExpansionSize (session at %s) is 0x%llx: implausible, reading "
+                          "at most 0x%x entries",
+                     nk_k_fmt(t, sess, a), (unsigned long long)xn, NK_POOL_MAX_TRACK);
+            xn = NK_POOL_MAX_TRACK;
+        }
+        if (read_entries(t, xt, xn, c.esz, track_entry, &c, "the session expansion table", why)) info->tables++;
+    }
+    return track_finish(t, &c, out, n, "session pool tracker table", why);
 }
 
 /* ---- modules and owners ------------------------------------------------------------------ */

@@ -7,8 +7,8 @@
  * PoolBigPageTableSize). Classic pool blocks are measured in units of sizeof(_POOL_HEADER)
  * (16 bytes on x64, 8 on x86); the header's PoolType is 0 for a free block, else POOL_TYPE + 1
  * (odd: nonpaged, even: paged). Builds whose types have _SEGMENT_HEAP and no _POOL_DESCRIPTOR
- * (19H1 and later) allocate small blocks from the segment heap, which this layer does not
- * decode (nk_pool_segment_heap). Counts and sizes read from the dump are capped; unreadable
+ * (19H1 and later) allocate small blocks from the segment heap, decoded by kpool_seg.h
+ * (nk_pool_segment_heap tells which). Counts and sizes read from the dump are capped; unreadable
  * parts are reported in `why` (one line each) and the rest is kept.
  *
  * Layering: uses kobj (types, globals, lists), mem; used by src/cmd/cmd_pool.c. No state of its
@@ -52,6 +52,42 @@ bool nk_pool_tag_parse(const char *s, uint32_t *key);
 /* Every tag of the tracker tables (main and expansion), one entry per tag (counts summed),
  * in table order. */
 nk_status nk_pool_tags(ntkd_target *t, nk_pool_tag **out, size_t *n, nk_strbuf *why);
+
+/* The tracker tables besides PoolTrackTable (facts: tests/gen/scene/pooltrack.c's header):
+ * nt!ExPoolTagTables is an array of pointers indexed by PROCESSOR number (its extent equals
+ * KiProcessorBlock's on every x64 build: 256, 1280, 1280, 2048 entries on 7601, 17763, 19041,
+ * 22000), each to that processor's table of PoolTrackTableSize entries, slot-aligned with
+ * PoolTrackTable; element 0 is PoolTrackTable. A processor's counts may hold more frees than
+ * allocations; only the sums are meaningful. nk_pool_tags_ex sums PoolTrackTable, every
+ * processor's table (elements 0 .. number of processors - 1, each distinct table read once)
+ * and the expansion table. XP has one table (no ExPoolTagTables). */
+typedef struct nk_pool_track_info {
+    unsigned tables;         /* tracker tables summed (PoolTrackTable and the distinct processor tables) */
+    unsigned cpu_tables;     /* processors whose table was counted (PoolTrackTable included) */
+    unsigned cpu_unreadable; /* processor tables not in the dump */
+    bool has_cpu_tables;     /* nt has ExPoolTagTables */
+    bool expansion;          /* the expansion table was read */
+    uint64_t main_table, main_count;
+} nk_pool_track_info;
+nk_status nk_pool_tags_ex(ntkd_target *t, nk_pool_tag **out, size_t *n, nk_pool_track_info *info, nk_strbuf *why);
+
+/* The session pool's tags (!poolused 8): the table of the current process's session (else of
+ * the first process in a session): *nt!ExpSessionPoolTrackTable where nt has it (7601, 17763,
+ * 19041; on 17763/19041 it is the inline array _MM_SESSION_SPACE.PoolTags), else the table
+ * _MM_SESSION_SPACE.PoolTags points at (22000); ExpSessionPoolTrackTableSize entries (capped:
+ * the inline array's capacity, NK_POOL_MAX_TRACK), plus the session's expansion table
+ * (_MM_SESSION_SPACE.PoolTrackTableExpansion/Size). NTKD_E_NOTFOUND with a message on builds
+ * without a per-tag session table (XP). */
+typedef struct nk_pool_session_info {
+    uint64_t session;        /* _MM_SESSION_SPACE, 0 when none was found */
+    uint64_t session_id;     /* UINT64_MAX when unknown */
+    uint64_t process;        /* the process whose session it is */
+    uint64_t table, count;   /* the main session table and its entries (after caps) */
+    unsigned tables;         /* tables read (main, expansion) */
+    char source[96];         /* "nt!ExpSessionPoolTrackTable", "_MM_SESSION_SPACE.PoolTags (...)" */
+} nk_pool_session_info;
+nk_status nk_pool_session_tags(ntkd_target *t, nk_pool_tag **out, size_t *n, nk_pool_session_info *info,
+                               nk_strbuf *why);
 /* The loaded modules (PsLoadedModuleList). */
 nk_status nk_pool_modules(ntkd_target *t, nk_pool_mod **out, size_t *n, nk_strbuf *why);
 /* Searches every module's image (dump memory; for pages the dump lacks, the symbol store's

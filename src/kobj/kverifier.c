@@ -301,15 +301,229 @@ void nk_kv_free(nk_kv_state *s)
     memset(s, 0, sizeof *s);
 }
 
+/* ---- Vista and later: the per-driver tracker pages ---------------------------------------------
+ * _VF_TARGET_VERIFIED_DRIVER_DATA.PoolPageHeaders is an SLIST of tracker pages (4 KiB, page
+ * aligned, entry 0 the _VI_POOL_PAGE_HEADER: NextPage, VerifierEntry = the driver's data);
+ * PoolTrackers an SLIST of the free _VI_POOL_ENTRYs (NextFree). Every other entry 1..N-1 of a
+ * page is in use unless its first pointer is 0 (never used) or points into one of the driver's
+ * tracker pages (a free link the free list did not reach). How Windows uses the pages is not
+ * documented; this reading is the contract tests/gen/scene/verifier.c writes. */
+#define KV_TPAGE 0x1000u
+
+/* First entry and depth of the _SLIST_HEADER at h (x64 HeaderX64 / Header16, x86 Next.Next). */
+static nk_status slist_read(ntkd_target *t, uint64_t h, uint64_t *first, uint64_t *depth)
+{
+    const char *SH = "_SLIST_HEADER";
+    uint64_t v = 0, ty = 1;
+    *depth = 0;
+    if (nk_k_has(t, SH, "HeaderX64.NextEntry")) {
+        nk_status st = nk_k_read(t, h, SH, "HeaderX64.NextEntry", &v);
+        if (st != NTKD_OK) return st;
+        *first = v << 4;
+        *depth = nk_k_get(t, h, SH, "HeaderX64.Depth", 0);
+        return NTKD_OK;
+    }
+    if (nk_k_has(t, SH, "Header16.NextEntry")) {
+        if (nk_k_has(t, SH, "Header16.HeaderType")) {
+            nk_status st = nk_k_read(t, h, SH, "Header16.HeaderType", &ty);
+            if (st != NTKD_OK) return st;
+        }
+        if (!ty) {
+            char a[20];
+            return nk_fail(t->ctx, NTKD_E_UNSUPPORTED,
+                           "the SLIST header at %s is in the 8-byte format (Header8), which ntkd does not decode",
+                           nk_k_fmt(t, h, a));
+        }
+        nk_status st = nk_k_read(t, h, SH, "Header16.NextEntry", &v);
+        if (st != NTKD_OK) return st;
+        *first = v << 4;
+        *depth = nk_k_get(t, h, SH, "Header16.Depth", 0);
+        return NTKD_OK;
+    }
+    nk_status st = nk_k_read(t, h, SH, "Next.Next", &v);
+    if (st != NTKD_OK) return st;
+    *first = v;
+    *depth = nk_k_get(t, h, SH, "Depth", 0);
+    return NTKD_OK;
+}
+
+static bool in_pages(const uint64_t *pg, size_t np, uint64_t a)
+{
+    for (size_t i = 0; i < np; i++)
+        if (a >= pg[i] && a - pg[i] < KV_TPAGE) return true;
+    return false;
+}
+
+static nk_status vf_allocs(ntkd_target *t, const nk_kv_driver *d, nk_kv_alloc **out, size_t *n, nk_strbuf *why,
+                           nk_kv_track *tr)
+{
+    const char *V = "_VF_TARGET_VERIFIED_DRIVER_DATA", *E = "_VI_POOL_ENTRY";
+    uint64_t off_pph = 0, off_ptr = 0, esz = 0;
+    nk_kfield fva, fca, fnb, ftag, fnf, fnp, fve;
+    if (nk_k_offset(t, V, "PoolPageHeaders", &off_pph) != NTKD_OK || nk_k_offset(t, V, "PoolTrackers", &off_ptr) != NTKD_OK ||
+        nk_k_sizeof(t, E, &esz) != NTKD_OK || nk_k_field(t, E, "InUse.VirtualAddress", &fva) != NTKD_OK ||
+        nk_k_field(t, E, "InUse.CallingAddress", &fca) != NTKD_OK || nk_k_field(t, E, "InUse.NumberOfBytes", &fnb) != NTKD_OK ||
+        nk_k_field(t, E, "InUse.Tag", &ftag) != NTKD_OK || nk_k_field(t, E, "NextFree", &fnf) != NTKD_OK ||
+        nk_k_field(t, E, "PageHeader.NextPage", &fnp) != NTKD_OK ||
+        nk_k_field(t, E, "PageHeader.VerifierEntry", &fve) != NTKD_OK) {
+        char m[300];
+        snprintf(m, sizeof m, "%.290s", t->ctx->errmsg);
+        return nk_fail(t->ctx, NTKD_E_UNSUPPORTED, "this build's per-driver allocation trackers cannot be read: %s", m);
+    }
+    const unsigned ps = nk_k_ptrsize(t);
+    if (esz < 2u * ps || esz > KV_TPAGE / 4 || fva.off + ps > esz || fca.off + ps > esz || fnb.off + fnb.size > esz ||
+        ftag.off + ftag.size > esz || fnf.off + ps > esz || fnp.off + ps > esz || fve.off + ps > esz)
+        return nk_fail(t->ctx, NTKD_E_FORMAT, "_VI_POOL_ENTRY of 0x%llx bytes: its fields do not fit",
+                       (unsigned long long)esz);
+    if (!d->data)
+        return nk_fail(t->ctx, NTKD_E_NOTFOUND,
+                       "no _VF_TARGET_VERIFIED_DRIVER_DATA found for %s (nt!ViTargetDriversAvl names none)", d->name);
+    char a[20], a2[20];
+    uint64_t first = 0, depth = 0;
+    nk_status st = slist_read(t, d->data + off_pph, &first, &depth);
+    if (st != NTKD_OK) return st;
+    tr->pages_claimed = depth;
+    /* the pages */
+    uint64_t *pg = NULL;
+    size_t npg = 0, cap = 0;
+    nk_u64set seen = {0};
+    for (uint64_t p = first; p;) {
+        if (npg >= NK_KV_MAX_TRACKER_PAGES) {
+            if (why) nk_sb_printf(why, "%s: more than %u tracker pages: walk cut\n", d->name, NK_KV_MAX_TRACKER_PAGES);
+            tr->cut = true;
+            break;
+        }
+        if (p & (KV_TPAGE - 1)) {
+            if (why) nk_sb_printf(why, "%s: tracker page link %s is not page-aligned: walk cut\n", d->name, nk_k_fmt(t, p, a));
+            tr->cut = true;
+            break;
+        }
+        if (!nk_u64set_add(&seen, p)) {
+            if (why) nk_sb_printf(why, "%s: the tracker page list leads back to page %s (a cycle): walk cut\n", d->name,
+                                  nk_k_fmt(t, p, a));
+            tr->cut = true;
+            break;
+        }
+        uint64_t ve = 0, next = 0;
+        if (nk_read_ptr(t, p + fve.off, &ve) != NTKD_OK || nk_read_ptr(t, p + fnp.off, &next) != NTKD_OK) {
+            if (why) nk_sb_printf(why, "%s: tracker page %s is not in the dump: its allocations and the rest of the page list are unknown\n",
+                                  d->name, nk_k_fmt(t, p, a));
+            tr->missing++;
+            tr->cut = true;
+            break;
+        }
+        if (ve != d->data) {
+            if (why) nk_sb_printf(why, "%s: tracker page %s belongs to %s, not to this driver's data %s: skipped\n", d->name,
+                                  nk_k_fmt(t, p, a), nk_k_fmt(t, ve, a2), nk_k_fmt(t, d->data, a2));
+        } else if (nk_grow((void **)&pg, &cap, npg + 1, sizeof *pg)) {
+            pg[npg++] = p;
+        }
+        /* NextPage points at the next page's header (its entry 0) */
+        p = next ? next - fnp.off : 0;
+    }
+    nk_u64set_free(&seen);
+    tr->pages = npg;
+    if ((!tr->cut || depth > NK_KV_MAX_TRACKER_PAGES) && depth != npg && why)
+        nk_sb_printf(why, "%s: PoolPageHeaders claims 0x%llx tracker pages, %zu found\n", d->name, (unsigned long long)depth, npg);
+    /* the free list */
+    const size_t per = KV_TPAGE / esz;
+    nk_u64set freeset = {0};
+    uint64_t ffirst = 0, fdepth = 0;
+    if (slist_read(t, d->data + off_ptr, &ffirst, &fdepth) != NTKD_OK) {
+        if (why) nk_sb_printf(why, "%s: PoolTrackers: %s\n", d->name, t->ctx->errmsg);
+        ffirst = 0;
+    }
+    size_t nfree = 0;
+    bool fcut = false;
+    for (uint64_t e = ffirst; e;) {
+        if (nfree > npg * per + 1 || nfree >= NK_KV_MAX_ALLOCS) {
+            if (why) nk_sb_printf(why, "%s: the free-tracker list is longer than the tracker pages hold: walk cut\n", d->name);
+            fcut = true;
+            break;
+        }
+        if (!nk_u64set_add(&freeset, e)) {
+            if (why) nk_sb_printf(why, "%s: the free-tracker list leads back to entry %s (a cycle): walk cut\n", d->name,
+                                  nk_k_fmt(t, e, a));
+            fcut = true;
+            break;
+        }
+        nfree++;
+        uint64_t nx = 0;
+        if (nk_read_ptr(t, e + fnf.off, &nx) != NTKD_OK) {
+            if (why) nk_sb_printf(why, "%s: free tracker entry %s is not in the dump: the free list is cut there\n",
+                                  d->name, nk_k_fmt(t, e, a));
+            fcut = true;
+            break;
+        }
+        e = nx ? nx - fnf.off : 0;
+    }
+    tr->free = nfree;
+    tr->free_claimed = fdepth;
+    if (((!fcut && !tr->cut) || fdepth > (uint64_t)NK_KV_MAX_TRACKER_PAGES * per) && fdepth != nfree && why)
+        nk_sb_printf(why, "%s: PoolTrackers claims 0x%llx free entries, %zu found\n", d->name, (unsigned long long)fdepth, nfree);
+    /* the in-use entries */
+    nk_kv_alloc *v = NULL;
+    size_t nv = 0, vcap = 0;
+    uint8_t *buf = malloc(KV_TPAGE);
+    if (!buf) {
+        free(pg);
+        nk_u64set_free(&freeset);
+        return NTKD_E_NOMEM;
+    }
+    for (size_t k = 0; k < npg && nv < NK_KV_MAX_ALLOCS; k++) {
+        size_t got = 0;
+        if (nk_read_virt(t, pg[k], buf, KV_TPAGE, &got) != NTKD_OK || got != KV_TPAGE) {
+            if (why) nk_sb_printf(why, "%s: tracker page %s is only partly in the dump: skipped\n", d->name, nk_k_fmt(t, pg[k], a));
+            tr->missing++;
+            continue;
+        }
+        for (size_t i = 1; i < per; i++) {
+            uint64_t e = pg[k] + i * esz;
+            if (nk_u64set_has(&freeset, e)) continue;
+            const uint8_t *b = buf + i * esz;
+            uint64_t pva = 0, pca = 0, nb = 0, tag = 0;
+            memcpy(&pva, b + fva.off, ps);
+            memcpy(&pca, b + fca.off, ps);
+            memcpy(&nb, b + fnb.off, fnb.size < 8 ? fnb.size : 8);
+            memcpy(&tag, b + ftag.off, ftag.size < 8 ? ftag.size : 8);
+            if (!pva) continue;
+            if (in_pages(pg, npg, pva)) {
+                tr->unlisted_free++;
+                continue;
+            }
+            if (!nk_grow((void **)&v, &vcap, nv + 1, sizeof *v)) break;
+            v[nv++] = (nk_kv_alloc){pva, nb, tag, pca, e};
+        }
+    }
+    free(buf);
+    free(pg);
+    nk_u64set_free(&freeset);
+    if (tr->unlisted_free && why)
+        nk_sb_printf(why, "%s: %zu tracker entries are on no free list but hold a link into the tracker pages: taken as free\n",
+                     d->name, tr->unlisted_free);
+    *out = v;
+    *n = nv;
+    return NTKD_OK;
+}
+
 nk_status nk_kv_allocs(ntkd_target *t, const nk_kv_driver *d, nk_kv_alloc **out, size_t *n, nk_strbuf *why)
+{
+    nk_kv_track tr;
+    return nk_kv_allocs2(t, d, out, n, why, &tr);
+}
+
+nk_status nk_kv_allocs2(ntkd_target *t, const nk_kv_driver *d, nk_kv_alloc **out, size_t *n, nk_strbuf *why,
+                        nk_kv_track *tr)
 {
     *out = NULL;
     *n = 0;
+    memset(tr, 0, sizeof *tr);
     const char *T = "_MI_VERIFIER_DRIVER_ENTRY";
-    if (!nk_k_has(t, T, "PoolHash"))
-        return nk_fail(t->ctx, NTKD_E_UNSUPPORTED,
-                       "this build keeps the verified drivers' allocations in no table ntkd reads "
-                       "(_MI_VERIFIER_DRIVER_ENTRY.PoolHash is XP's); see the pool log (!verifier 80)");
+    if (!nk_k_has(t, T, "PoolHash")) {
+        tr->source = "PoolTrackers";
+        return vf_allocs(t, d, out, n, why, tr);
+    }
+    tr->source = "PoolHash";
     uint64_t hash = nk_k_get(t, d->entry, T, "PoolHash", 0);
     uint64_t size = nk_k_get(t, d->entry, T, "PoolHashSize", 0);
     uint64_t esz = 0, off_va = 0, off_ca = 0, off_nb = 0, off_tag = 0;
@@ -352,7 +566,7 @@ nk_status nk_kv_allocs(ntkd_target *t, const nk_kv_driver *d, nk_kv_alloc **out,
         const uint64_t ones = ps == 8 ? ~0ull : 0xffffffffull;
         if (pva < kmin || pva == ones || (pva & 7)) continue;
         if (!nk_grow((void **)&v, &cap, nv + 1, sizeof *v)) break;
-        v[nv++] = (nk_kv_alloc){pva, nb, tag, pca};
+        v[nv++] = (nk_kv_alloc){pva, nb, tag, pca, ea};
     }
     *out = v;
     *n = nv;

@@ -60,12 +60,26 @@ void nk_kv_free(nk_kv_state *s);
 /* The option names of a verifier level, one per set bit, into out (NULL-terminated). */
 size_t nk_kv_level_names(uint32_t level, const char **out, size_t max);
 
-/* XP: the outstanding allocations of a verified driver (its PoolHash). NTKD_E_UNSUPPORTED with
- * a message on builds that keep none. */
+/* The outstanding allocations of a verified driver. XP: its PoolHash table. Vista and later:
+ * the tracker pages of its _VF_TARGET_VERIFIED_DRIVER_DATA (PoolPageHeaders: an SLIST of 4 KiB
+ * pages of _VI_POOL_ENTRY, entry 0 the page header; PoolTrackers: an SLIST of the free entries;
+ * every other entry with a VirtualAddress is in use; see kverifier.c). A build whose types lack a
+ * needed field: NTKD_E_UNSUPPORTED with a message naming it. Problems with the pages (missing,
+ * cyclic, counts that disagree) are lines in `why`; what could be read is returned. */
+#define NK_KV_MAX_TRACKER_PAGES 4096u
 typedef struct nk_kv_alloc {
     uint64_t va, size, tag, caller;
+    uint64_t entry;        /* the PoolHash entry / _VI_POOL_ENTRY */
 } nk_kv_alloc;
+typedef struct nk_kv_track {
+    const char *source;    /* "PoolHash" (XP) or "PoolTrackers" (Vista and later) */
+    size_t pages, free, missing, unlisted_free;
+    uint64_t pages_claimed, free_claimed; /* the SLIST headers' Depth */
+    bool cut;              /* the page list could not be followed to its end */
+} nk_kv_track;
 nk_status nk_kv_allocs(ntkd_target *t, const nk_kv_driver *d, nk_kv_alloc **out, size_t *n, nk_strbuf *why);
+nk_status nk_kv_allocs2(ntkd_target *t, const nk_kv_driver *d, nk_kv_alloc **out, size_t *n, nk_strbuf *why,
+                        nk_kv_track *tr);
 
 /* ---- logs ---------------------------------------------------------------------------------- */
 typedef enum nk_kv_logkind { NK_KV_LOG_POOL, NK_KV_LOG_IRP, NK_KV_LOG_CRIT } nk_kv_logkind;

@@ -3,8 +3,11 @@
 # prototype, pagefile and outswapped-stack pages) on the "mm" scene of ntkd-genscene, on every
 # layout (win7, w1809, w19041, w22000 x64; xp x86 PAE; full and bitmap dumps), in text and --json,
 # against the generator's manifest (ca, capfn, pfn, pfncount, vmcounter, ptekind, outswapped
-# lines). Hostile variants (--hostile cycle: a looping subsection chain, a prototype-PTE page
-# naming a subsection the dump lacks) must give messages, never a crash or a hang.
+# lines), per-process pages of !memusage (procpages), !vm's Session Commit (mmsession) and its
+# commit-limit warning (scene mm-commit). Hostile variants (--hostile cycle: a looping subsection
+# chain, a prototype-PTE page naming a subsection the dump lacks, a session the dump lacks, a
+# PteFrame loop) must give messages, never a crash or a hang. A manifest copy with changed
+# facts must make the checks fail.
 # usage: bash mm.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
@@ -253,6 +256,46 @@ if len(J) == len(cmds):
         fail("!memusage: the corrupt PFN entry %x gave no message" % hostile["pfn"][0])
     if hostile["pfn"] and "unreadable subsections" not in T:
         fail("!memusage/!ca 0 text: no note on the corrupt PFN entry")
+    # ---- !memusage by process: private and page-table pages through the PteFrame chains
+    procp = {H(l[0]): (l[1], H(l[2]), H(l[3])) for l in mf["procpages"]}
+    if not procp:
+        fail("manifest lacks procpages lines")
+    jproc = {H(p["eprocess"]): p for p in mu.get("processes", [])}
+    for ep, (name, npriv, ntab) in procp.items():
+        p = jproc.get(ep)
+        if p is None:
+            fail("!memusage: no process line for %x (%s)" % (ep, name))
+            continue
+        got = (p.get("name"), p.get("private_pages"), p.get("valid"), p.get("pagetable_pages"))
+        if got != (name, npriv, npriv, ntab):
+            fail("!memusage process %x: name/private/valid/pagetables %s, manifest %s %d %d %d" % (ep, got, name, npriv, npriv, ntab))
+        if not re.search(r"^-{8}\s+%d\s+0\s+0\s+-{5}\s+-{5}\s+%d  process \( %s \) %0*x$" % (4 * npriv, 4 * ntab, re.escape(name), W, ep), T, re.M):
+            fail("!memusage text lacks 'process ( %s ) %x' with %d Kb valid, %d Kb page tables" % (name, ep, 4 * npriv, 4 * ntab))
+    for ep, p in jproc.items():
+        if ep not in procp and p.get("private_pages"):
+            fail("!memusage gives %s private pages to %x (%s), which owns none" % (p.get("private_pages"), ep, p.get("name")))
+    pa = mu.get("process_attribution", {})
+    if hostile["ptecycle"]:
+        if not pa.get("broken_chains") or "page-table chains end in an unreadable PFN entry or loop" not in T:
+            fail("!memusage: the PteFrame loop at %x gave no note (%s)" % (hostile["ptecycle"][0], pa))
+    elif pa.get("broken_chains") or not pa.get("available"):
+        fail("!memusage: process attribution problems on a clean scene: %s" % pa)
+    # ---- !vm Session Commit: the sum over the sessions (every layout has the field)
+    sess = [(H(l[0]), int(l[1]), H(l[2])) for l in mf["mmsession"]]
+    if tag.split("-")[0] in ("win7", "w1809", "w19041", "w22000", "xp"):
+        if "SessionCommit" not in vmc or not sess:
+            fail("manifest lacks the sessions / vmcounter SessionCommit")
+        elif sum(c for _, _, c in sess) != vmc["SessionCommit"]:
+            fail("manifest: the sessions' CommittedPages do not add up to SessionCommit")
+    sc = vm.get("session_commit", {})
+    if sess and sc.get("sessions") != len(sess):
+        fail("!vm summed %s sessions, manifest %d" % (sc.get("sessions"), len(sess)))
+    if hostile["session"]:
+        if sc.get("unreadable_sessions") != 1 or not re.search(r"Session Commit: 1 session not readable, the first at %0*x" % (W, hostile["session"][0]), vmT):
+            fail("!vm: no note on the unreadable session %x (%s)" % (hostile["session"][0], sc))
+    # ---- the commit-limit warning: the mm-commit scene must trigger it
+    if mode == "mm-commit" and not ("CommitNearLimit" in vm.get("warnings", []) and "near the commit limit" in vmT):
+        fail("mm-commit: !vm does not warn of the commit limit (manifest %s of %s)" % (vmc.get("CommittedPages"), vmc.get("CommitLimit")))
     # ---- !pte
     first_proto = {}
     for a, p in capfn:
@@ -305,12 +348,12 @@ check() { # layout kind [genscene options]
     local layout=$1 kind=$2
     shift 2
     local f
-    f=$(scene_dump "$layout" mm "$kind" "$@") || {
-        fail "scene $layout mm $kind $*"
+    f=$(scene_dump "$layout" "${SCENE:-mm}" "$kind" "$@") || {
+        fail "scene $layout ${SCENE:-mm} $kind $*"
         return
     }
     checked=$((checked + 1))
-    python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$layout-$kind$*" "" || fail "$layout $kind $*"
+    python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$layout-$kind$*" "${SCENE:-mm}" || fail "$layout $kind $* ${SCENE:-mm}"
 }
 
 check win7 bitmap
@@ -322,6 +365,41 @@ check w22000 full
 check xp pae
 check w19041 full --hostile cycle
 check xp pae --hostile cycle
+SCENE=mm-commit check w19041 full
+SCENE=mm-commit check xp pae
+SCENE=mm-commit check win7 bitmap
+
+# the checks fail when a manifest fact changes: a copy of a scene's manifest with a process's
+# private and page-table counts, the Session Commit sum and the committed pages altered (the
+# last to a value above 90% of the commit limit: the warning it then expects is absent)
+f=$(scene_dump w19041 mm full) && {
+    ln -sf "$f" "$W/mut.dmp"
+    python3 - "$f.manifest" "$W/mut.dmp.manifest" <<'EOF'
+import sys
+out = []
+lim = None
+for l in open(sys.argv[1]):
+    p = l.split()
+    if p and p[0] == "vmcounter" and p[1] == "CommitLimit":
+        lim = int(p[2], 16)
+for l in open(sys.argv[1]):
+    p = l.split()
+    if p and p[0] == "procpages" and p[2] == "csrss.exe":
+        l = "procpages %s %s %#x %#x\n" % (p[1], p[2], int(p[3], 16) + 1, int(p[4], 16) + 1)
+    elif p and p[0] == "vmcounter" and p[1] == "SessionCommit":
+        l = "vmcounter SessionCommit %#x\n" % (int(p[2], 16) + 1)
+    elif p and p[0] == "vmcounter" and p[1] == "CommittedPages":
+        l = "vmcounter CommittedPages %#x\n" % (lim - 1)
+    out.append(l)
+open(sys.argv[2], "w").writelines(out)
+EOF
+    mut=$(python3 "$W/check.py" "$NTKD" "$W/mut.dmp" "$SYMP" "w19041-mutated" mm 2>&1)
+    for want in "process [0-9a-f]*: name/private/valid/pagetables" "process ( csrss.exe )" "!vm SessionCommit" \
+        "sessions' CommittedPages do not add up" "commit-limit warning text False"; do
+        echo "$mut" | grep -qF "$want" || echo "$mut" | grep -q "$want" ||
+            fail "a changed manifest fact went unnoticed: no '$want' in: $(echo "$mut" | head -5)"
+    done
+}
 
 # outside a kernel dump / bad arguments: messages, not crashes
 f=$(scene_dump w19041 mm full)

@@ -115,14 +115,14 @@ out = lambda a, f: max(a - f, 0)
 bigs = mf["bigpool"]
 blocks = mf["poolblock"]
 pages = mf["poolpage"]
-classic = bool(pages)
+classic = bool(pages) and not mf["segheap"]  # segment-heap builds (19H1+): poolseg.sh checks the details
 bad = {H(l[0]): H(l[1]) for l in mf["poolbad"]}
 G_used = ["!poolused 2", "!poolused 4", "!poolused /t 3 2", "!poolused 2 Nf*"]
 G_big = ["!pool %s+0x18" % b[0] for b in bigs]
 G_blocks = ["!pool %x" % (H(bl[0]) + H(bl[1]) // 2) for bl in blocks]
 G_bad = ["!pool %x" % (bh + 8) for _, bh in bad.items()]
-G_seg = [] if classic or not bigs else ["!pool %x" % (H(bigs[0][0]) + H(bigs[0][1]) + 0x10000)]
-ftags = sorted(set([b[2] for b in bigs] + [b[2] for b in blocks]))
+G_seg = []
+ftags = sorted(set([b[2] for b in bigs] + [b[2] for b in blocks]) - {"-"})  # "-": a free chunk (no tag)
 G_find = ["!poolfind %s" % t_ for t_ in ftags]
 ALL = G_used + G_big + G_blocks + G_bad + G_seg + G_find
 _ps = text_sections(run(ALL, False))
@@ -257,10 +257,18 @@ if classic:
         if bl[4] == "1" and (not j.get("corrupt") or int(j.get("bad_header", "0x0"), 16) != bad.get(page)):
             fail("--json !pool in corrupt-page block %s: corrupt=%s bad_header=%s" % (bl[0], j.get("corrupt"), j.get("bad_header")))
 else:
-    # segment-heap builds: !pool on a non-big address says precisely what it cannot read
-    txt = "\n".join(sum(T(G_seg), []))
-    if "segment heap" not in txt or "_HEAP_VS_SUBSEGMENT" not in txt:
-        fail("segment-heap build: !pool outside the big-pool table does not say what it cannot read:\n%s" % txt[:1500])
+    # segment-heap builds (19H1+): the block holding the address is decoded from its VS / LFH
+    # subsegment (free chunks carry no pool header, so no tag); pages, corruption: poolseg.sh
+    if not blocks:
+        fail("segment-heap build: no poolblock lines")
+    for bl, sec, j in zip(blocks, T(G_blocks), J(G_blocks)):
+        a, fr = H(bl[0]), bl[3] == "1"
+        want = "*%s size: %4x previous size:    0  %s *%s" % (fmt(a), H(bl[1]), "(Free)     " if fr else "(Allocated)", "" if fr else bl[2])
+        if not [l for l in sec if l.rstrip() == want.rstrip()]:
+            fail("segment heap: !pool in block %s: no line '%s' in\n%s" % (bl[0], want, "\n".join(sec)))
+        hitb = [x for x in j.get("blocks", []) if x.get("holds_address")]
+        if len(hitb) != 1 or int(hitb[0]["address"], 16) != a or hitb[0]["size"] != H(bl[1]) or hitb[0]["free"] != fr:
+            fail("segment heap: --json !pool in block %s: %s" % (bl[0], hitb))
 
 # ---------------------------------------------------------------- !poolfind
 fjs = J(G_find)

@@ -3,9 +3,13 @@
 # IRP and critical-region logs), !gflag, and the 0x20 / 0xC4-0xC5 verifier diagnosis of
 # !analyze -v (and 0x1 APC_INDEX_MISMATCH), on the generator's verifier/apc/iover/apcmismatch scenes of every layout (win7 w1809 w19041
 # w22000 xp), text and --json, against the manifest's verifier lines (verifier_level vstat
-# verified valloc gflag vlog* apc_thread culprit) and seed shapes (003, 004, 001). Hostile
+# verified valloc vtrack vtrackpage gflag vlog* apc_thread culprit) and seed shapes (003, 004,
+# 001). `!verifier 3 DRIVER` lists each verified driver's outstanding allocations from its own
+# table (XP: PoolHash; Vista+: the tracker pages of _VF_TARGET_VERIFIED_DRIVER_DATA, the contract
+# at the top of tests/gen/scene/verifier.c), checked against every valloc line. Hostile
 # variants (a cyclic verified-driver list and AVL tree, a log index past the end, log pages
-# missing) must give messages, never a crash or a hang.
+# missing, a looping tracker-page list with an absurd count, a tracker page missing) must give
+# messages, never a crash or a hang.
 # usage: bash verifier.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
@@ -77,8 +81,8 @@ for _l in mf["vlog"]:
     if _l[0] == "pool":
         _cmds.append("!verifier 80 %x" % hexv(_l[2]))
         break
-if scene == "verifier":
-    _cmds.append("!verifier 3 %s" % mf["verified"][0][0])
+for _v in mf["verified"]:
+    _cmds.append("!verifier 3 %s" % _v[0])
 if scene in ("apc", "iover", "apcmismatch"):
     _cmds.append("!analyze -v")
 run_many(_cmds, True)
@@ -220,32 +224,45 @@ if logs["pool"]:
         if len(ents) != len(want) or any(hexv(e["address"]) != hexv(addr) for e in ents):
             fail("!verifier 80 %s: %d entries, manifest %d" % (addr, len(ents), len(want)))
 
-# per-driver pool (seed 003: !verifier 3 DRIVER)
-if scene == "verifier":
-    f0 = mf["verified"][0][0]
+# per-driver outstanding allocations (seed 003: !verifier 3 DRIVER): XP's PoolHash, the tracker
+# pages of later builds (manifest valloc / vtrack / vtrackpage), every driver of every scene
+is64 = not mf["arch"] or mf["arch"][0][0] == "x64"
+hx = "%016x" if is64 else "%08x"
+tracks = {v[0].lower(): v for v in mf["vtrack"]}
+for f0 in [v[0] for v in mf["verified"]]:
+    want = sorted((hexv(v[1]), hexv(v[2]), hexv(v[3]), hexv(v[4])) for v in mf["valloc"] if v[0].lower() == f0.lower())
     j = run("!verifier 3 %s" % f0, True)
     if j:
         ds = j.get("drivers", [])
         if len(ds) != 1 or ds[0]["name"].lower() != f0.lower():
             fail("!verifier 3 %s: drivers %s" % (f0, [d["name"] for d in ds]))
         else:
-            got = sorted(hexv(a["address"]) for a in ds[0].get("allocations", []))
-            if mf["valloc"]:
-                want = sorted(hexv(v[1]) for v in mf["valloc"] if v[0].lower() == f0.lower())
-            else:
-                # the pool log's allocations by the driver never freed in it
-                freed, want = set(), []
-                for m in sorted(logs["pool"], key=lambda m: -hexv(m[0])):
-                    a = hexv(m[1])
-                    if m[4] == "free":
-                        freed.add(a)
-                    elif a not in freed:
-                        freed.add(a)
-                        if m[5].lower() == f0.lower():
-                            want.append(a)
-                want.sort()
+            d = ds[0]
+            if "allocations_error" in d:
+                fail("!verifier 3 %s: %s" % (f0, d["allocations_error"]))
+            got = sorted((hexv(a["address"]), hexv(a["size"]), int.from_bytes(a["tag"].encode(), "little"),
+                          hexv(a["caller"])) for a in d.get("allocations", []))
             if got != want:
-                fail("!verifier 3 %s: allocations %s, expected %s" % (f0, [hex(x) for x in got], [hex(x) for x in want]))
+                fail("!verifier 3 %s: allocations %s, manifest %s" % (f0, [tuple(map(hex, g)) for g in got],
+                                                                      [tuple(map(hex, w)) for w in want]))
+            src = "PoolTrackers" if tracks else "PoolHash"
+            if d.get("allocations_source") != src:
+                fail("!verifier 3 %s: source %s, expected %s" % (f0, d.get("allocations_source"), src))
+            tr = tracks.get(f0.lower())
+            if tr:
+                jt = d.get("trackers", {})
+                if hexv(jt.get("pages", "0x0")) != int(tr[1]) or hexv(jt.get("free", "0x0")) != int(tr[3]) or \
+                   not jt.get("complete"):
+                    fail("!verifier 3 %s: trackers %s, manifest pages %s free %s" % (f0, jt, tr[1], tr[3]))
+    t = run("!verifier 3 %s" % f0, False)
+    if want and "PoolAddress  SizeInBytes    Tag       CallersAddress" not in t:
+        fail("!verifier 3 %s text: no seed-003 allocation header" % f0)
+    for va, size, tg, caller in want:
+        row = "%s     0x%08x     %s      %s" % (hx % va, size, tg.to_bytes(4, "little").decode("latin-1"), hx % caller)
+        if row not in t:
+            fail("!verifier 3 %s text: no row %r" % (f0, row))
+    if tracks and len(tracks) != len(mf["verified"]):
+        fail("manifest: vtrack lines for %d of %d drivers" % (len(tracks), len(mf["verified"])))
 
 # ---- bug check 0x1 (apcmismatch): the parameters Microsoft documents, against the manifest
 if scene == "apcmismatch":
@@ -391,6 +408,52 @@ for layout in w19041 xp; do
         grep -q "this build keeps no critical-region log" "$out" ||
             fail "$layout hostile: XP's missing log is not reported"
     fi
+done
+
+# hostile tracker pages (Vista+ contract, verifier.c): a page list that loops back with an
+# absurd Depth, and a tracker page left out of the dump; the allocations of the pages that are
+# there are still listed
+for h in cycle missing; do
+    f=$(scene_dump w19041 verifier full --hostile $h) || { fail "w19041 verifier --hostile $h: generator failed"; continue; }
+    checked=$((checked + 1))
+    d0=$(mf_get "$f" verified | awk 'NR == 1 {print $2}')
+    page=$(mf_get "$f" hostile | awk -v w="vtrack_$h" '$2 == w {print $3}')
+    [ -n "$page" ] || { fail "hostile $h: no vtrack_$h line in the manifest"; continue; }
+    out=$W/trk-$h.txt
+    timeout 60 "$NTKD" -z "$f" -y "$SYMP" -c "!verifier 3 $d0" >"$out" 2>&1
+    rc=$?
+    if [ $rc -ge 124 ] || grep -q "AddressSanitizer\|runtime error" "$out"; then
+        fail "hostile $h: exit $rc"
+        continue
+    fi
+    timeout 60 "$NTKD" -z "$f" -y "$SYMP" --json -c "!verifier 3 $d0" >"$out.json" 2>/dev/null
+    tick() { printf '%08x`%08x' $(($1 >> 32 & 0xffffffff)) $(($1 & 0xffffffff)); } # nk_fmt_addr64
+    short=$(tick $((page)))
+    first=$(mf_get "$f" vtrackpage | awk -v d="$d0" '$2 == d {print $3; exit}')
+    if [ $h = cycle ]; then
+        grep -q "$d0: the tracker page list leads back to page $(tick $((first)))" "$out" ||
+            fail "hostile cycle: the looping page list is not reported: $(grep -i track "$out")"
+        grep -q "$d0: PoolPageHeaders claims 0xffff tracker pages, 2 found" "$out" ||
+            fail "hostile cycle: the absurd page count is not reported"
+        want=$(mf_get "$f" valloc | awk -v d="$d0" '$2 == d {print $3}' | sort)
+    else
+        grep -q "$d0: tracker page $short is not in the dump" "$out" ||
+            fail "hostile missing: the missing page $short is not reported: $(grep -i track "$out")"
+        grep -q "free tracker entry .* is not in the dump: the free list is cut there" "$out" ||
+            fail "hostile missing: the cut free list is not reported"
+        # the allocations whose entry lies on the pages that are there
+        want=$(mf_get "$f" valloc | python3 -c 'import sys
+d, p = sys.argv[1], int(sys.argv[2], 16)
+for l in sys.stdin:
+    v = l.split()
+    if v[1] == d and len(v) > 6 and not p <= int(v[6], 16) < p + 4096: print(v[2])' "$d0" "$page")
+    fi
+    got=$(jq -r '.drivers[0].allocations[]?.address' "$out.json" | sort)
+    norm() { while read -r x; do [ -n "$x" ] && printf '0x%x\n' $((x)); done | sort; }
+    [ "$(norm <<<"$got")" = "$(norm <<<"$want")" ] ||
+        fail "hostile $h: allocations $(echo $got), expected $(echo $want)"
+    [ "$(jq -r '.drivers[0].trackers.complete' "$out.json")" = false ] ||
+        fail "hostile $h: trackers.complete is not false"
 done
 
 echo "verifier.sh: $checked checks, $fails failures"

@@ -17,6 +17,11 @@
  *   stack is outswapped (KernelStackResident 0, its stack PTEs in transition with protection
  *   0x1f, the frames on the Modified list).
  *
+ * - Processes: private pages of System (kernel pages), csrss and winlogon.exe (added here),
+ *   whose PFN entries' PteFrame chains lead to their process's top-level table (written at
+ *   exit, see "process pages at exit"); two sessions (_MM_SESSION_SPACE with CommittedPages)
+ *   named by csrss and winlogon.exe. Scene mm-commit: committed pages near the commit limit.
+ *
  * Page tables are built when the dump is written (world.c), so the invalid PTEs are written
  * into the finished dump file: an exit handler walks the dump's own page tables (from its
  * header's DirectoryTableBase and run list or bitmap) to each PTE and rewrites it. It runs only
@@ -141,9 +146,171 @@ static void patch_fail(const char *why, uint64_t va)
     _exit(1);
 }
 
+/* ------------------------------------------------------------------ process pages at exit
+ * Private pages of processes (and of System, in the kernel half) get PFN entries whose
+ * u4.PteFrame chain leads to their process's top-level table. The page tables are built when
+ * the dump is written, so the chain is written then: the exit handler walks the dump's tables
+ * from each process's DirectoryTableBase to the page, and writes the PteFrame of the page and
+ * the whole entry of every table on the way (Active, share 1, PteAddress where the self-map
+ * shows that table, PteFrame the next level up; x64's top-level table names itself, a PAE page
+ * directory names the page holding its PDPT). Manifest: procpages lines, appended then. */
+#define MM_MAX_CHAIN 32
+#define MM_MAX_OWNER 8
+
+typedef struct pfnfield {
+    uint64_t off, size;
+    unsigned bp, bl;
+} pfnfield;
+
+static struct {
+    uint64_t dtb, va, pfn;
+    uint64_t lvl[5]; /* PteAddress of the page, of its PT, PD, PDPT, PML4 (PAE: page, PT, PD) */
+    int owner;
+} g_chain[MM_MAX_CHAIN];
+static size_t g_nchain;
+static struct {
+    uint64_t eprocess;
+    char name[16];
+} g_owner[MM_MAX_OWNER];
+static int g_nowner;
+static struct {
+    uint64_t pfndb, esz;
+    int64_t active;
+    pfnfield pte, share, ref, loc, frame;
+} g_pfn;
+
+static void pfnfield_get(const lay *L, const char *name, pfnfield *f)
+{
+    if (!lay_field(L, "_MMPFN", name, &f->off, &f->size, &f->bp, &f->bl) || f->size > 8)
+        sc_die("mm: the table has no usable _MMPFN.%s", name);
+}
+
+static void put_bits(uint8_t *b, size_t n, const pfnfield *f, uint64_t v)
+{
+    unsigned pos = (unsigned)f->off * 8 + (f->bl ? f->bp : 0), len = f->bl ? f->bl : (unsigned)f->size * 8;
+    for (unsigned i = 0; i < len; i++) {
+        unsigned bit = pos + i;
+        if (bit / 8 >= n)
+            return;
+        if ((v >> i) & 1)
+            b[bit / 8] |= (uint8_t)(1u << (bit % 8));
+        else
+            b[bit / 8] &= (uint8_t)~(1u << (bit % 8));
+    }
+}
+
+/* The physical address of kernel va through the dump's tables. */
+static bool kva_pa(const dmp *d, uint64_t va, uint64_t *pa)
+{
+    uint64_t ptepa, e;
+    if (!pte_pa(d, va, &ptepa) || !rd64(d, ptepa, &e) || !(e & 1))
+        return false;
+    *pa = (e & 0x000ffffffffff000ULL) + (va & 0xfff);
+    return true;
+}
+
+static bool phys_io(const dmp *d, uint64_t pa, uint8_t *b, size_t n, bool wr)
+{
+    uint64_t off;
+    if (!off_of(d, pa >> 12, &off) || fseek(d->f, (long)(off + (pa & 0xfff)), SEEK_SET))
+        return false;
+    return wr ? fwrite(b, 1, n, d->f) == n : fread(b, 1, n, d->f) == n;
+}
+
+/* Reads or writes the PFN entry of frame pfn (it may straddle two pages of the database). */
+static bool entry_io(const dmp *d, uint64_t pfn, uint8_t *b, bool wr)
+{
+    uint64_t va = g_pfn.pfndb + pfn * g_pfn.esz;
+    size_t done = 0;
+    while (done < g_pfn.esz) {
+        uint64_t pa, v = va + done;
+        size_t n = (size_t)(SC_PAGE - (v & 0xfff));
+        if (n > g_pfn.esz - done)
+            n = (size_t)(g_pfn.esz - done);
+        if (!kva_pa(d, v, &pa) || !phys_io(d, pa, b + done, n, wr))
+            return false;
+        done += n;
+    }
+    return true;
+}
+
+static void set_entry(const dmp *d, uint64_t pfn, bool whole, uint64_t pte_addr, uint64_t frame)
+{
+    uint8_t b[256];
+    if (g_pfn.esz > sizeof b || !entry_io(d, pfn, b, false))
+        patch_fail("cannot read a PFN entry", pfn);
+    if (whole) {
+        memset(b, 0, (size_t)g_pfn.esz);
+        put_bits(b, (size_t)g_pfn.esz, &g_pfn.pte, pte_addr);
+        put_bits(b, (size_t)g_pfn.esz, &g_pfn.share, 1);
+        put_bits(b, (size_t)g_pfn.esz, &g_pfn.ref, 1);
+        put_bits(b, (size_t)g_pfn.esz, &g_pfn.loc, (uint64_t)g_pfn.active);
+    }
+    put_bits(b, (size_t)g_pfn.esz, &g_pfn.frame, frame);
+    if (!entry_io(d, pfn, b, true) || fflush(d->f))
+        patch_fail("cannot write a PFN entry", pfn);
+}
+
+static void chains_at_exit(const dmp *d, const char *mfp)
+{
+    if (!g_nchain)
+        return;
+    const uint64_t am = 0x000ffffffffff000ULL;
+    uint64_t tables[MM_MAX_OWNER][64];
+    unsigned ntab[MM_MAX_OWNER] = {0}, npriv[MM_MAX_OWNER] = {0};
+    for (size_t i = 0; i < g_nchain; i++) {
+        uint64_t va = g_chain[i].va, fr[5], e;
+        unsigned nl = 0; /* fr[0] top ... fr[nl-1] the page table; then the page */
+        if (d->x64) {
+            uint64_t t = g_chain[i].dtb & am;
+            fr[nl++] = t >> 12;
+            for (int shift = 39; shift > 12; shift -= 9) {
+                if (!rd64(d, t + 8 * ((va >> shift) & 511), &e) || !(e & 1))
+                    patch_fail("no table maps a process page", va);
+                t = e & am;
+                fr[nl++] = t >> 12;
+            }
+            if (!rd64(d, t + 8 * ((va >> 12) & 511), &e) || !(e & 1))
+                patch_fail("a process page is not mapped", va);
+        } else {
+            if (!rd64(d, (g_chain[i].dtb & ~0x1fULL) + 8 * ((va >> 30) & 3), &e) || !(e & 1))
+                patch_fail("no page directory maps a process page", va);
+            fr[nl++] = (e & am) >> 12;
+            if (!rd64(d, (e & am) + 8 * ((va >> 21) & 511), &e) || !(e & 1))
+                patch_fail("no page table maps a process page", va);
+            fr[nl++] = (e & am) >> 12;
+            if (!rd64(d, (e & am) + 8 * ((va >> 12) & 511), &e) || !(e & 1))
+                patch_fail("a process page is not mapped", va);
+        }
+        if (((e & am) >> 12) != g_chain[i].pfn)
+            patch_fail("a process page maps another frame", va);
+        int o = g_chain[i].owner;
+        set_entry(d, g_chain[i].pfn, false, 0, fr[nl - 1]);
+        npriv[o]++;
+        for (unsigned l = 0; l < nl; l++) {
+            /* the table at level l (0: top): PteAddress lvl[nl - l], PteFrame the level above */
+            uint64_t up = l ? fr[l - 1] : d->x64 ? fr[0] : (g_chain[i].dtb >> 12);
+            set_entry(d, fr[l], true, g_chain[i].lvl[nl - l], up);
+            bool seen = false;
+            for (unsigned k = 0; k < ntab[o] && !seen; k++)
+                seen = tables[o][k] == fr[l];
+            if (!seen && ntab[o] < 64)
+                tables[o][ntab[o]++] = fr[l];
+        }
+    }
+    FILE *m = fopen(mfp, "a");
+    if (!m)
+        patch_fail("cannot append to the manifest", 0);
+    for (int o = 0; o < g_nowner; o++)
+        fprintf(m, "procpages 0x%llx %s 0x%x 0x%x\n", (unsigned long long)g_owner[o].eprocess, g_owner[o].name,
+                npriv[o], ntab[o]);
+    if (fclose(m))
+        patch_fail("cannot append to the manifest", 0);
+}
+
 static void patch_at_exit(void)
 {
-    if (!g_npatch || !g_out[0])
+    if ((!g_npatch && !g_nchain) || !g_out[0])
         return;
     char mfp[4200];
     snprintf(mfp, sizeof mfp, "%s.manifest", g_out);
@@ -209,6 +376,7 @@ static void patch_at_exit(void)
                 r += (uint64_t)__builtin_popcount(d.bits[wi * 8 + (size_t)bi]);
         }
     }
+    chains_at_exit(&d, mfp);
     for (size_t i = 0; i < g_npatch; i++) {
         uint64_t pa, back = 0;
         if (!pte_pa(&d, g_patch[i].va, &pa))
@@ -305,11 +473,19 @@ static uint64_t file_object(mm *m, const char *name, uint64_t ca, bool image)
 
 /* An allocation tagged `tag`: on the builds with the classic pool (before 18362), alone in a
  * pool page (its _POOL_HEADER, then a free block to the end of the page), as !ca 0's pool-tag
- * search finds control areas (seed 001); on segment-heap builds a plain allocation. */
+ * search finds control areas (seed 001); on segment-heap builds (19H1+) a block of the
+ * NonPagedPoolNx segment heap (segheap.c's sh_alloc: a VS chunk, its _POOL_HEADER, the data). */
 static uint64_t pool_alloc(mm *m, uint64_t size, const char *tag)
 {
     world *w = m->w;
     const lay *L = m->L;
+    if (m->k->build >= 18362 && m->x64 && lay_has_type(L, "_SEGMENT_HEAP") &&
+        lay_has_type(L, "_POOL_HEADER") && k_sym_opt(m->k, "ExPoolState") != SC_NONE) {
+        uint64_t ph = sh_alloc(m->k, 1, (uint32_t)size, tag);
+        mf("catag 0x%llx %s 0x%llx", (unsigned long long)(ph + lay_size(L, "_POOL_HEADER")), tag,
+           (unsigned long long)(ph & ~(uint64_t)(SC_PAGE - 1)));
+        return ph + lay_size(L, "_POOL_HEADER");
+    }
     if (m->k->build >= 18362 || !lay_has_type(L, "_POOL_HEADER"))
         return w_alloc(w, size, 16);
     uint64_t hs = lay_size(L, "_POOL_HEADER");
@@ -614,6 +790,117 @@ static void paging_file(mm *m)
        (unsigned long long)freep, (unsigned long long)minp, (unsigned long long)maxp);
 }
 
+/* ------------------------------------------------------------------ process pages, sessions */
+/* The address space of a process, from where its PEB lies (world.c gives each space its own
+ * user window: x64 1 GB from 0x20`00000000, PAE 2 MB from 0x01000000), checked against its
+ * DirectoryTableBase. -1 when the process has no PEB. */
+static int space_of(mm *m, uint64_t eproc)
+{
+    if (lay_off(m->L, "_EPROCESS", "Peb") < 0)
+        return -1;
+    uint64_t peb = w_field(m->w, eproc, "_EPROCESS", "Peb");
+    uint64_t base = m->x64 ? 0x2000000000ULL : 0x01000000ULL, win = m->x64 ? 0x40000000ULL : 0x200000ULL;
+    if (!peb || peb < base)
+        return -1;
+    uint64_t id = (peb - base) / win;
+    if (id > 1000000)
+        return -1;
+    uint64_t dtb = w_field(m->w, eproc, "_EPROCESS", "Pcb.DirectoryTableBase");
+    if (w_space_dtb(m->w, (int)id) != dtb)
+        sc_die("mm: the PEB of process 0x%llx is not in its own address space", (unsigned long long)eproc);
+    return (int)id;
+}
+
+static int owner_new(mm *m, uint64_t eproc)
+{
+    if (g_nowner == MM_MAX_OWNER)
+        sc_die("mm: too many page owners");
+    int o = g_nowner++;
+    g_owner[o].eprocess = eproc;
+    int64_t off = lay_off(m->L, "_EPROCESS", "ImageFileName");
+    char name[16] = "";
+    if (off >= 0)
+        w_read(m->w, eproc + (uint64_t)off, name, 15);
+    name[15] = 0;
+    snprintf(g_owner[o].name, sizeof g_owner[o].name, "%s", name[0] ? name : "-");
+    return o;
+}
+
+/* A page of `owner` mapped at va in the space whose root is dtb (its PFN entry is written
+ * with the others; its chain at exit). */
+static void own_page(mm *m, int owner, uint64_t dtb, uint64_t va)
+{
+    if (g_nchain == MM_MAX_CHAIN)
+        sc_die("mm: too many process pages");
+    size_t i = g_nchain++;
+    g_chain[i].dtb = dtb;
+    g_chain[i].va = va;
+    g_chain[i].pfn = w_pfn_of(m->w, va);
+    g_chain[i].owner = owner;
+    g_chain[i].lvl[0] = w_pte_va(m->w, va);
+    for (int l = 1; l < 5; l++)
+        g_chain[i].lvl[l] = w_pte_va(m->w, g_chain[i].lvl[l - 1]);
+}
+
+/* Private pages: two kernel pages of System, three of csrss, five of winlogon.exe (a process
+ * of session 1 this scene adds). */
+static void proc_pages(mm *m, const sc_base *b, uint64_t winlogon)
+{
+    world *w = m->w;
+    int sys = owner_new(m, b->system);
+    for (int i = 0; i < 2; i++) {
+        uint64_t va = w_alloc(w, SC_PAGE, SC_PAGE);
+        w_write(w, va, "a System private page", 21);
+        own_page(m, sys, w_space_dtb(w, 0), va);
+    }
+    const struct {
+        uint64_t e;
+        unsigned n;
+    } ps[2] = {{b->csrss, 3}, {winlogon, 5}};
+    for (int p = 0; p < 2; p++) {
+        int sp = space_of(m, ps[p].e);
+        if (sp < 0)
+            continue;
+        int o = owner_new(m, ps[p].e);
+        uint64_t va = w_ualloc(w, sp, ps[p].n * SC_PAGE);
+        for (unsigned i = 0; i < ps[p].n; i++) {
+            char text[64];
+            int n = snprintf(text, sizeof text, "private page %u of process %d", i, p);
+            w_uwrite(w, sp, va + i * SC_PAGE, text, (size_t)n);
+            own_page(m, o, w_space_dtb(w, sp), va + i * SC_PAGE);
+        }
+    }
+}
+
+/* Sessions (builds without nt!MmSessionCommit, i.e. all of ours): two _MM_SESSION_SPACEs with
+ * CommittedPages, named by csrss (session 0) and winlogon.exe (session 1); !vm's Session
+ * Commit is their sum. Hostile: smss names a session the dump does not hold. */
+static void sessions(mm *m, const sc_base *b, uint64_t winlogon, bool hostile)
+{
+    const lay *L = m->L;
+    world *w = m->w;
+    if (!lay_has_type(L, "_MM_SESSION_SPACE") || lay_off(L, "_MM_SESSION_SPACE", "CommittedPages") < 0 ||
+        lay_off(L, "_EPROCESS", "Session") < 0 || k_sym_opt(m->k, "MmSessionCommit") != SC_NONE)
+        return;
+    static const uint64_t committed[2] = {0x1a2, 0x1cb2};
+    uint64_t procs[2] = {b->csrss, winlogon}, sum = 0;
+    for (int i = 0; i < 2; i++) {
+        uint64_t s = w_alloc(w, lay_size(L, "_MM_SESSION_SPACE"), 64);
+        w_try(w, s, "_MM_SESSION_SPACE", "ReferenceCount", 1);
+        w_set(w, s, "_MM_SESSION_SPACE", "SessionId", (uint64_t)i);
+        w_set(w, s, "_MM_SESSION_SPACE", "CommittedPages", committed[i]);
+        w_set(w, procs[i], "_EPROCESS", "Session", s);
+        mf("mmsession 0x%llx %d 0x%llx", (unsigned long long)s, i, (unsigned long long)committed[i]);
+        sum += committed[i];
+    }
+    mf("vmcounter SessionCommit 0x%llx", (unsigned long long)sum);
+    if (hostile) {
+        uint64_t nowhere = m->x64 ? 0xfffff8a0beef0000ULL : 0xbeef0000ULL;
+        w_set(w, b->smss, "_EPROCESS", "Session", nowhere);
+        mf("mmhostile session 0x%llx", (unsigned long long)nowhere);
+    }
+}
+
 static uint64_t nt_ret(kern *k, const char *a, const char *b, unsigned off)
 {
     const char *n = k_sym_opt(k, a) != SC_NONE ? a : b;
@@ -738,6 +1025,12 @@ void scene_mm(kern *k, const sc_base *b)
     bad = w_frame_new(w);
     trans = w_frame_new(w);
     uint64_t corrupt = hostile ? text_frame(w, "corrupt pfn entry") : 0;
+    uint64_t loopa = hostile ? text_frame(w, "PteFrame loop a") : 0, loopb = hostile ? text_frame(w, "PteFrame loop b") : 0;
+
+    /* ---- processes: private pages (chains written at exit), sessions */
+    uint64_t winlogon = k_process(k, "winlogon.exe", 0x1f4, b->smss);
+    proc_pages(m, b, winlogon);
+    sessions(m, b, winlogon, hostile);
 
     /* ---- counters (pages) */
     uint64_t part = k_sym_opt(k, "MiSystemPartition");
@@ -760,7 +1053,9 @@ void scene_mm(kern *k, const sc_base *b)
         }
     }
     counter(m, "ResAvailPages", "MmResidentAvailablePages", "Vp.ResidentAvailablePages", 0x3a2c1);
-    counter(m, "CommittedPages", "MmTotalCommittedPages", "Vp.TotalCommittedPages", 0x4fb40);
+    /* mm-commit: committed pages at 97% of the commit limit (!vm's warning) */
+    bool near_limit = b->o->scene && !strcmp(b->o->scene, "mm-commit");
+    counter(m, "CommittedPages", "MmTotalCommittedPages", "Vp.TotalCommittedPages", near_limit ? 0x9e000 : 0x4fb40);
     counter(m, "CommitLimit", "MmTotalCommitLimit", "Vp.TotalCommitLimit", 0xa298e);
     counter(m, "SharedCommit", "MmSharedCommit", "Vp.SharedCommit", 0x18e3);
     counter(m, "PagedPoolCommit", "MmPagedPoolCommit", NULL, 0x7e8a);
@@ -784,7 +1079,8 @@ void scene_mm(kern *k, const sc_base *b)
     counter_any(m, "PagedPoolMaximum", "MmSizeOfPagedPoolInPages", "MmSizeOfPagedPoolInBytes", NULL, NULL, NULL,
                 "Vs.SizeOfPagedPoolInPages", 0x20000);
     pool_descriptors(m);
-    counter_any(m, "SessionCommit", "MmSessionCommit", NULL, NULL, NULL, NULL, NULL, 0x1e54);
+    if (k_sym_opt(k, "MmSessionCommit") != SC_NONE)
+        counter_any(m, "SessionCommit", "MmSessionCommit", NULL, NULL, NULL, NULL, NULL, 0x1e54);
     paging_file(m);
     /* an empty big-pool table (the "pool" scene fills one), so that the pool-tag search of
        !ca 0 finds a table to read */
@@ -827,6 +1123,17 @@ void scene_mm(kern *k, const sc_base *b)
     /* the chosen ones (counts of the default pass taken back) */
     memset(m->counts, 0, sizeof m->counts);
     uint64_t orig_rw = pf(L, "_MMPTE_SOFTWARE", "Protection", 4);
+    /* process pages: Active, PteFrame written at exit with their tables' entries */
+    for (size_t i = 0; i < g_nchain; i++)
+        pfn_entry(m, g_chain[i].pfn, L_ACTIVE, 1, 1, g_chain[i].lvl[0], orig_rw, 0, false, false);
+    g_pfn.pfndb = m->pfndb;
+    g_pfn.esz = m->esz;
+    g_pfn.active = m->lists[L_ACTIVE];
+    pfnfield_get(L, "PteAddress", &g_pfn.pte);
+    pfnfield_get(L, "u2.ShareCount", &g_pfn.share);
+    pfnfield_get(L, "u3.e2.ReferenceCount", &g_pfn.ref);
+    pfnfield_get(L, "u3.e1.PageLocation", &g_pfn.loc);
+    pfnfield_get(L, "u4.PteFrame", &g_pfn.frame);
     uint64_t fpd = w_pfn_of(w, data.protos), fpi = w_pfn_of(w, img.protos), fpp = w_pfn_of(w, pfs.protos);
     pfn_entry(m, dA, L_ACTIVE, 1, 1, data.protos, pte_subsection(m, data.sub[0], 4), fpd, true, true);
     pfn_entry(m, dB, L_STANDBY, 0, 0, data.protos + m->ptesz, pte_subsection(m, data.sub[0], 4), fpd, true, true);
@@ -879,6 +1186,10 @@ void scene_mm(kern *k, const sc_base *b)
         pfn_entry(m, corrupt, L_ACTIVE, 0xffffffffULL, 1, nowhere + 0x40,
                   pte_subsection(m, nowhere, 4), 0, true, false);
         mf("mmhostile pfn 0x%llx", (unsigned long long)corrupt);
+        /* two Active pages each naming the other as its page table: a PteFrame loop */
+        pfn_entry(m, loopa, L_ACTIVE, 1, 1, 0, orig_rw, loopb, false, false);
+        pfn_entry(m, loopb, L_ACTIVE, 1, 1, 0, orig_rw, loopa, false, false);
+        mf("mmhostile ptecycle 0x%llx", (unsigned long long)loopa);
     }
 
     /* the invalid PTEs are written into the finished dump */

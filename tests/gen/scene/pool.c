@@ -203,6 +203,7 @@ void scene_pool(kern *k, const sc_base *b)
         w_pointer(w, exp_va, exptab);
         w_pointer(w, exp_sz_va, nexp);
     }
+    scene_pooltrack(k, b, table, nslots); /* pooltrack.c: per-processor and session tables */
 
     /* ---- big-pool table */
     uint64_t bsz = lay_size(L, "_POOL_TRACKER_BIG_PAGES");
@@ -300,8 +301,13 @@ void scene_pool(kern *k, const sc_base *b)
             w_set(w, hdr[0], "_POOL_HEADER", "BlockSize", 0);
             mf("hostile pool_blocksize0 %#llx", (unsigned long long)page);
         }
+    } else if (lay_has_type(L, "_SEGMENT_HEAP") && x64) {
+        /* 19H1+: small blocks in the segment heap (segheap.c, /work/notes/SEGHEAP.md) */
+        sh_layout(k, b->o ? b->o->seed : 0,
+                  hostile && (!strcmp(b->o->hostile, "cycle") || !strcmp(b->o->hostile, "all")));
     }
 
+    scene_specpool(k, b); /* specpool.c: special pool and session pool */
     if (hostile) {
         w_pointer(w, k_sym(k, "PoolTrackTableSize"), x64 ? 0x7fffffffffffull : 0x7fffffffull);
         mf("hostile pool_track_size %#llx", (unsigned long long)k_sym(k, "PoolTrackTableSize"));

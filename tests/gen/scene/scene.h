@@ -26,6 +26,8 @@
  *             pool usage, the pool, IRP and critical-region logs (verifier.c; seeds 001, 003)
  *   apc       0x20 KERNEL_APC_PENDING_DURING_EXIT: an exiting System thread with KernelApcDisable
  *             -1; BadDriver.sys's unbalanced KeEnterCriticalRegion in the log (verifier.c; seed 004)
+ *   mm, mm-commit  the memory manager (mm.c; manifest lines below; mm-commit: committed pages
+ *             near the commit limit)
  *   iover     0xC4/0xC5: an I/O-verified dispatch routine (fltmgr!FltpDispatch) changed the
  *             thread's APC disable count; the log names BadDriver.sys (verifier.c; seed 004)
  * Hostile variants (--hostile): cycle (cyclic process/thread/module/resource lists and a
@@ -89,13 +91,33 @@
  *   outswapped <thread>                    a thread whose kernel stack is not resident
  *   pagefile <name> <size> <free> <min> <max>   a paging file (pages) as !vm shows it
  *   mmhostile <what> <address>             (--hostile cycle|all) what: pfn (a prototype-PTE frame
- *                                          whose OriginalPte names a subsection the dump lacks) or
- *                                          subsection_cycle (a control area whose chain loops)
+ *                                          whose OriginalPte names a subsection the dump lacks),
+ *                                          subsection_cycle (a control area whose chain loops),
+ *                                          session (smss's _EPROCESS.Session names a session the
+ *                                          dump lacks) or ptecycle (two Active pages each naming
+ *                                          the other as its page table: a PteFrame loop)
+ *   procpages <eprocess> <name> <private_pages> <pagetable_pages>   (mm) pages whose PFN
+ *                                          u4.PteFrame chain leads to the process's top-level table
+ *                                          (x64: DirectoryTableBase >> 12; PAE: the page directories
+ *                                          its PDPT names): its private pages (all Active; System's
+ *                                          are kernel pages) and the distinct page-table pages on
+ *                                          those chains, the top one included. Appended when the dump
+ *                                          is finished. Processes without a line own no private page
+ *                                          (their top-level table may still be an Active frame).
+ *   mmsession <session> <id> <committed_pages>   (mm) an _MM_SESSION_SPACE that processes'
+ *                                          _EPROCESS.Session point at; vmcounter SessionCommit is
+ *                                          the sum of their CommittedPages
+ *   (scene mm-commit: the mm scene with committed pages at 97% of the commit limit, so that !vm
+ *   warns; the vmcounter lines say so)
  *   (verifier.c: scenes verifier, apc, iover)
  *   verifier_level <level>                 nt!MmVerifierData.Level
  *   vstat <Field> <value>                  a _MM_DRIVER_VERIFIER_DATA counter the scene set
  *   verified <file> <paged_bytes> <nonpaged_bytes> <loads> <unloads> <cur_paged> <cur_nonpaged>
- *   valloc <file> <va> <size> <tag> <caller>   (XP) an in-use PoolHash entry of a verified driver
+ *   valloc <file> <va> <size> <tag> <caller> <entry>   an outstanding allocation of a verified
+ *                                          driver: XP: its PoolHash entry; Vista+: its in-use
+ *                                          _VI_POOL_ENTRY on a tracker page (contract: verifier.c)
+ *   vtrackpage <file> <page>               (Vista+) a tracker page of the driver (PoolPageHeaders)
+ *   vtrack <file> <pages> <inuse> <free>   (Vista+) the driver's tracker pages and entries
  *   gflag <value>                          nt!NtGlobalFlag
  *   vlog_length pool|irp|crit <n>          entries of a verifier log (array length)
  *   vlog_index pool|irp|crit <n>           the log's index as stored (entries written)
@@ -117,6 +139,40 @@
  *   poolpage <page> <nonpaged|paged> <corrupt 0|1>   (pool) a classic pool page
  *   poolbad <page> <header_addr>           (pool) the header where the corrupt page's walk breaks
  *   bigpool <va> <bytes> <tag>             (pool) a live big-pool table entry
+ *   (pool, specpool.c: special pool and session pool; contract at the top of specpool.c)
+ *   specialpool <data_va> <size> <tag> <paged 0|1> <page> <free 0|1>   a special-pool page
+ *   specialrange <start> <end_exclusive> <nonpaged|paged>   special pool VA as the globals say
+ *   specialoverrun <page> <first_bad_va> <nbytes>   the fill pattern after the data overwritten
+ *   specialguard <va>  specialnot <va>     a guard page (not in the dump); an address that is
+ *                                          not special pool
+ *   specialseg <va> <heap>                 (19041+) a present special-pool page; SpecialHeaps[0]
+ *   sessionrange <session> <start> <end_inclusive> <session_id>   csrss's _MM_SESSION_SPACE
+ *   sessionpool <page> <session>           a classic session pool page (PagedPoolSession)
+ *   sessblock <addr> <size> <tag> <free 0|1>   its blocks (distinct from poolblock)
+ *   sessionheap <session> <paged_heap>  sessionseg <va>   (19041+) HeapState->PagedHeap; a page
+ *   pooltagcpu <cpu> <tag> <np_allocs> <np_frees> <np_bytes> <p_allocs> <p_frees> <p_bytes>
+ *                                          (pool, pooltrack.c) a nonzero entry of processor cpu's
+ *                                          tracker table (nt!ExPoolTagTables[cpu]; cpu 0 is
+ *                                          PoolTrackTable); counts as stored (a processor may hold
+ *                                          more frees than allocations, bytes modulo 2^64);
+ *                                          `pooltag` lines stay the sums over the processors
+ *   pooltables <n>                         (pool) tracker tables a reader sums (1: PoolTrackTable only)
+ *   sesstag <tag> <np_allocs> <np_frees> <np_bytes> <p_allocs> <p_frees> <p_bytes>
+ *                                          (pool) an entry of session 1's tracker tables (main
+ *                                          and expansion); none on XP (no per-tag session table)
+ *   session <id> <mm_session_space> <process>  (pool) a session and a process in it
+ *   (segment-heap pool, 19H1+: segheap.c, contract /work/notes/SEGHEAP.md; the pool scene and
+ *   any scene allocating through sh_alloc, e.g. mm's control areas)
+ *   heapkey <HeapKey> <LfhKey>             nt!RtlpHpHeapGlobals
+ *   segheap <heap> <node> <index>          every heap of nt!ExPoolState (0 NonPaged, 1 NonPagedNx, 2 Paged)
+ *   hpseg <segment> <heap> <ctx>           every segment on a context's SegmentListHead
+ *   subseg <range_start> <lfh|vs> <segment> <bytes>  every subsegment
+ *   poolblock / poolpage / poolbad         as above; poolblock addr: the _POOL_HEADER (VS: chunk
+ *                                          header + 0x10), tag '-' for free blocks; poolpage: every
+ *                                          page holding listed blocks; poolbad <page> <chunk_header>:
+ *                                          the VS chunk whose UnsafePrevSize is inconsistent
+ *   hostile segheap_cycle <segment>        (--hostile cycle|all) its ListEntry.Flink points to itself
+ *   hostile lfh_count <subseg>             (--hostile cycle|all) an LFH subsegment with BlockCount 0xffff
  * Each helper adds the lines for what it builds through mf(); tests must only rely on lines
  * listed here (add new kinds here first).
  */
@@ -376,9 +432,22 @@ typedef struct sc_base {
     const sc_opts *o;
 } sc_base;
 void scene_pool(kern *k, const sc_base *b);      /* pool.c: scene "pool" */
+/* pooltrack.c: the per-processor tracker tables and the session tracker table of scene "pool"
+ * (scene_pool calls it once PoolTrackTable, nslots entries at track_table, is written). */
+void scene_pooltrack(kern *k, const sc_base *b, uint64_t track_table, uint64_t nslots);
 void scene_verifier(kern *k, const sc_base *b);  /* verifier.c: scenes "verifier", "apc" (0x20), "iover" (0xC4) */
 void scene_mm(kern *k, const sc_base *b);        /* mm.c: scene "mm" */
 void scene_fltmgr(kern *k, const sc_base *b);    /* fltmgr.c: scenes "fltmgr" and "fltmgr-split" */
 void scene_trap(kern *k, const sc_base *b);      /* trap.c: scene "trap8e" (x64) */
+void scene_specpool(kern *k, const sc_base *b);  /* specpool.c: special/session pool, from scene_pool */
+
+/* Segment-heap pool of 19H1+ (segheap.c; builds >= 18362 with _SEGMENT_HEAP, x64 only).
+ * sh_layout: the heaps, their segments and the pool scene's subsegments (hostile: a segment
+ * list cycle and an LFH subsegment with an absurd BlockCount). sh_alloc: a block of `size`
+ * bytes of caller data (pool header not included) in heap `heap_index` (0 NonPagedPool,
+ * 1 NonPagedPoolNx, 2 PagedPool), alone in a new one-unit VS subsegment (then a free chunk);
+ * returns its _POOL_HEADER address (data follows the header); creates the heaps on first use. */
+void sh_layout(kern *k, uint64_t seed, bool hostile);
+uint64_t sh_alloc(kern *k, int heap_index, uint32_t size, const char *tag);
 
 #endif

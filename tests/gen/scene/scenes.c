@@ -805,7 +805,7 @@ static void scene_ext(scn *s, basesys *b)
     else if (!strcmp(n, "verifier") || !strcmp(n, "apc") || !strcmp(n, "iover") ||
              !strcmp(n, "apcmismatch"))
         scene_verifier(s->k, &e);
-    else if (!strcmp(n, "mm")) scene_mm(s->k, &e);
+    else if (!strcmp(n, "mm") || !strcmp(n, "mm-commit")) scene_mm(s->k, &e);
     else if (!strcmp(n, "trap8e")) scene_trap(s->k, &e);
     else scene_fltmgr(s->k, &e);
 }
@@ -823,13 +823,14 @@ void scene_build(const sc_opts *o)
         {"iover", scene_ext},     {"mm", scene_ext},          {"fltmgr", scene_ext},
         {"fltmgr-split", scene_ext}, {"trap8e", scene_ext},
         {"apcmismatch", scene_ext},
+        {"mm-commit", scene_ext},
     };
     void (*fn)(scn *, basesys *) = NULL;
     for (size_t i = 0; i < sizeof scenes / sizeof scenes[0]; i++)
         if (o->scene && !strcmp(o->scene, scenes[i].name))
             fn = scenes[i].fn;
     if (!fn)
-        sc_die("unknown scene '%s' (basic, 9f, 133, deadlock, objects, pool, verifier, apc, apcmismatch, iover, mm, "
+        sc_die("unknown scene '%s' (basic, 9f, 133, deadlock, objects, pool, verifier, apc, apcmismatch, iover, mm, mm-commit, "
                "fltmgr, fltmgr-split, trap8e)", o->scene ? o->scene : "");
     if (o->hostile && strcmp(o->hostile, "all") && strcmp(o->hostile, "cycle") &&
         strcmp(o->hostile, "missing") && strcmp(o->hostile, "badtype"))

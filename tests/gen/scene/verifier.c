@@ -21,7 +21,29 @@
  * Every structure is laid out with the table's offsets; a build that lacks a log gets none
  * (manifest `vlog_absent`). Hostile variants: cycle/all (cyclic verified-driver list, a
  * critical-region log index past the end, a cyclic AVL node), missing (the pool log's array
- * left out of the dump). */
+ * left out of the dump).
+ *
+ * ---- Per-driver allocation trackers (Vista and later): the contract with the reader ----
+ * Windows 7 and later keep each verified driver's outstanding allocations in pages of
+ * _VI_POOL_ENTRY reached from its _VF_TARGET_VERIFIED_DRIVER_DATA (the type names and fields are
+ * public in the kernel's symbols; how the pages are used is not documented, so what follows is
+ * this generator's choice, and the reader, src/kobj/kverifier.c, relies on nothing else):
+ *   - PoolPageHeaders (_SLIST_HEADER) lists the driver's tracker pages: each a page-aligned
+ *     4 KiB page holding PAGE/sizeof(_VI_POOL_ENTRY) entries; entry 0 is the page header
+ *     (_VI_POOL_PAGE_HEADER: NextPage links to the next page's entry 0, 0 ends; VerifierEntry is
+ *     the driver's _VF_TARGET_VERIFIED_DRIVER_DATA; Signature is not written and not read).
+ *   - PoolTrackers (_SLIST_HEADER) lists the free entries, linked through NextFree (the address
+ *     of the next free entry, 0 ends). A free entry may keep stale InUse data after its link.
+ *   - Every other entry 1..N-1 of a tracker page is in use: InUse.VirtualAddress (the block),
+ *     NumberOfBytes, Tag, CallingAddress.
+ *   - The SLIST headers are written as the build's type has them: HeaderX64.NextEntry (address
+ *     >> 4) and Depth; Header16 (Windows 7) with HeaderType 1; x86: Next.Next and Depth. Depth
+ *     holds the number of entries on the list.
+ * Manifest: `valloc <file> <va> <size> <tag> <caller> <entry>` per in-use entry, `vtrackpage
+ * <file> <page>` per tracker page, `vtrack <file> <pages> <inuse> <free>`. Hostile: cycle (the
+ * first driver's last page links back to its first; its PoolPageHeaders Depth 0xffff: `hostile
+ * vtrack_cycle <page>`), missing (the first driver's second tracker page left out of the dump:
+ * `hostile vtrack_missing <page>`). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,9 +251,9 @@ static void xp_drivers(vscn *s, vdrv *d, size_t nd, const vpalloc *const *al, co
                 w_set(s->w, pe, "_VI_POOL_ENTRY", "InUse.CallingAddress", a->caller);
                 w_set(s->w, pe, "_VI_POOL_ENTRY", "InUse.NumberOfBytes", a->size);
                 w_set(s->w, pe, "_VI_POOL_ENTRY", "InUse.Tag", a->tag);
-                mf("valloc %s %#llx %#llx %#llx %#llx", d[i].file, (unsigned long long)a->va,
+                mf("valloc %s %#llx %#llx %#llx %#llx %#llx", d[i].file, (unsigned long long)a->va,
                    (unsigned long long)a->size, (unsigned long long)a->tag,
-                   (unsigned long long)a->caller);
+                   (unsigned long long)a->caller, (unsigned long long)pe);
             } else {
                 w_set(s->w, pe, "_VI_POOL_ENTRY", "FreeListNext", j + 1 < hsz ? j + 1 : 0xffffffffu);
             }
@@ -244,8 +266,93 @@ static void xp_drivers(vscn *s, vdrv *d, size_t nd, const vpalloc *const *al, co
     }
 }
 
+/* An SLIST header at h: first entry `first` (0: empty), `depth` entries. */
+static void put_slist(vscn *s, uint64_t h, uint64_t first, uint64_t depth)
+{
+    const char *SH = "_SLIST_HEADER";
+    if (w_try(s->w, h, SH, "HeaderX64.NextEntry", first >> 4)) {
+        w_set(s->w, h, SH, "HeaderX64.Depth", depth);
+    } else if (w_try(s->w, h, SH, "Header16.NextEntry", first >> 4)) {
+        w_set(s->w, h, SH, "Header16.HeaderType", 1);
+        w_set(s->w, h, SH, "Header16.Depth", depth);
+    } else {
+        w_set(s->w, h, SH, "Next.Next", first);
+        w_set(s->w, h, SH, "Depth", depth);
+    }
+}
+
+/* The tracker pages of one verified driver (see the contract at the top). */
+static void vf_trackers(vscn *s, uint64_t vd, const vdrv *d, const vpalloc *al, size_t nal, unsigned npages,
+                        bool first_driver)
+{
+    const char *V = "_VF_TARGET_VERIFIED_DRIVER_DATA", *E = "_VI_POOL_ENTRY";
+    if (lay_off(s->L, V, "PoolPageHeaders") < 0 || lay_off(s->L, V, "PoolTrackers") < 0 ||
+        !lay_has_type(s->L, E))
+        return;
+    uint64_t esz = lay_size(s->L, E);
+    size_t per = SC_PAGE / esz;
+    uint64_t pages[4] = {0};
+    if (npages > 4)
+        npages = 4;
+    for (unsigned p = 0; p < npages; p++) {
+        pages[p] = w_alloc(s->w, SC_PAGE, SC_PAGE);
+        w_set(s->w, pages[p], E, "PageHeader.VerifierEntry", vd);
+        mf("vtrackpage %s %#llx", d->file, (unsigned long long)pages[p]);
+    }
+    for (unsigned p = 0; p + 1 < npages; p++)
+        w_set(s->w, pages[p], E, "PageHeader.NextPage", pages[p + 1]);
+    /* in use: allocation j on page j % npages, entry 2 + 9 * (j / npages) */
+    for (size_t j = 0; j < nal; j++) {
+        uint64_t e = pages[j % npages] + (2 + 9 * (j / npages)) * esz;
+        w_set(s->w, e, E, "InUse.VirtualAddress", al[j].va);
+        w_set(s->w, e, E, "InUse.CallingAddress", al[j].caller);
+        w_set(s->w, e, E, "InUse.NumberOfBytes", al[j].size);
+        w_set(s->w, e, E, "InUse.Tag", al[j].tag);
+        mf("valloc %s %#llx %#llx %#llx %#llx %#llx", d->file, (unsigned long long)al[j].va,
+           (unsigned long long)al[j].size, (unsigned long long)al[j].tag, (unsigned long long)al[j].caller,
+           (unsigned long long)e);
+    }
+    /* free: every other entry, chained page by page; every fourth keeps stale data of an old
+     * allocation after its link */
+    uint64_t first = 0, prev = 0, nfree = 0;
+    for (unsigned p = 0; p < npages; p++) {
+        for (size_t i = 1; i < per; i++) {
+            bool used = false;
+            for (size_t j = 0; j < nal; j++)
+                used |= j % npages == p && 2 + 9 * (j / npages) == i;
+            if (used)
+                continue;
+            uint64_t e = pages[p] + i * esz;
+            if (i % 4 == 1) {
+                w_set(s->w, e, E, "InUse.CallingAddress", d->base + 0x1000 + i);
+                w_set(s->w, e, E, "InUse.NumberOfBytes", 0x100 + i);
+                w_set(s->w, e, E, "InUse.Tag", 0x656c7453 /* 'Stle' */);
+            }
+            if (prev)
+                w_set(s->w, prev, E, "NextFree", e);
+            else
+                first = e;
+            prev = e;
+            nfree++;
+        }
+    }
+    uint64_t pph = vd + fld(s, V, "PoolPageHeaders"), ptr = vd + fld(s, V, "PoolTrackers");
+    put_slist(s, pph, pages[0], npages);
+    put_slist(s, ptr, first, nfree);
+    mf("vtrack %s %u %zu %llu", d->file, npages, nal, (unsigned long long)nfree);
+    if (first_driver && s->hostile_cycle && npages >= 2) {
+        w_set(s->w, pages[npages - 1], E, "PageHeader.NextPage", pages[0]);
+        put_slist(s, pph, pages[0], 0xffff);
+        mf("hostile vtrack_cycle %#llx", (unsigned long long)pages[npages - 1]);
+    }
+    if (first_driver && s->hostile_missing && npages >= 2) {
+        w_drop(s->w, pages[1]);
+        mf("hostile vtrack_missing %#llx", (unsigned long long)pages[1]);
+    }
+}
+
 /* Vista and later: VfSuspectDriversList + ViTargetDriversAvl. */
-static void vf_drivers(vscn *s, vdrv *d, size_t nd)
+static void vf_drivers(vscn *s, vdrv *d, size_t nd, const vpalloc *const *al, const size_t *nal)
 {
     const char *S = "_VF_SUSPECT_DRIVER_ENTRY", *V = "_VF_TARGET_VERIFIED_DRIVER_DATA",
                *TD = "_VF_TARGET_DRIVER";
@@ -295,6 +402,7 @@ static void vf_drivers(vscn *s, vdrv *d, size_t nd)
         w_set(s->w, vd, V, "NonPagedBytes", d[i].np);
         w_set(s->w, vd, V, "PeakPagedBytes", d[i].peak_paged_b);
         w_set(s->w, vd, V, "PeakNonPagedBytes", d[i].peak_np_b);
+        vf_trackers(s, vd, &d[i], al[i], nal[i], i == 0 ? 2 : 1, i == 0);
     }
     /* node 0 the root (right child of the table's BalancedRoot); the others chained as right
      * children (bases ascend) */
@@ -479,6 +587,14 @@ void scene_verifier(kern *k, const sc_base *b)
         io_driver(k, "\\FileSystem\\BadDriver", d[1].base, "BadDriver.sys");
         d[0].cur_np = 1, d[0].peak_np = 1, d[0].np = 0x40, d[0].peak_np_b = 0x40;
         d[1].cur_paged = 2, d[1].peak_paged = 3, d[1].paged = 0x2a0, d[1].peak_paged_b = 0x3f0;
+        /* the blocks those counters count (the drivers' trackers / XP's PoolHash) */
+        al0[0] = (vpalloc){w_alloc(s->w, 0x40, 0x10), 0x40, 0x70737553 /* 'Susp' */,
+                           k_ret(k, k_func(k, "Suspect.sys", "SusAcquireState"), 0x31)};
+        nal[0] = 1;
+        for (int i = 0; i < 2; i++)
+            al1[i] = (vpalloc){w_alloc(s->w, 0x150, 0x10), 0x150, 0x72446442 /* 'BdDr' */,
+                               k_ret(k, k_func(k, "BadDriver.sys", i ? "BdLockVolume" : "BdImageNotify"), 0x5c)};
+        nal[1] = 2;
     }
     for (size_t i = 0; i < nd; i++) {
         d[i].size = image_size_of(s, d[i].base);
@@ -490,7 +606,7 @@ void scene_verifier(kern *k, const sc_base *b)
     if (lay_has_type(s->L, "_MI_VERIFIER_DRIVER_ENTRY") && k_sym_opt(k, "MiSuspectDriverList") != SC_NONE)
         xp_drivers(s, d, nd, al, nal);
     else
-        vf_drivers(s, d, nd);
+        vf_drivers(s, d, nd, al, nal);
 
     uint32_t gflag = is_v ? 0x4400 : 0x0;
     put_u32_sym(s, "NtGlobalFlag", gflag);
