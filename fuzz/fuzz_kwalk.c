@@ -6,7 +6,11 @@
  * of patches (u16 page selector, u16 offset in the page, u8 length-1 (low 4 bits), bytes)
  * applied in place to those pages; then every walker runs (processes, threads, their registers,
  * wait objects and IRPs, processors, objects of every type, directories recursively, path
- * lookups, device stacks) and the patches are undone. None may crash or hang.
+ * lookups, device stacks; Driver Verifier with the per-driver trackers; the pool: tracker
+ * tables (per processor, session), big-pool table, pool pages, segment heaps (with the session
+ * and special heaps, and !pool's locate of arbitrary addresses), special and session pool; the
+ * memory manager's counters, PFN scan and per-process attribution) and the patches are undone.
+ * None may crash or hang.
  *
  * Without NTKD_KWALK_DUMP the target runs on an empty buffer (the open fails; nothing to walk),
  * and says so once on stderr. */
@@ -22,6 +26,7 @@
 #include "kobj/kverifier.h"
 #include "kobj/kpool.h"
 #include "kobj/kpool_seg.h"
+#include "kobj/kpool_special.h"
 #include "kobj/kmm.h"
 #include "mem/mem.h"
 
@@ -36,6 +41,13 @@ typedef struct fz {
     ntkd_target *t;
     uint64_t hot[MAX_HOT]; /* file offsets of pages */
     size_t nhot;
+    /* addresses found by the first walk, looked up again by every run */
+    uint64_t special[16]; /* special-pool pages (and a few that are not) */
+    size_t nspecial;
+    uint64_t session[16]; /* session paged-pool addresses (inside, at the ends, just past) */
+    size_t nsession;
+    uint64_t segprobe[32]; /* addresses in and around the segment heaps */
+    size_t nsegprobe;
 } fz;
 
 static fz G;
@@ -94,17 +106,37 @@ static bool irp_cb(void *u, uint64_t irp, uint64_t thread)
     return w->budget-- > 0;
 }
 
+static void add_addr(uint64_t *v, size_t *n, size_t cap, uint64_t a)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (v[i] == a) return;
+    if (*n < cap) v[(*n)++] = a;
+}
+
 /* Pool pages (kpool.c): every page the scan finds is walked; the first ones are recorded. */
 typedef struct pool_fz {
+    ntkd_target *t;
     const nk_pool_walker *w;
     nk_pool_page *pg;
     bool record;
-    unsigned n;
+    unsigned n, nplain;
 } pool_fz;
 
 static bool pool_fz_page(void *u, uint64_t va, const uint8_t *page)
 {
     pool_fz *p = u;
+    if (p->record && G.nspecial < 16) { /* special pool pages for walk_special (kpool_special.c) */
+        nk_special sp;
+        if (nk_pool_special(p->t, va, &sp) == NTKD_OK) {
+            if (sp.special) {
+                hot_va(va);
+                add_addr(G.special, &G.nspecial, 16, va + 0x800);
+            } else if (p->nplain < 2) {
+                p->nplain++;
+                add_addr(G.special, &G.nspecial, 16, va);
+            }
+        }
+    }
     if (!nk_pool_page_candidate(p->w, page)) return true;
     nk_pool_walk_with(p->w, va, page, p->pg);
     if (nk_pool_page_plausible(p->pg) && p->record && p->n < 16) {
@@ -139,10 +171,115 @@ static bool seg_fz_block(void *u, const nk_seg_sub *sub, const nk_pool_block *b)
     nk_seg_sub again;
     if (p->n <= 8 && nk_seg_locate(p->sp, b->addr, &loc) == NTKD_OK && nk_seg_walk_sub(p->sp, &loc, &again) == NTKD_OK)
         nk_seg_sub_free(&again);
+    if (p->record) { /* arbitrary addresses for walk_segprobe: inside a block, the subsegment and
+                      * segment headers, just past the subsegment */
+        add_addr(G.segprobe, &G.nsegprobe, 32, b->addr + b->size / 2 + 3);
+        add_addr(G.segprobe, &G.nsegprobe, 32, sub->start);
+        add_addr(G.segprobe, &G.nsegprobe, 32, sub->segment + 0x10);
+        add_addr(G.segprobe, &G.nsegprobe, 32, sub->start + sub->bytes);
+    }
     return true;
 }
 
+/* ---- segment heap, an arbitrary address (kpool_seg.c: nk_seg_locate + nk_seg_walk_sub, the
+ * !pool path), over the addresses the first walk noted and a few that are in no heap ---- */
+static void walk_segprobe(nk_segpool *sp)
+{
+    static const uint64_t odd[] = {0, 0xffff800000000000ull, 0xfffffffffffff000ull, 0x80000000ull};
+    for (size_t i = 0; i < G.nsegprobe + sizeof odd / sizeof odd[0]; i++) {
+        uint64_t a = i < G.nsegprobe ? G.segprobe[i] : odd[i - G.nsegprobe];
+        nk_seg_loc loc;
+        nk_seg_sub sub;
+        if (nk_seg_locate(sp, a, &loc) == NTKD_OK && nk_seg_walk_sub(sp, &loc, &sub) == NTKD_OK) nk_seg_sub_free(&sub);
+    }
+}
+
 static void walk_mm(ntkd_target *t, bool record);
+
+/* Marks a global, and optionally the page its pointer value names (+ off), as hot. */
+static void hot_global(ntkd_target *t, const char *name, bool deref, uint64_t off)
+{
+    uint64_t va, p;
+    if (nk_k_global(t, name, &va) != NTKD_OK) return;
+    hot_va(va);
+    if (deref && nk_read_ptr(t, va, &p) == NTKD_OK && p) hot_va(p + off);
+}
+
+/* ---- special pool and session pool (src/kobj/kpool_special.c: the region tables of each build,
+ * the special-pool header of a page, the session whose paged pool holds an address) ---- */
+static void walk_special(ntkd_target *t, bool record)
+{
+    if (record) {
+        nk_kfield f;
+        uint64_t off = 0, msp, buf;
+        hot_global(t, "MiVisibleState", true,
+                   nk_k_field(t, "_MI_VISIBLE_STATE", "SystemVaType", &f) == NTKD_OK ? f.off : 0);
+        hot_global(t, "MmSpecialPoolStart", false, 0);
+        hot_global(t, "MmSpecialPoolEnd", false, 0);
+        hot_global(t, "MiSpecialPool", false, 0);
+        if (nk_k_global(t, "MiSpecialPool", &msp) == NTKD_OK &&
+            nk_k_offset(t, "_MI_SPECIAL_POOL", "SpecialPoolPdes", &off) == NTKD_OK &&
+            nk_k_read(t, msp + off, "_RTL_BITMAP", "Buffer", &buf) == NTKD_OK && buf)
+            hot_va(buf);
+        if (nk_k_global(t, "ExPoolState", &msp) == NTKD_OK &&
+            nk_k_offset(t, "_EX_POOL_HEAP_MANAGER_STATE", "SpecialHeaps", &off) == NTKD_OK)
+            hot_va(msp + off);
+        /* the sessions: their _MM_SESSION_SPACE fields and addresses of their paged pool */
+        nk_kproc *ps = NULL;
+        size_t np = 0;
+        nk_k_processes(t, &ps, &np, NULL);
+        static const char *const sf[] = {"PagedPoolStart", "PagedPoolEnd", "SessionId", "HeapState", "PoolTags",
+                                         "PoolTrackTableExpansion", "CommittedPages"};
+        for (size_t i = 0; i < np && G.nsession < 12; i++) {
+            uint64_t s = 0, lo = 0, hi = 0;
+            if (nk_k_read(t, ps[i].addr, "_EPROCESS", "Session", &s) != NTKD_OK || !s) continue;
+            for (size_t k = 0; k < sizeof sf / sizeof sf[0]; k++)
+                if (nk_k_offset(t, "_MM_SESSION_SPACE", sf[k], &off) == NTKD_OK) hot_va(s + off);
+            if (nk_k_read(t, s, "_MM_SESSION_SPACE", "PagedPoolStart", &lo) != NTKD_OK ||
+                nk_k_read(t, s, "_MM_SESSION_SPACE", "PagedPoolEnd", &hi) != NTKD_OK || !lo || hi < lo)
+                continue;
+            add_addr(G.session, &G.nsession, 16, lo);
+            add_addr(G.session, &G.nsession, 16, lo + (hi - lo) / 2);
+            add_addr(G.session, &G.nsession, 16, hi);
+            add_addr(G.session, &G.nsession, 16, hi + 1);
+        }
+        free(ps);
+    }
+    for (size_t i = 0; i < G.nspecial; i++) {
+        nk_special sp;
+        nk_pool_special(t, G.special[i], &sp);
+    }
+    for (size_t i = 0; i < G.nsession; i++) {
+        nk_session_hit h;
+        nk_pool_session_of(t, G.session[i], &h, NULL);
+    }
+}
+
+/* ---- pool tracker tables besides PoolTrackTable (src/kobj/kpool.c: nk_pool_tags_ex with the
+ * per-processor tables of nt!ExPoolTagTables, nk_pool_session_tags with the session's table) ---- */
+static void walk_pooltags(ntkd_target *t, bool record)
+{
+    if (record) {
+        uint64_t arr, tab;
+        hot_global(t, "ExPoolTagTables", false, 0);
+        hot_global(t, "ExpSessionPoolTrackTable", true, 0);
+        hot_global(t, "ExpSessionPoolTrackTableSize", false, 0);
+        unsigned ps = nk_k_ptrsize(t);
+        if (nk_k_global(t, "ExPoolTagTables", &arr) == NTKD_OK)
+            for (unsigned cpu = 0; cpu < 4 && cpu < nk_k_ncpu(t); cpu++)
+                if (nk_read_ptr(t, arr + (uint64_t)cpu * ps, &tab) == NTKD_OK && tab) hot_va(tab);
+    }
+    nk_pool_tag *tags = NULL;
+    size_t ntags = 0;
+    nk_pool_track_info ti;
+    if (nk_pool_tags_ex(t, &tags, &ntags, &ti, NULL) == NTKD_OK) free(tags);
+    nk_pool_session_info si;
+    tags = NULL;
+    if (nk_pool_session_tags(t, &tags, &ntags, &si, NULL) == NTKD_OK) {
+        free(tags);
+        if (record && si.table) hot_va(si.table), hot_va(si.session);
+    }
+}
 
 static void walk_all(ntkd_target *t, bool record)
 {
@@ -207,9 +344,15 @@ static void walk_all(ntkd_target *t, bool record)
             for (size_t i = 0; i < vs.ndrv && i < 8; i++) {
                 if (record) hot_va(vs.drv[i].entry);
                 if (record && vs.drv[i].data) hot_va(vs.drv[i].data);
+                /* the outstanding allocations (XP: PoolHash; Vista+: the tracker pages of the
+                 * per-driver data, whose entries are recorded) */
                 nk_kv_alloc *al = NULL;
                 size_t na = 0;
-                if (nk_kv_allocs(t, &vs.drv[i], &al, &na, NULL) == NTKD_OK) free(al);
+                nk_kv_track tr;
+                if (nk_kv_allocs2(t, &vs.drv[i], &al, &na, NULL, &tr) == NTKD_OK) {
+                    for (size_t k = 0; record && k < na && k < 64; k++) hot_va(al[k].entry);
+                    free(al);
+                }
             }
         }
         nk_kv_free(&vs);
@@ -243,15 +386,13 @@ static void walk_all(ntkd_target *t, bool record)
             hot_va(va);
             if (i % 2 == 0 && nk_read_ptr(t, va, &p) == NTKD_OK && p) hot_va(p);
         }
-        nk_pool_tag *tags = NULL;
-        size_t ntags = 0;
-        if (nk_pool_tags(t, &tags, &ntags, NULL) == NTKD_OK) free(tags);
+        /* the tracker tables: walk_pooltags (nk_pool_tags is nk_pool_tags_ex without info) */
         nk_pool_bigtab bt;
         if (nk_pool_big_table(t, &bt, NULL) == NTKD_OK) nk_pool_bigtab_free(&bt);
         nk_pool_walker pw;
         nk_pool_page *pg = malloc(sizeof *pg);
         if (pg && nk_pool_walker_init(t, &pw) == NTKD_OK) {
-            pool_fz pf = {.w = &pw, .pg = pg, .record = record};
+            pool_fz pf = {.t = t, .w = &pw, .pg = pg, .record = record};
             nk_pool_scan_kernel_pages(t, pool_fz_page, &pf, NULL, NULL);
         }
         free(pg);
@@ -264,14 +405,20 @@ static void walk_all(ntkd_target *t, bool record)
             if (record) {
                 uint64_t va;
                 if (nk_k_global(t, "ExPoolState", &va) == NTKD_OK) hot_va(va + sp->node_off);
-                for (size_t i = 0; i < sp->nheaps; i++) hot_va(sp->heaps[i].heap);
             }
+            /* the session and special-pool heaps besides ExPoolState's (kpool_seg.c) */
+            nk_seg_add_session_heaps(sp, NULL);
+            nk_seg_add_special_heaps(sp, NULL);
+            for (size_t i = 0; record && i < sp->nheaps; i++) hot_va(sp->heaps[i].heap);
             seg_fz sf = {.sp = sp, .record = record};
             nk_seg_each_block(sp, seg_fz_block, &sf, NULL, NULL);
+            walk_segprobe(sp);
         }
         free(sp);
     }
 
+    walk_pooltags(t, record);
+    walk_special(t, record);
     walk_mm(t, record);
 }
 
@@ -354,7 +501,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         return 0;
     }
     walk_all(G.t, true);
-    fprintf(stderr, "fuzz_kwalk: %zu pages of kernel structures to patch\n", G.nhot);
+    fprintf(stderr,
+            "fuzz_kwalk: %zu pages of kernel structures to patch; %zu pool addresses for the special-pool, "
+            "%zu for the session-pool and %zu for the segment-heap lookups\n",
+            G.nhot, G.nspecial, G.nsession, G.nsegprobe);
     return 0;
 }
 

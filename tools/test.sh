@@ -64,16 +64,27 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   run_fuzz fuzz_rpn "$seeds/rpn"
   run_fuzz fuzz_a64unwind "$seeds/a64unwind"
   run_fuzz fuzz_pe "$seeds/pe" ../shared/corpus/pdb-fixtures/seh/x64 ../shared/corpus/pdb-fixtures/seh/ARM64
-  # the kernel-object walkers: patches into the structure pages of a scene dump (19041 and XP PAE)
+  # the kernel-object walkers: patches into the structure pages of scene dumps, each scene giving
+  # some walkers data: 9f (IRPs, device stacks; 19041), pool (tracker tables per processor and
+  # session, big pool, segment heaps with session and special heaps, special and session pool;
+  # 19041 and classic pool on 7), verifier (per-driver trackers), mm (PFN database, pages by
+  # process), deadlock (XP PAE). The kwalk runs share twice FUZZ_SECONDS.
   mkdir -p "$seeds/kwalk"
-  for scene in "w19041 9f full 5278AFF86C341677D7D7835C85B7B844-1.json.xz" "xp deadlock pae"; do
+  w19041=5278AFF86C341677D7D7835C85B7B844-1.json.xz win7=339E74133576439CBCDF7E0229DA3773-1.json.xz
+  kwalk_scenes=("w19041 9f full $w19041" "w19041 pool full $w19041" "win7 pool full $win7"
+    "w19041 verifier full $w19041" "w19041 mm full $w19041" "xp deadlock pae")
+  all_seconds=$FUZZ_SECONDS
+  FUZZ_SECONDS=$(((2 * all_seconds + ${#kwalk_scenes[@]} - 1) / ${#kwalk_scenes[@]}))
+  for scene in "${kwalk_scenes[@]}"; do
     set -- $scene
     if [ "$1" = xp ]; then table=build-test/tests/gen/scene/xp/ntkrnlpa.json
     else table=../shared/corpus/isf/windows/ntkrnlmp.pdb/$4; fi
-    build-test/tests/gen/scene/ntkd-genscene --table "$table" --scene "$2" --kind "$3" "$seeds/$1.dmp" >/dev/null
-    NTKD_KWALK_DUMP="$seeds/$1.dmp" NTKD_KWALK_SYMPATH="../shared/corpus/isf;../shared/corpus/symstore" \
+    build-test/tests/gen/scene/ntkd-genscene --table "$table" --scene "$2" --kind "$3" "$seeds/$1-$2.dmp" >/dev/null
+    echo "fuzz_kwalk: scene $1 $2 $3"
+    NTKD_KWALK_DUMP="$seeds/$1-$2.dmp" NTKD_KWALK_SYMPATH="../shared/corpus/isf;../shared/corpus/symstore" \
       run_fuzz fuzz_kwalk "$seeds/kwalk"
   done
+  FUZZ_SECONDS=$all_seconds
   echo "fuzz: all targets ran without a crash"
 fi
 echo "tests: $((total - failed)) passed, $failed failed"

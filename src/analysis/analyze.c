@@ -376,13 +376,16 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
     nk_stack st = {0};
     nk_uregs r;
     bool walked = false;
-    if (have_trap) {
-        r = trap_r;
-        nk_stack_walk(t, &r, MAX_FRAMES, &st);
-        walked = st.n > 0;
-    } else if (crash_walked) { /* the same walk from the same context: reused */
+    if (crash_walked) {
+        /* a trap frame found on the crash stack (0xA, 0xD1, 0x50...): WinDbg's STACK_TEXT is
+         * that whole stack, nt!KeBugCheckEx first, through the trap handler's machine frame
+         * into the faulting frame; the same walk from the same context is reused */
         st = crash_st;
         memset(&crash_st, 0, sizeof crash_st);
+        walked = st.n > 0;
+    } else if (have_trap) { /* a parameter names the trap frame (0x8E): its context's stack */
+        r = trap_r;
+        nk_stack_walk(t, &r, MAX_FRAMES, &st);
         walked = st.n > 0;
     } else if (ctx.data && nk_uregs_from_context(&ctx, &r) == NTKD_OK) {
         nk_stack_walk(t, &r, MAX_FRAMES, &st);
@@ -458,6 +461,9 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
                 snprintf(a->image_version, sizeof a->image_version, "%u.%u.%u.%u", m->file_version_ms >> 16,
                          m->file_version_ms & 0xffff, m->file_version_ls >> 16, m->file_version_ls & 0xffff);
         }
+        /* kernel dumps: the dump carries no module list of its own; the loaded-module list
+         * the symbol layer read names the image (faulty.sys) */
+        if (!a->image_name[0]) nk_kd_image(t, blame_pc, a->image_name, sizeof a->image_name);
         if (!a->image_version[0]) {
             uint64_t base;
             struct nk_pe *pe = nk_sym_image_at(t, blame_pc, &base);
@@ -486,7 +492,10 @@ nk_status nk_analyze(ntkd_target *t, nk_analysis *a)
     if (a->bucket[0]) {
         /* set by the kernel diagnosis */
     } else if (d->has_bugcheck) {
-        if (a->has_exception && a->exception_code == 0xc0000005u)
+        if ((a->has_exception && a->exception_code == 0xc0000005u) ||
+            (have_trap && (bcode == 0xA || bcode == 0xD1)))
+            /* an access violation, or a page fault at raised IRQL taken through a trap frame:
+             * WinDbg buckets both AV_<module>!<function> */
             snprintf(a->bucket, sizeof a->bucket, "AV_%.200s", where);
         else if (a->has_exception)
             snprintf(a->bucket, sizeof a->bucket, "0x%X_%08x_%.200s", bcode, a->exception_code, where);

@@ -13,6 +13,8 @@
 #include "cmd/cmd.h"
 #include "expr/expr.h"
 #include "kobj/kfltmgr.h"
+#include "mem/mem.h"
+#include "type/type.h"
 
 /* Addresses as fltkd prints them: all digits, no separator. */
 static const char *A(ntkd_target *t, char *b, uint64_t v)
@@ -324,6 +326,69 @@ static void object_flags(ntkd_target *t, uint64_t flags, char *buf, size_t len)
     }
 }
 
+/* Offset of a member (a dotted path) of one of fltmgr's types; false when the types lack it. */
+static bool member_off(ntkd_target *t, const char *type, const char *path, uint64_t *off)
+{
+    nk_typesrc *ts = nk_flt_types(t);
+    uint64_t id;
+    nk_tfield f;
+    if (!ts || !nk_type_find(ts, type, &id) || !nk_type_field(ts, id, path, &f) || f.is_static) return false;
+    *off = f.offset;
+    return true;
+}
+
+/* The lines !fltkd.volume prints between TargetedOpenCount and InstanceList (seed 004): the
+ * addresses of the volume's callback, context and stream/file/name-cache list members, with the
+ * counts it knows (VolumeContexts: Count=0 when the pointer is NULL; the resource lists: rCount).
+ * A member the types lack is left out; an unreadable count is shown as '?'. */
+static void volume_members(nk_cmd_env *e, const nk_flt_volume *v)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    char save[sizeof t->ctx->errmsg];
+    memcpy(save, t->ctx->errmsg, sizeof save);
+    static const struct {
+        const char *member, *label;
+        int count; /* 0 none, 1 VolumeContexts' Count, 2 a resource list's rCount */
+    } m[] = {
+        {"Callbacks", "Callbacks", 0},         {"ContextLock", "ContextLock", 0},
+        {"VolumeContexts", "VolumeContexts", 1}, {"StreamListCtrls", "StreamListCtrls", 2},
+        {"FileListCtrls", "FileListCtrls", 2}, {"NameCacheCtrl", "NameCacheCtrl", 0},
+    };
+    char b1[24];
+    uint64_t rc_off = 0;
+    bool have_rc = member_off(t, "_FLT_RESOURCE_LIST_HEAD", "rCount", &rc_off);
+    json_object *jm = nk_json_obj(o, NULL, "members");
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        uint64_t off;
+        if (!member_off(t, "_FLT_VOLUME", m[i].member, &off)) continue;
+        uint64_t at = v->addr + off;
+        char cnt[48] = "";
+        json_object *x = nk_json_obj(o, jm, m[i].member);
+        nk_json_u64(o, x, "addr", at);
+        if (m[i].count == 1) {
+            uint64_t p = 0;
+            if (nk_read_ptr(t, at, &p) == NTKD_OK) {
+                nk_json_u64(o, x, "value", p);
+                if (!p) {
+                    snprintf(cnt, sizeof cnt, "  Count=0");
+                    nk_json_int(o, x, "count", 0);
+                }
+            }
+        } else if (m[i].count == 2) {
+            uint32_t n = 0;
+            if (have_rc && nk_read_u32(t, at + rc_off, &n) == NTKD_OK) {
+                snprintf(cnt, sizeof cnt, "  rCount=%u", n);
+                nk_json_int(o, x, "rcount", n);
+            } else {
+                snprintf(cnt, sizeof cnt, "  rCount=?");
+            }
+        }
+        nk_printf(o, "   %-25s: (%s)%s\n", m[i].label, A(t, b1, at), cnt);
+    }
+    memcpy(t->ctx->errmsg, save, sizeof save);
+}
+
 nk_status cmd_fltkd_volume(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -368,6 +433,7 @@ nk_status cmd_fltkd_volume(nk_cmd_env *e, const char *a)
     nk_printf(o, "   CDODeviceName            : \"%s\"\n", v.cdo_device);
     nk_printf(o, "   CDODriverName            : \"%s\"\n", v.cdo_driver);
     if (v.has_targeted) nk_printf(o, "   TargetedOpenCount        : %u\n", v.targeted_opens);
+    volume_members(e, &v);
     nk_printf(o, "   InstanceList             : (%s)\n", A(t, b1, v.instances_head));
     nk_json_u64(o, NULL, "addr", v.addr);
     nk_json_str(o, NULL, "name", v.name);

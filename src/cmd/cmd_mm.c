@@ -10,9 +10,11 @@
  *                      then classic pool pages; seed 001), then every control area the PFN
  *                      database leads to (prototype-PTE pages whose OriginalPte names a
  *                      subsection);
- *   !memusage [flags]  pages per PFN list, per control area (valid, standby, dirty), and per
+ *   !memusage [flags]  pages per PFN list, per control area (valid, standby, dirty), per
  *                      process: private pages and page-table pages, through the PteFrame
- *                      chains of kobj/kmm.h (kernel-half pages on System's line);
+ *                      chains of kobj/kmm.h, and the kernel's pages by what they map
+ *                      (nk_mm_kclass: "driver ( name )", "( Paged Pool )", "( Nonpaged Pool )",
+ *                      "( Kernel Stacks )", "( Other kernel )");
  * The PFN scans are one pass over the dump's frames (kobj/kmm.c); a progress line goes to
  * stderr only when it is a terminal and the output is text. */
 #include <stdio.h>
@@ -387,6 +389,11 @@ typedef struct usage {
     const nk_mm_pfndb *db;
     caent *proc;            /* one per own.procs entry, allocated once before the scan */
     char own_note[600];     /* why the attribution is missing or partial */
+    /* !memusage: kernel pages by what they map (kobj/kmm.h nk_mm_kclass) */
+    bool kclass;
+    nk_mm_kmap km;
+    caent kc[NK_MM_K_N];
+    caent *drv;             /* one per km.mods entry, allocated once before the scan */
 } usage;
 
 static void count_page(caent *c, const nk_mmpfn *p)
@@ -416,12 +423,23 @@ static bool usage_page(void *u, const nk_mmpfn *p)
     }
     if (p->list == NK_MM_ZEROED || p->list == NK_MM_FREE || p->list == NK_MM_BAD) return true;
     if (!p->proto) {
-        if (g->proc) {
-            uint32_t w = nk_mm_page_owner(g->t, g->db, &g->own, p);
-            if (w != NK_MM_OWNER_NONE && w < g->own.nprocs) {
-                count_page(&g->proc[w], p);
+        /* the owner's chain is walked for every page (it fills the page-table cache) */
+        uint32_t w = g->proc ? nk_mm_page_owner(g->t, g->db, &g->own, p) : NK_MM_OWNER_NONE;
+        if (g->kclass) {
+            size_t mi = 0;
+            unsigned k = nk_mm_kclass(g->t, &g->km, p, &mi);
+            if (k == NK_MM_K_DRIVER && g->drv && mi < g->km.nmods) {
+                count_page(&g->drv[mi], p);
                 return true;
             }
+            if (k != NK_MM_K_NONE && k != NK_MM_K_DRIVER) {
+                count_page(&g->kc[k], p);
+                return true;
+            }
+        }
+        if (w != NK_MM_OWNER_NONE && w < g->own.nprocs) {
+            count_page(&g->proc[w], p);
+            return true;
         }
         count_page(&g->other, p);
         return true;
@@ -467,6 +485,14 @@ static nk_status scan_usage(nk_cmd_env *e, usage *g, nk_mm_pfndb *db, nk_mm_scan
         }
         if (why.len && !g->own_note[0]) snprintf(g->own_note, sizeof g->own_note, "%s", why.s);
         nk_sb_free(&why);
+        memcpy(e->t->ctx->errmsg, save, sizeof save);
+    }
+    if (g->kclass) {
+        char save[sizeof e->t->ctx->errmsg];
+        memcpy(save, e->t->ctx->errmsg, sizeof save);
+        if (nk_mm_kmap_init(e->t, &g->km) == NTKD_OK)
+            g->drv = calloc(g->km.nmods ? g->km.nmods : 1, sizeof *g->drv);
+        if (!g->drv) g->kclass = false;
         memcpy(e->t->ctx->errmsg, save, sizeof save);
     }
     prog p;
@@ -718,8 +744,8 @@ static uint64_t sub0(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
  * dirty; its page-table pages apart, in PageTables) in the shape of WinDbg's documented
  * example (Shared and Locked as dashes), with the EPROCESS after the name:
  *   --------  valid standby dirty ----- ----- pagetables  process ( name ) eprocess
- * Kernel-half pages whose chain leads to System's tables are on System's line (WinDbg splits
- * kernel pages into driver ( ... ) lines by the address they map; not done here). */
+ * Kernel-half pages that nk_mm_kclass classes (driver images, stacks, pool, other kernel) are
+ * on the kernel lines instead (print_kernel); page-table pages stay with their process. */
 static void print_processes(nk_cmd_env *e, const usage *g)
 {
     ntkd_target *t = e->t;
@@ -769,6 +795,67 @@ static void print_processes(nk_cmd_env *e, const usage *g)
     if (g->own.full) nk_printf(o, "note: too many page-table frames: some are counted as private pages\n");
 }
 
+/* One kernel line: "--------  valid standby dirty ------ locked          0  what". */
+static void kernel_line(nk_cmd_env *e, const caent *c, const char *what, json_object *j)
+{
+    nk_out *o = e->o;
+    nk_printf(o, "%-*s %5llu %7llu %5llu %6s %6llu %10d  %s\n", e->t->d.is64 ? 16 : 8, "--------",
+              (unsigned long long)(c->valid * 4), (unsigned long long)(c->standby * 4),
+              (unsigned long long)(c->dirty * 4), "------", (unsigned long long)(c->locked * 4), 0, what);
+    nk_json_int(o, j, "pages", (int64_t)(c->valid + c->standby + c->dirty + c->other));
+    nk_json_int(o, j, "valid", (int64_t)c->valid);
+    nk_json_int(o, j, "standby", (int64_t)c->standby);
+    nk_json_int(o, j, "dirty", (int64_t)c->dirty);
+    nk_json_int(o, j, "locked", (int64_t)c->locked);
+}
+
+/* The kernel's pages by what they map (kobj/kmm.h nk_mm_kclass): one "driver ( name )" line
+ * per loaded module with pages, then "( Paged Pool )", "( Nonpaged Pool )", "( Kernel Stacks )"
+ * and "( Other kernel )" (kernel pages in none of those: system PTEs, the system cache, the
+ * PFN database, HAL...). A class the build's globals cannot decide is named on a note line. */
+static void print_kernel(nk_cmd_env *e, const usage *g)
+{
+    nk_out *o = e->o;
+    json_object *jk = nk_json_obj(o, NULL, "kernel");
+    nk_json_bool(o, jk, "available", g->kclass);
+    if (!g->kclass) {
+        nk_printf(o, "(kernel pages not classified: no module, thread or pool information)\n");
+        return;
+    }
+    const nk_mm_kmap *km = &g->km;
+    json_object *jd = nk_json_arr(o, jk, "drivers");
+    for (size_t i = 0; i < km->nmods; i++) {
+        const caent *c = &g->drv[i];
+        if (!(c->valid + c->standby + c->dirty + c->other)) continue;
+        char what[96];
+        snprintf(what, sizeof what, "driver ( %s )", km->mods[i].name);
+        json_object *j = nk_json_obj(o, jd, NULL);
+        nk_json_str(o, j, "name", km->mods[i].name);
+        nk_json_u64(o, j, "base", km->mods[i].base);
+        kernel_line(e, c, what, j);
+    }
+    bool pools = km->vatype || km->npaged || km->nnonpaged;
+    static const struct {
+        unsigned k;
+        const char *key, *what;
+    } cls[] = {{NK_MM_K_PAGED, "paged_pool", "( Paged Pool )"},
+               {NK_MM_K_NONPAGED, "nonpaged_pool", "( Nonpaged Pool )"},
+               {NK_MM_K_STACKS, "kernel_stacks", "( Kernel Stacks )"},
+               {NK_MM_K_OTHER, "other_kernel", "( Other kernel )"}};
+    for (size_t i = 0; i < sizeof cls / sizeof cls[0]; i++) {
+        bool known = cls[i].k == NK_MM_K_STACKS || cls[i].k == NK_MM_K_OTHER ||
+                     (cls[i].k == NK_MM_K_PAGED ? (km->vatype ? km->vt_paged >= 0 : km->npaged > 0)
+                                                 : (km->vatype ? km->vt_nonpaged >= 0 : km->nnonpaged > 0));
+        if (!known) continue;
+        kernel_line(e, &g->kc[cls[i].k], cls[i].what, nk_json_obj(o, jk, cls[i].key));
+    }
+    nk_json_str(o, jk, "pool_source", km->pool_source ? km->pool_source : "");
+    if (km->note[0]) {
+        nk_printf(o, "note: %s%s\n", km->note, pools ? "" : " (their pages are on the Other kernel line)");
+        nk_json_str(o, jk, "note", km->note);
+    }
+}
+
 nk_status cmd_memusage(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -781,6 +868,7 @@ nk_status cmd_memusage(nk_cmd_env *e, const char *a)
     memset(&g, 0, sizeof g);
     g.list_mnw = flags == 1;
     g.by_process = flags != 8 && flags != 1;
+    g.kclass = g.by_process;
     if (g.list_mnw) {
         g.jmnw = nk_json_arr(o, NULL, "modified_no_write");
         nk_printf(o, "Modified no-write pages:\n");
@@ -791,6 +879,8 @@ nk_status cmd_memusage(nk_cmd_env *e, const char *a)
     if (s != NTKD_OK) {
         caset_free(&g.cas);
         free(g.proc);
+        free(g.drv);
+        nk_mm_kmap_free(&g.km);
         nk_mm_owners_free(&g.own);
         return s;
     }
@@ -842,6 +932,7 @@ nk_status cmd_memusage(nk_cmd_env *e, const char *a)
             nk_json_int(o, j, "locked", (int64_t)c->locked);
         }
         print_processes(e, &g);
+        print_kernel(e, &g);
         const caent *pf = &g.pagefile, *ot = &g.other;
         nk_printf(o, "%-*s %5llu %7llu %5llu ------ %6llu %10d  pagefile-backed sections\n", t->d.is64 ? 16 : 8,
                   "--------", (unsigned long long)(pf->valid * 4), (unsigned long long)(pf->standby * 4),
@@ -862,6 +953,8 @@ nk_status cmd_memusage(nk_cmd_env *e, const char *a)
     scan_notes(e, &g, &st);
     caset_free(&g.cas);
     free(g.proc);
+    free(g.drv);
+    nk_mm_kmap_free(&g.km);
     nk_mm_owners_free(&g.own);
     return NTKD_OK;
 }

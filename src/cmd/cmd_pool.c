@@ -5,7 +5,9 @@
  *                                   Special pool": the one allocation of the page, its pattern
  *                                   checked) and session pool (kpool_special.c); on 19H1+ builds
  *                                   the segment heap (kpool_seg.c: the VS or LFH subsegment
- *                                   holding addr, chunk headers decoded and chained); else the
+ *                                   holding addr, chunk headers decoded and chained; a session
+ *                                   address in the session's paged heap, a special-pool one in
+ *                                   nt!ExPoolState.SpecialHeaps' heaps); else the
  *                                   walk of the classic pool page holding addr: one line per
  *                                   block, '*' on the one holding addr, the previous-size check on
  *                                   every header; a corrupt chain names the bad header and the
@@ -22,7 +24,8 @@
  *                                   tracker table and its expansion table), combinable with 2/4,
  *                                   /t N and a tag ("!poolused 8 2", "!poolused 0xa U*")
  *   !poolfind tag [pooltype]        the big-pool table, then every block of the segment heaps
- *                                   (19H1+) or every present kernel page that starts a
+ *                                   (19H1+: ExPoolState's, every session's paged heap, the
+ *                                   special-pool heaps) or every present kernel page that starts a
  *                                   pool-header chain (pooltype 0 nonpaged, 1 paged)
  * The reading is src/kobj/kpool.c's; this file prints text and JSON in the same pass. */
 #include <ctype.h>
@@ -138,10 +141,22 @@ static void seg_block_line(nk_out *o, ntkd_target *t, const nk_pool_block *b, bo
     nk_json_bool(o, x, "after_resync", b->after_resync);
 }
 
+/* Heaps besides ExPoolState's that seg_pool reads (the session and special-pool paths). */
+typedef struct seg_extra {
+    const nk_session_hit *sh; /* the session holding addr: its PagedHeap */
+    bool special;             /* nt!ExPoolState.SpecialHeaps[] */
+    bool region_said;         /* the caller printed the region line and its JSON */
+} seg_extra;
+
+static const char *heap_src_name(int src)
+{
+    return src == NK_SEG_SRC_SESSION ? "session" : src == NK_SEG_SRC_SPECIAL ? "special" : "pool";
+}
+
 /* !pool on a segment-heap build, after the big-pool table: the page's blocks of the VS or LFH
- * subsegment holding addr. */
+ * subsegment holding addr (x: the extra heaps to read, NULL for ExPoolState's only). */
 static nk_status seg_pool(nk_cmd_env *e, uint64_t addr, uint64_t flags, nk_strbuf *why, nk_pool_mod **mods,
-                          size_t *nmods)
+                          size_t *nmods, const seg_extra *x)
 {
     ntkd_target *t = e->t;
     nk_out *o = e->o;
@@ -158,6 +173,38 @@ static nk_status seg_pool(nk_cmd_env *e, uint64_t addr, uint64_t flags, nk_strbu
         free(sp);
         return st;
     }
+    if (x && x->sh) {
+        st = nk_seg_add_heap(sp, x->sh->paged_heap, NK_SEG_SRC_SESSION, 2, "Paged session pool", NULL);
+        if (st != NTKD_OK) {
+            nk_cmd_error(o, "!pool: the paged heap of session %llu (_MM_SESSION_SPACE %s, HeapState %s -> "
+                            "_EX_HEAP_SESSION_STATE.PagedHeap) cannot be read: %s",
+                         (unsigned long long)x->sh->session_id, nk_fmt_hex(b1, x->sh->session, is64),
+                         nk_fmt_hex(b2, x->sh->heap_state, is64), nk_cmd_errmsg(t));
+            free(sp);
+            return st;
+        }
+        for (size_t i = 0; i < sp->nheaps; i++)
+            if (sp->heaps[i].heap == x->sh->paged_heap && sp->heaps[i].src == NK_SEG_SRC_SESSION) {
+                sp->heaps[i].session = x->sh->session;
+                sp->heaps[i].session_id = x->sh->session_id;
+            }
+    }
+    if (x && x->special) {
+        size_t before = sp->nheaps;
+        nk_strbuf hw = {0};
+        size_t added = nk_seg_add_special_heaps(sp, &hw);
+        if (!added && before == sp->nheaps) {
+            while (hw.len && hw.s[hw.len - 1] == '\n') hw.s[--hw.len] = 0;
+            nk_cmd_error(o, "!pool: %s: no segment heap of nt!ExPoolState.SpecialHeaps can be read (%s): the block is "
+                            "not decoded",
+                         nk_fmt_hex(b1, addr, is64), hw.len ? hw.s : "every slot is NULL");
+            nk_sb_free(&hw);
+            free(sp);
+            return NTKD_E_FORMAT;
+        }
+        if (hw.len) nk_sb_printf(why, "%s", hw.s);
+        nk_sb_free(&hw);
+    }
     nk_seg_loc loc;
     st = nk_seg_locate(sp, addr, &loc);
     if (st != NTKD_OK) {
@@ -166,24 +213,27 @@ static nk_status seg_pool(nk_cmd_env *e, uint64_t addr, uint64_t flags, nk_strbu
         return st;
     }
     const nk_seg_heapref *hr = &sp->heaps[loc.heap_i];
-    const char *region = nk_seg_paged(hr->index) ? "Paged pool" : "Nonpaged pool";
+    const char *region = nk_seg_region(hr);
+    const bool say_region = !(x && x->region_said);
     nk_json_u64(o, NULL, "heap", hr->heap);
-    nk_json_str(o, NULL, "heap_name", nk_seg_heap_name(hr->index));
-    nk_json_int(o, NULL, "pool_node", hr->node);
+    nk_json_str(o, NULL, "heap_name", nk_seg_heapref_name(hr));
+    nk_json_str(o, NULL, "heap_source", heap_src_name(hr->src));
+    if (hr->src == NK_SEG_SRC_POOL) nk_json_int(o, NULL, "pool_node", hr->node);
+    if (hr->src == NK_SEG_SRC_SPECIAL) nk_json_int(o, NULL, "special_heap_slot", hr->node);
     nk_json_u64(o, NULL, "segment", loc.segment);
     nk_json_int(o, NULL, "context", loc.ctx_i);
     nk_json_u64(o, NULL, "range", loc.range);
     nk_json_u64(o, NULL, "range_bytes", loc.range_bytes);
-    nk_json_str(o, NULL, "region", region);
+    if (say_region) nk_json_str(o, NULL, "region", region);
     if (loc.kind != NK_SEG_VS && loc.kind != NK_SEG_LFH) {
         const char *what = loc.kind == NK_SEG_META ? "the header (_HEAP_PAGE_SEGMENT, range descriptors) of"
                          : loc.kind == NK_SEG_FREE ? "a free page range of"
                                                    : "a large range (not in the big-pool table) of";
         nk_json_str(o, NULL, "range_kind", loc.kind == NK_SEG_META ? "segment_header" : loc.kind == NK_SEG_FREE ? "free" : "large");
-        nk_printf(o, "Pool page %s region is %s\n", nk_fmt_hex(b1, addr, is64), region);
+        if (say_region) nk_printf(o, "Pool page %s region is %s\n", nk_fmt_hex(b1, addr, is64), region);
         char b3[24], b4[24];
         nk_printf(o, "%s is in %s segment %s of the %s segment heap %s (range %s, 0x%llx bytes): no pool block holds it\n",
-                  nk_fmt_hex(b1, addr, is64), what, nk_fmt_hex(b2, loc.segment, is64), nk_seg_heap_name(hr->index),
+                  nk_fmt_hex(b1, addr, is64), what, nk_fmt_hex(b2, loc.segment, is64), nk_seg_heapref_name(hr),
                   nk_fmt_hex(b3, hr->heap, is64), nk_fmt_hex(b4, loc.range, is64), (unsigned long long)loc.range_bytes);
         free(sp);
         return NTKD_OK;
@@ -199,7 +249,7 @@ static nk_status seg_pool(nk_cmd_env *e, uint64_t addr, uint64_t flags, nk_strbu
     nk_json_str(o, NULL, "range_kind", sub.lfh ? "lfh" : "vs");
     nk_json_u64(o, NULL, "subsegment", sub.start);
     nk_json_u64(o, NULL, "page", page);
-    nk_printf(o, "Pool page %s region is %s\n", nk_fmt_hex(b1, addr, is64), region);
+    if (say_region) nk_printf(o, "Pool page %s region is %s\n", nk_fmt_hex(b1, addr, is64), region);
     json_object *arr = nk_json_arr(o, NULL, "blocks");
     const nk_pool_block *target = NULL;
     for (size_t i = 0; i < sub.n; i++) {
@@ -267,6 +317,7 @@ typedef struct segfind {
     int want;
     json_object *arr;
     uint64_t hits;
+    const nk_segpool *sp;
 } segfind;
 
 static bool segfind_block(void *u, const nk_seg_sub *sub, const nk_pool_block *b)
@@ -278,13 +329,21 @@ static bool segfind_block(void *u, const nk_seg_sub *sub, const nk_pool_block *b
     char a[24], tg[5];
     nk_pool_tag_str(b->key, tg);
     c->hits++;
-    nk_printf(c->o, "%s : tag %s, size %#10x, %s%s\n", nk_fmt_hex(a, b->addr, c->t->d.is64), tg, b->size,
-              paged ? "Paged pool" : "Nonpaged pool", sub->corrupt ? " (subsegment with a corrupt header)" : "");
+    const nk_seg_heapref *hr = sub->heap_i < c->sp->nheaps ? &c->sp->heaps[sub->heap_i] : NULL;
+    const char *region = hr ? nk_seg_region(hr) : paged ? "Paged pool" : "Nonpaged pool";
+    nk_printf(c->o, "%s : tag %s, size %#10x, %s%s\n", nk_fmt_hex(a, b->addr, c->t->d.is64), tg, b->size, region,
+              sub->corrupt ? " (subsegment with a corrupt header)" : "");
     json_object *x = nk_json_obj(c->o, c->arr, NULL);
     nk_json_u64(c->o, x, "address", b->addr);
     nk_json_int(c->o, x, "size", b->size);
     nk_json_bool(c->o, x, "free", false);
     nk_json_str(c->o, x, "pool", paged ? "paged" : "nonpaged");
+    nk_json_str(c->o, x, "region", region);
+    nk_json_u64(c->o, x, "heap", sub->heap);
+    if (hr && hr->src == NK_SEG_SRC_SESSION) {
+        nk_json_u64(c->o, x, "session_space", hr->session);
+        if (hr->session_id != UINT64_MAX) nk_json_int(c->o, x, "session_id", (int64_t)hr->session_id);
+    }
     nk_json_str(c->o, x, "subsegment_kind", sub->lfh ? "lfh" : "vs");
     nk_json_u64(c->o, x, "subsegment", sub->start);
     nk_json_bool(c->o, x, "page_corrupt", sub->corrupt);
@@ -306,7 +365,16 @@ static uint64_t seg_poolfind(nk_cmd_env *e, uint32_t key, int want, nk_strbuf *w
         free(sp);
         return 0;
     }
-    nk_printf(o, "\nSearching the pool's segment heaps (%zu heaps; VS and LFH subsegments) for tag %s\n\n", sp->nheaps, tg);
+    c.sp = sp;
+    size_t npool = sp->nheaps;
+    size_t nsess = nk_seg_add_session_heaps(sp, why);
+    size_t nspec = nk_seg_add_special_heaps(sp, why);
+    nk_printf(o, "\nSearching the pool's segment heaps (%zu heaps of nt!ExPoolState, %zu session paged heap%s, %zu special-pool "
+                 "heap%s; VS and LFH subsegments) for tag %s\n\n",
+              npool, nsess, nsess == 1 ? "" : "s", nspec, nspec == 1 ? "" : "s", tg);
+    nk_json_int(o, NULL, "pool_heaps", (int64_t)npool);
+    nk_json_int(o, NULL, "session_heaps", (int64_t)nsess);
+    nk_json_int(o, NULL, "special_heaps", (int64_t)nspec);
     nk_seg_stats st;
     nk_seg_each_block(sp, segfind_block, &c, &st, why);
     nk_printf(o, "%llu segments, %llu subsegments, %llu blocks walked", (unsigned long long)st.segments,
@@ -366,13 +434,11 @@ static bool special_pool_cmd(nk_cmd_env *e, uint64_t addr, uint64_t flags, nk_st
                 if (sp.heaps[i]) nk_sb_printf(&hl, " %s", nk_fmt_hex(b2, sp.heaps[i], is64));
             }
             nk_printf(o, "(%s)\n", sp.how);
-            nk_cmd_error(o,
-                         "!pool: this build (%u) allocates special pool from segment heaps (nt!ExPoolState.SpecialHeaps:%s); "
-                         "their blocks are not decoded: ntkd's segment-heap decoder walks the heaps of "
-                         "nt!ExPoolState.PoolNode[].Heaps only",
-                         t->d.minor, hl.len ? hl.s : " none set");
+            nk_printf(o, "This build (%u) allocates special pool from segment heaps (nt!ExPoolState.SpecialHeaps:%s)\n",
+                      t->d.minor, hl.len ? hl.s : " none set");
             nk_sb_free(&hl);
-            *rc = NTKD_E_UNSUPPORTED;
+            seg_extra x = {.special = true, .region_said = true};
+            *rc = seg_pool(e, addr, flags, why, mods, nmods, &x);
             return true;
         }
         if (!sp.present) {
@@ -454,14 +520,19 @@ static bool special_pool_cmd(nk_cmd_env *e, uint64_t addr, uint64_t flags, nk_st
     nk_json_u64(o, jss, "heap_state", sh.heap_state);
     nk_json_u64(o, jss, "paged_heap", sh.paged_heap);
     nk_json_bool(o, NULL, "segment_heap", true);
-    nk_cmd_error(o,
-                 "!pool: %s is in session %llu's paged pool (_MM_SESSION_SPACE %s, %s..%s); this build (%u) allocates it "
-                 "from the session's segment heap (HeapState %s -> _EX_HEAP_SESSION_STATE.PagedHeap %s), which ntkd's "
-                 "segment-heap decoder does not walk (it reads nt!ExPoolState's heaps only): the block was not decoded",
-                 nk_fmt_hex(b1, addr, is64), (unsigned long long)sh.session_id, nk_fmt_hex(b2, sh.session, is64),
-                 nk_fmt_hex((char[24]){0}, sh.start, is64), nk_fmt_hex((char[24]){0}, sh.end, is64), t->d.minor,
-                 nk_fmt_hex((char[24]){0}, sh.heap_state, is64), nk_fmt_hex((char[24]){0}, sh.paged_heap, is64));
-    *rc = NTKD_E_UNSUPPORTED;
+    nk_printf(o, "Session %llu (_MM_SESSION_SPACE %s, paged pool %s..%s): HeapState %s -> _EX_HEAP_SESSION_STATE.PagedHeap %s\n",
+              (unsigned long long)sh.session_id, nk_fmt_hex(b1, sh.session, is64), nk_fmt_hex(b2, sh.start, is64),
+              nk_fmt_hex((char[24]){0}, sh.end, is64), nk_fmt_hex((char[24]){0}, sh.heap_state, is64),
+              nk_fmt_hex((char[24]){0}, sh.paged_heap, is64));
+    if (!sh.heap_state || !sh.paged_heap) {
+        nk_cmd_error(o, "!pool: session %llu (_MM_SESSION_SPACE %s) has no paged heap (%s is NULL): the block is not decoded",
+                     (unsigned long long)sh.session_id, nk_fmt_hex(b1, sh.session, is64),
+                     !sh.heap_state ? "_MM_SESSION_SPACE.HeapState" : "_EX_HEAP_SESSION_STATE.PagedHeap");
+        *rc = NTKD_E_NOTFOUND;
+        return true;
+    }
+    seg_extra x = {.sh = &sh, .region_said = true};
+    *rc = seg_pool(e, addr, flags, why, mods, nmods, &x);
     return true;
 }
 
@@ -578,7 +649,7 @@ nk_status cmd_pool(nk_cmd_env *e, const char *a)
 
     /* 2. segment-heap builds: the VS / LFH subsegment holding addr */
     if (nk_pool_segment_heap(t)) {
-        nk_status sst = seg_pool(e, addr, flags, &why, &mods, &nmods);
+        nk_status sst = seg_pool(e, addr, flags, &why, &mods, &nmods, NULL);
         free(mods);
         nk_cmd_warnings(o, &why, 40);
         nk_sb_free(&why);
@@ -721,12 +792,74 @@ static void poolused_tables_note(nk_out *o, const nk_pool_track_info *ti)
                   ti->cpu_unreadable ? "; some processor tables are not in the dump" : "");
 }
 
+/* The tag table of !poolused, standard and session pool alike: the owners of the tags (the
+ * loaded modules into *mods, the caller frees them), the totals over every tag (tot: nonpaged
+ * outstanding, nonpaged bytes, paged outstanding, paged bytes), the tags sorted (flags 2: by
+ * nonpaged bytes, 4: by paged bytes, else by tag), the "Sorting by" line and the column heads, a
+ * row per tag matching pattern (at most top rows when top) with its owners, the TOTAL line;
+ * JSON sort, flags, top, pattern, tags and total. */
+static void poolused_table(nk_out *o, ntkd_target *t, nk_pool_tag *tags, size_t n, nk_pool_mod **mods,
+                           unsigned flags, uint64_t top, const char *pattern, uint64_t tot[4], nk_strbuf *why)
+{
+    bool by_np = flags & 2, by_p = !by_np && (flags & 4);
+    size_t nmods = 0;
+    *mods = NULL;
+    if (nk_pool_modules(t, mods, &nmods, why) == NTKD_OK) nk_pool_find_owners(t, tags, n, *mods, nmods, why);
+    tot[0] = tot[1] = tot[2] = tot[3] = 0;
+    for (size_t i = 0; i < n; i++) {
+        tot[0] += outstanding(tags[i].np_allocs, tags[i].np_frees);
+        tot[1] += tags[i].np_bytes;
+        tot[2] += outstanding(tags[i].p_allocs, tags[i].p_frees);
+        tot[3] += tags[i].p_bytes;
+    }
+    nk_sort(tags, n, sizeof *tags, by_np ? cmp_np : by_p ? cmp_p : cmp_tag);
+    nk_json_str(o, NULL, "sort", by_np ? "nonpaged" : by_p ? "paged" : "tag");
+    nk_json_int(o, NULL, "flags", flags);
+    if (top) nk_json_int(o, NULL, "top", (int64_t)top);
+    if (pattern[0]) nk_json_str(o, NULL, "pattern", pattern);
+    nk_printf(o, " Sorting by %s\n\n", by_np ? "NonPaged Pool Consumed" : by_p ? "Paged Pool Consumed" : "Tag");
+    nk_printf(o, "               NonPaged                  Paged\n");
+    nk_printf(o, " Tag     Allocs         Used     Allocs         Used\n\n");
+    json_object *arr = nk_json_arr(o, NULL, "tags");
+    size_t shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        nk_pool_tag *g = &tags[i];
+        if (pattern[0] && fnmatch(pattern, g->tag, FNM_CASEFOLD) != 0) continue;
+        if (top && shown >= top) break;
+        shown++;
+        uint64_t npo = outstanding(g->np_allocs, g->np_frees), po = outstanding(g->p_allocs, g->p_frees);
+        nk_printf(o, " %-4s %9llu %12llu %10llu %12llu\t", g->tag, (unsigned long long)npo,
+                  (unsigned long long)g->np_bytes, (unsigned long long)po, (unsigned long long)g->p_bytes);
+        if (g->nowners) print_owner_text(o, t, g, *mods);
+        else nk_printf(o, "UNKNOWN pooltag '%s': the tag is in no loaded image", g->tag);
+        nk_printf(o, "\n");
+        json_object *x = nk_json_obj(o, arr, NULL);
+        nk_json_str(o, x, "tag", g->tag);
+        nk_json_bool(o, x, "protected", g->protected_);
+        nk_json_int(o, x, "nonpaged_allocs", (int64_t)g->np_allocs);
+        nk_json_int(o, x, "nonpaged_frees", (int64_t)g->np_frees);
+        nk_json_int(o, x, "nonpaged_outstanding", (int64_t)npo);
+        nk_json_int(o, x, "nonpaged_bytes", (int64_t)g->np_bytes);
+        nk_json_int(o, x, "paged_allocs", (int64_t)g->p_allocs);
+        nk_json_int(o, x, "paged_frees", (int64_t)g->p_frees);
+        nk_json_int(o, x, "paged_outstanding", (int64_t)po);
+        nk_json_int(o, x, "paged_bytes", (int64_t)g->p_bytes);
+        json_owners(o, x, g, *mods);
+    }
+    nk_printf(o, "\n TOTAL %8llu %12llu %10llu %12llu\n", (unsigned long long)tot[0], (unsigned long long)tot[1],
+              (unsigned long long)tot[2], (unsigned long long)tot[3]);
+    json_object *jt = nk_json_obj(o, NULL, "total");
+    nk_json_int(o, jt, "nonpaged_outstanding", (int64_t)tot[0]);
+    nk_json_int(o, jt, "nonpaged_bytes", (int64_t)tot[1]);
+    nk_json_int(o, jt, "paged_outstanding", (int64_t)tot[2]);
+    nk_json_int(o, jt, "paged_bytes", (int64_t)tot[3]);
+}
+
 /* !poolused 8: the current session's tracker tables, in the standard shape. */
 static nk_status poolused_session(nk_cmd_env *e, unsigned flags, uint64_t top, const char *pattern)
 {
     ntkd_target *t = e->t;
     nk_out *o = e->o;
-    bool by_np = flags & 2, by_p = !by_np && (flags & 4);
     nk_strbuf why = {0};
     nk_pool_tag *tags = NULL;
     size_t n = 0;
@@ -739,22 +872,8 @@ static nk_status poolused_session(nk_cmd_env *e, unsigned flags, uint64_t top, c
         return st;
     }
     nk_pool_mod *mods = NULL;
-    size_t nmods = 0;
-    if (nk_pool_modules(t, &mods, &nmods, &why) == NTKD_OK) nk_pool_find_owners(t, tags, n, mods, nmods, &why);
-    uint64_t tot[4] = {0, 0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-        tot[0] += outstanding(tags[i].np_allocs, tags[i].np_frees);
-        tot[1] += tags[i].np_bytes;
-        tot[2] += outstanding(tags[i].p_allocs, tags[i].p_frees);
-        tot[3] += tags[i].p_bytes;
-    }
-    nk_sort(tags, n, sizeof *tags, by_np ? cmp_np : by_p ? cmp_p : cmp_tag);
     char a1[40], a2[40];
     nk_json_str(o, NULL, "pool", "session");
-    nk_json_str(o, NULL, "sort", by_np ? "nonpaged" : by_p ? "paged" : "tag");
-    nk_json_int(o, NULL, "flags", flags);
-    if (top) nk_json_int(o, NULL, "top", (int64_t)top);
-    if (pattern[0]) nk_json_str(o, NULL, "pattern", pattern);
     json_object *js = nk_json_obj(o, NULL, "session");
     if (si.session_id != UINT64_MAX) nk_json_int(o, js, "id", (int64_t)si.session_id);
     nk_json_u64(o, js, "session_space", si.session);
@@ -770,42 +889,8 @@ static nk_status poolused_session(nk_cmd_env *e, unsigned flags, uint64_t top, c
     else
         nk_printf(o, " Session pool tracker table %s: %s, 0x%llx entries\n", nk_fmt_addr64(a2, si.table), si.source,
                   (unsigned long long)si.count);
-    nk_printf(o, " Sorting by %s\n\n", by_np ? "NonPaged Pool Consumed" : by_p ? "Paged Pool Consumed" : "Tag");
-    nk_printf(o, "               NonPaged                  Paged\n");
-    nk_printf(o, " Tag     Allocs         Used     Allocs         Used\n\n");
-    json_object *arr = nk_json_arr(o, NULL, "tags");
-    size_t shown = 0;
-    for (size_t i = 0; i < n; i++) {
-        nk_pool_tag *g = &tags[i];
-        if (pattern[0] && fnmatch(pattern, g->tag, FNM_CASEFOLD) != 0) continue;
-        if (top && shown >= top) break;
-        shown++;
-        uint64_t npo = outstanding(g->np_allocs, g->np_frees), po = outstanding(g->p_allocs, g->p_frees);
-        nk_printf(o, " %-4s %9llu %12llu %10llu %12llu\t", g->tag, (unsigned long long)npo,
-                  (unsigned long long)g->np_bytes, (unsigned long long)po, (unsigned long long)g->p_bytes);
-        if (g->nowners) print_owner_text(o, t, g, mods);
-        else nk_printf(o, "UNKNOWN pooltag '%s': the tag is in no loaded image", g->tag);
-        nk_printf(o, "\n");
-        json_object *x = nk_json_obj(o, arr, NULL);
-        nk_json_str(o, x, "tag", g->tag);
-        nk_json_bool(o, x, "protected", g->protected_);
-        nk_json_int(o, x, "nonpaged_allocs", (int64_t)g->np_allocs);
-        nk_json_int(o, x, "nonpaged_frees", (int64_t)g->np_frees);
-        nk_json_int(o, x, "nonpaged_outstanding", (int64_t)npo);
-        nk_json_int(o, x, "nonpaged_bytes", (int64_t)g->np_bytes);
-        nk_json_int(o, x, "paged_allocs", (int64_t)g->p_allocs);
-        nk_json_int(o, x, "paged_frees", (int64_t)g->p_frees);
-        nk_json_int(o, x, "paged_outstanding", (int64_t)po);
-        nk_json_int(o, x, "paged_bytes", (int64_t)g->p_bytes);
-        json_owners(o, x, g, mods);
-    }
-    nk_printf(o, "\n TOTAL %8llu %12llu %10llu %12llu\n", (unsigned long long)tot[0], (unsigned long long)tot[1],
-              (unsigned long long)tot[2], (unsigned long long)tot[3]);
-    json_object *jt = nk_json_obj(o, NULL, "total");
-    nk_json_int(o, jt, "nonpaged_outstanding", (int64_t)tot[0]);
-    nk_json_int(o, jt, "nonpaged_bytes", (int64_t)tot[1]);
-    nk_json_int(o, jt, "paged_outstanding", (int64_t)tot[2]);
-    nk_json_int(o, jt, "paged_bytes", (int64_t)tot[3]);
+    uint64_t tot[4];
+    poolused_table(o, t, tags, n, &mods, flags, top, pattern, tot, &why);
     nk_printf(o, "\nntkd: %u session tracker table%s summed (the session's table%s)\n", si.tables, si.tables == 1 ? "" : "s",
               si.tables > 1 ? " and its expansion table" : "");
     free(tags);
@@ -862,59 +947,9 @@ nk_status cmd_poolused(nk_cmd_env *e, const char *a)
         return st;
     }
     nk_pool_mod *mods = NULL;
-    size_t nmods = 0;
-    if (nk_pool_modules(t, &mods, &nmods, &why) == NTKD_OK) nk_pool_find_owners(t, tags, n, mods, nmods, &why);
-    /* totals over every tag */
-    uint64_t tot[4] = {0, 0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-        tot[0] += outstanding(tags[i].np_allocs, tags[i].np_frees);
-        tot[1] += tags[i].np_bytes;
-        tot[2] += outstanding(tags[i].p_allocs, tags[i].p_frees);
-        tot[3] += tags[i].p_bytes;
-    }
-    nk_sort(tags, n, sizeof *tags, by_np ? cmp_np : by_p ? cmp_p : cmp_tag);
-    const char *sorting = by_np ? "NonPaged Pool Consumed" : by_p ? "Paged Pool Consumed" : "Tag";
-    nk_json_str(o, NULL, "sort", by_np ? "nonpaged" : by_p ? "paged" : "tag");
-    nk_json_int(o, NULL, "flags", flags);
-    if (top) nk_json_int(o, NULL, "top", (int64_t)top);
-    if (pattern[0]) nk_json_str(o, NULL, "pattern", pattern);
-    nk_printf(o, " Sorting by %s\n\n", sorting);
-    nk_printf(o, "               NonPaged                  Paged\n");
-    nk_printf(o, " Tag     Allocs         Used     Allocs         Used\n\n");
-    json_object *arr = nk_json_arr(o, NULL, "tags");
-    size_t shown = 0;
-    for (size_t i = 0; i < n; i++) {
-        nk_pool_tag *g = &tags[i];
-        if (pattern[0] && fnmatch(pattern, g->tag, FNM_CASEFOLD) != 0) continue;
-        if (top && shown >= top) break;
-        shown++;
-        uint64_t npo = outstanding(g->np_allocs, g->np_frees), po = outstanding(g->p_allocs, g->p_frees);
-        nk_printf(o, " %-4s %9llu %12llu %10llu %12llu\t", g->tag, (unsigned long long)npo,
-                  (unsigned long long)g->np_bytes, (unsigned long long)po, (unsigned long long)g->p_bytes);
-        if (g->nowners) print_owner_text(o, t, g, mods);
-        else nk_printf(o, "UNKNOWN pooltag '%s': the tag is in no loaded image", g->tag);
-        nk_printf(o, "\n");
-        json_object *x = nk_json_obj(o, arr, NULL);
-        nk_json_str(o, x, "tag", g->tag);
-        nk_json_bool(o, x, "protected", g->protected_);
-        nk_json_int(o, x, "nonpaged_allocs", (int64_t)g->np_allocs);
-        nk_json_int(o, x, "nonpaged_frees", (int64_t)g->np_frees);
-        nk_json_int(o, x, "nonpaged_outstanding", (int64_t)npo);
-        nk_json_int(o, x, "nonpaged_bytes", (int64_t)g->np_bytes);
-        nk_json_int(o, x, "paged_allocs", (int64_t)g->p_allocs);
-        nk_json_int(o, x, "paged_frees", (int64_t)g->p_frees);
-        nk_json_int(o, x, "paged_outstanding", (int64_t)po);
-        nk_json_int(o, x, "paged_bytes", (int64_t)g->p_bytes);
-        json_owners(o, x, g, mods);
-    }
-    nk_printf(o, "\n TOTAL %8llu %12llu %10llu %12llu\n", (unsigned long long)tot[0], (unsigned long long)tot[1],
-              (unsigned long long)tot[2], (unsigned long long)tot[3]);
+    uint64_t tot[4]; /* totals over every tag */
+    poolused_table(o, t, tags, n, &mods, flags, top, pattern, tot, &why);
     poolused_tables_note(o, &tinfo);
-    json_object *jt = nk_json_obj(o, NULL, "total");
-    nk_json_int(o, jt, "nonpaged_outstanding", (int64_t)tot[0]);
-    nk_json_int(o, jt, "nonpaged_bytes", (int64_t)tot[1]);
-    nk_json_int(o, jt, "paged_outstanding", (int64_t)tot[2]);
-    nk_json_int(o, jt, "paged_bytes", (int64_t)tot[3]);
 
     /* diagnosis: the tags that dominate the pool the sort names (nonpaged by default) */
     bool paged = by_p;

@@ -91,7 +91,8 @@ static void sw_details(nk_cmd_env *e, int c, const nk_swpte *sw, json_object *js
     bool prot = true;
     switch (sw->kind) {
     case NK_SWPTE_TRANSITION:
-        nk_printf(o, "%*sTransition: %llx\n", ind, "", (unsigned long long)sw->pfn);
+        /* seed 002: on a 32-bit target an empty line follows (x64: none) */
+        nk_printf(o, "%*sTransition: %llx\n%s", ind, "", (unsigned long long)sw->pfn, e->t->d.is64 ? "" : "\n");
         nk_json_u64(o, js, "pfn", sw->pfn);
         break;
     case NK_SWPTE_PROTOTYPE:

@@ -84,7 +84,7 @@ static void print_pair(nk_out *o, const nk_kv_state *s, const char *label, const
 {
     bool h1, h2;
     uint64_t c = stat_of(s, cnt, &h1), b = stat_of(s, bytes, &h2);
-    if (h1 && h2) nk_printf(o, "%-38s 0x%llx for %08llx bytes\n", label, (unsigned long long)c, (unsigned long long)b);
+    if (h1 && h2) nk_printf(o, "%-38s 0x%llx for %08llX bytes\n", label, (unsigned long long)c, (unsigned long long)b);
 }
 
 static bool frame_has(ntkd_target *t, uint64_t a, const char *word)
@@ -101,7 +101,7 @@ static void print_drivers(nk_cmd_env *env, const nk_kv_state *s, unsigned flags,
     const bool is64 = t->d.is64;
     char b1[24], b2[24];
     nk_printf(o, "\nDriver Verification List\n\n");
-    nk_printf(o, "%-*s State           NonPagedPool   PagedPool   Module\n\n", is64 ? 16 : 8, "Entry");
+    nk_printf(o, "Entry     State           NonPagedPool   PagedPool   Module\n\n");
     json_object *jd = nk_json_arr(o, NULL, "drivers");
     size_t shown = 0;
     for (size_t i = 0; i < s->ndrv; i++) {
@@ -270,9 +270,9 @@ static void print_crit_log(nk_cmd_env *env, const nk_kv_log *l, bool has_addr, u
     const bool is64 = t->d.is64;
     char b1[24];
     nk_printf(o, "Enter/Leave Critical Region log:\n");
-    nk_printf(o, "There are up to 0x%llx entries in the log.\n", (unsigned long long)l->length);
-    if (has_addr) nk_printf(o, "Displaying the log entries of thread %s.\n", nk_fmt_hex(b1, addr, is64));
-    else nk_printf(o, "Displaying all the log entries.\n");
+    nk_printf(o, "There are up to 0x%llx entries in the log.\n\n", (unsigned long long)l->length);
+    if (has_addr) nk_printf(o, "Displaying the log entries of thread %s.\n\n", nk_fmt_hex(b1, addr, is64));
+    else nk_printf(o, "Displaying all the log entries.\n\n");
     json_object *je = nk_json_arr(o, jl, "entries");
     for (size_t i = 0; i < l->n; i++) {
         const nk_kv_entry *e = &l->e[i];
@@ -280,7 +280,7 @@ static void print_crit_log(nk_cmd_env *env, const nk_kv_log *l, bool has_addr, u
         char mod[64];
         uint64_t fr = 0;
         nk_kv_crit_op op = nk_kv_crit_classify(t, e, &fr, mod, sizeof mod);
-        nk_printf(o, "Thread %s\n", nk_fmt_hex(b1, e->thread, is64));
+        nk_printf(o, "\nThread %s\n", nk_fmt_hex(b1, e->thread, is64));
         json_object *x = nk_json_obj(o, je, NULL);
         nk_json_int(o, x, "slot", e->slot);
         nk_json_u64(o, x, "thread", e->thread);
@@ -396,6 +396,7 @@ nk_status cmd_verifier(nk_cmd_env *env, const char *a)
     if (has_addr) nk_json_u64(o, NULL, "address", addr);
     if (want[0]) nk_json_str(o, NULL, "driver", want);
     json_object *notes = nk_json_arr(o, NULL, "verifier_notes");
+    nk_printf(o, "\n"); /* WinDbg's !verifier output starts with an empty line (seeds 003, 004) */
     const unsigned logbits = 0x80 | 0x100 | 0x200;
     if (flags & logbits) {
         if (flags & 0x80) do_log(env, NK_KV_LOG_POOL, has_addr, addr, notes);
@@ -450,10 +451,8 @@ nk_status cmd_verifier(nk_cmd_env *env, const char *a)
     for (size_t i = 0; i < 2; i++) {
         uint64_t gva = 0;
         uint32_t gv = 0;
-        if (nk_k_global(t, globals[i], &gva) == NTKD_OK && nk_read_u32(t, gva, &gv) == NTKD_OK) {
-            nk_printf(o, "%-38s 0x%x\n", globals[i], gv);
+        if (nk_k_global(t, globals[i], &gva) == NTKD_OK && nk_read_u32(t, gva, &gv) == NTKD_OK)
             nk_json_u64(o, NULL, globals[i], gv);
-        }
     }
     print_drivers(env, &vs, flags, want[0] ? want : NULL, notes);
     /* the critical-region log's verdict (its entries: !verifier 200) */

@@ -76,6 +76,8 @@ uint64_t nk_trap_of_machframe(ntkd_target *t, uint64_t mf)
     nk_typesrc *ts = nk_sym_types(t, "nt");
     uint64_t id;
     nk_tfield fl;
-    if (!ts || !nk_type_find(ts, "_KTRAP_FRAME", &id) || !nk_type_field(ts, id, "Rip", &fl)) return 0;
+    if (!ts || !nk_type_find(ts, "_KTRAP_FRAME", &id)) return 0;
+    if (!nk_type_field(ts, id, "Rip", &fl))
+        return t->d.arch == NK_ARCH_X86 ? mf : 0; /* x86: the walker records the KTRAP_FRAME itself */
     return mf - fl.offset;
 }

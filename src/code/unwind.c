@@ -211,6 +211,7 @@ nk_status nk_stack_walk(ntkd_target *t, const nk_uregs *start, size_t max_frames
         } else if (how == NK_FH_MACHFRAME || how == NK_FH_TRAP) {
             unsigned long long tr = 0;
             if (sscanf(note, "machine frame @ %llx", &tr) == 1) f->trap = tr;
+            else if (sscanf(note, "trap frame at %llx", &tr) == 1) f->trap = tr; /* x86: the KTRAP_FRAME */
         } else if (note[0]) {
             snprintf(f->note, sizeof f->note, "%s", note);
         }

@@ -58,7 +58,8 @@ typedef struct nk_frame {
     uint64_t fp;        /* frame/base pointer where meaningful (x86 ebp, ARM64 fp) */
     uint64_t args[4];   /* `kb`: the first stack arguments or home slots as WinDbg shows them */
     nk_frame_how how;   /* how this frame's caller was found */
-    uint64_t trap;      /* address of a trap/machine frame this frame unwound through, or 0 */
+    uint64_t trap;      /* address of a trap/machine frame this frame unwound through, or 0
+                         * (x64: the machine frame, its RIP slot; x86: the KTRAP_FRAME) */
     nk_uregs regs;      /* the registers in this frame (nonvolatiles recovered) */
     char note[96];      /* e.g. "no unwind data for Foo.sys (image not in dump or store)" */
 } nk_frame;
@@ -76,8 +77,8 @@ void nk_stack_free(nk_stack *s);
 /* The registers a KTRAP_FRAME at addr saved (layout from nt's _KTRAP_FRAME; x86 kernel-mode
  * traps: esp is the end of the frame). trap.c */
 nk_status nk_trap_regs(ntkd_target *t, uint64_t addr, nk_arch arch, nk_uregs *out);
-/* The KTRAP_FRAME holding a machine frame (x64: the machine frame is its Rip..SegSs tail), 0
- * without nt's types. */
+/* The KTRAP_FRAME holding a machine frame (x64: the machine frame is its Rip..SegSs tail; x86:
+ * nk_frame.trap is the KTRAP_FRAME already, returned as is), 0 without nt's types. */
 uint64_t nk_trap_of_machframe(ntkd_target *t, uint64_t mf);
 /* The first return address at or above sp within max_slots pointer-sized slots: a value inside
  * a loaded module that follows a call instruction (the stack scan the walker falls back on).

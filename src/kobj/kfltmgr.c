@@ -829,13 +829,24 @@ static const char *flt_leaf(const char *s)
     return p ? p + 1 : s;
 }
 
+/* Problem i and its legacy filter, buf emptied; false (nothing to write) when i or its filter is
+ * out of range or buf has no room. */
+static bool flt_problem_at(const nk_flt_diag *d, size_t i, char *buf, size_t len, const nk_flt_problem **p,
+                           const nk_flt_legacy **l)
+{
+    if (!len) return false;
+    buf[0] = 0;
+    if (i >= d->nproblems || d->problems[i].legacy >= d->nlegacy) return false;
+    *p = &d->problems[i];
+    *l = &d->legacy[(*p)->legacy];
+    return true;
+}
+
 char *nk_flt_problem_finding(const nk_flt_diag *d, size_t i, char *buf, size_t len)
 {
-    if (!len) return buf;
-    buf[0] = 0;
-    if (i >= d->nproblems || d->problems[i].legacy >= d->nlegacy) return buf;
-    const nk_flt_problem *p = &d->problems[i];
-    const nk_flt_legacy *l = &d->legacy[p->legacy];
+    const nk_flt_problem *p;
+    const nk_flt_legacy *l;
+    if (!flt_problem_at(d, i, buf, len, &p, &l)) return buf;
     snprintf(buf, len,
              "legacy filter %s (altitude %s) is attached above frame %d, which holds minifilter %s of higher "
              "altitude %s (on %s): %s sees the I/O before %s does, the reverse of their altitudes",
@@ -846,11 +857,9 @@ char *nk_flt_problem_finding(const nk_flt_diag *d, size_t i, char *buf, size_t l
 
 char *nk_flt_problem_remedy(const nk_flt_diag *d, size_t i, char *buf, size_t len)
 {
-    if (!len) return buf;
-    buf[0] = 0;
-    if (i >= d->nproblems || d->problems[i].legacy >= d->nlegacy) return buf;
-    const nk_flt_problem *p = &d->problems[i];
-    const nk_flt_legacy *l = &d->legacy[p->legacy];
+    const nk_flt_problem *p;
+    const nk_flt_legacy *l;
+    if (!flt_problem_at(d, i, buf, len, &p, &l)) return buf;
     snprintf(buf, len,
              "load a boot-start dummy minifilter, in a load order group loading after %s, with an altitude "
              "between %s and %s, so that the filter manager creates a frame above %s",

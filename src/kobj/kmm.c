@@ -2,8 +2,11 @@
 #include "kobj/kmm.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "kobj/kobj_int.h"
+#include "kobj/kpool.h"
 #include "mem/mem.h"
 
 static const char *const list_names[NK_MM_NLISTS] = {
@@ -859,4 +862,201 @@ void nk_mm_owners_free(nk_mm_owners *o)
     free(o->procs);
     free(o->tab);
     memset(o, 0, sizeof *o);
+}
+
+/* ---- kernel pages by what they map ----------------------------------------------------------- */
+static int krange_cmp(const void *a, const void *b)
+{
+    const nk_mm_krange *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+static int kmod_cmp(const void *a, const void *b)
+{
+    const nk_mm_kmod *x = a, *y = b;
+    return x->base < y->base ? -1 : x->base > y->base;
+}
+
+/* An end global: the last byte when its low 12 bits are set, else the first byte after. */
+static uint64_t end_excl(uint64_t e) { return (e & 0xfff) == 0xfff ? e + 1 : e; }
+
+static void note_add(nk_mm_kmap *km, const char *s)
+{
+    size_t n = strlen(km->note);
+    snprintf(km->note + n, sizeof km->note - n, "%s%s", n ? "; " : "", s);
+}
+
+static bool gptr(ntkd_target *t, const char *name, uint64_t *v)
+{
+    return nk_k_global_ptr(t, name, v) == NTKD_OK;
+}
+
+static void pool_ranges(ntkd_target *t, nk_mm_kmap *km)
+{
+    nk_kfield f;
+    uint64_t vis = 0;
+    if (t->d.is64 && nk_k_has(t, "_MI_VISIBLE_STATE", "SystemVaType") &&
+        nk_k_field(t, "_MI_VISIBLE_STATE", "SystemVaType", &f) == NTKD_OK && gptr(t, "MiVisibleState", &vis) && vis) {
+        size_t n = f.size && f.size < 256 ? (size_t)f.size : 256, got = 0;
+        memset(km->vt, 0, sizeof km->vt);
+        if (nk_read_virt(t, vis + f.off, km->vt, n, &got) == NTKD_OK && got == n) {
+            km->vatype = true;
+            km->pool_source = "nt!MiVisibleState->SystemVaType";
+            if (!nk_k_enum_value(t, "_MI_SYSTEM_VA_TYPE", "MiVaPagedPool", &km->vt_paged)) km->vt_paged = -1;
+            if (!nk_k_enum_value(t, "_MI_SYSTEM_VA_TYPE", "MiVaNonPagedPool", &km->vt_nonpaged)) km->vt_nonpaged = -1;
+            if (!nk_k_enum_value(t, "_MI_SYSTEM_VA_TYPE", "MiVaSecureNonPagedPool", &km->vt_nonpaged2))
+                km->vt_nonpaged2 = -1;
+            if (!nk_k_enum_value(t, "_MI_SYSTEM_VA_TYPE", "MiVaKernelStacks", &km->vt_stacks)) km->vt_stacks = -1;
+            if (km->vt_paged < 0 || km->vt_nonpaged < 0)
+                note_add(km, "_MI_SYSTEM_VA_TYPE lacks MiVaPagedPool or MiVaNonPagedPool: pool pages not told apart");
+            return;
+        }
+        note_add(km, "nt!MiVisibleState->SystemVaType is not in the dump: pool pages not told apart");
+        return;
+    }
+    if (t->d.is64 && nk_k_has(t, "_MI_VISIBLE_STATE", "SystemVaType") && gptr(t, "MiVisibleState", &vis) && !vis) {
+        note_add(km, "nt!MiVisibleState is 0 (no SystemVaType): pool pages not told apart");
+        return;
+    }
+    uint64_t ps = 0, pe = 0, ns = 0, ne = 0, nsz = 0, nx = 0;
+    /* paged pool */
+    bool have_pe = gptr(t, "MmPagedPoolEnd", &pe) && pe;
+    bool have_ps = gptr(t, "MmPagedPoolStart", &ps) && ps;
+    if (!have_ps && have_pe) {
+        uint64_t info, pte = 0;
+        if (nk_k_global(t, "MmPagedPoolInfo", &info) == NTKD_OK &&
+            nk_k_read(t, info, "_MM_PAGED_POOL_INFO", "FirstPteForPagedPool", &pte) == NTKD_OK && pte &&
+            nk_pte_addr_to_va(t, pte, &ps))
+            have_ps = true;
+    }
+    if (have_ps && have_pe && end_excl(pe) > ps) {
+        km->paged[km->npaged++] = (nk_mm_krange){ps, end_excl(pe)};
+    } else {
+        note_add(km, "nt!MmPagedPoolStart (or MmPagedPoolInfo.FirstPteForPagedPool) / MmPagedPoolEnd missing or 0: no paged pool range");
+    }
+    /* nonpaged pool */
+    bool have_ns = gptr(t, "MmNonPagedPoolStart", &ns) && ns;
+    bool have_ne = (gptr(t, "MmNonPagedPoolEnd", &ne) || gptr(t, "MiNonPagedPoolEnd", &ne)) && ne;
+    if (have_ns && have_ne && gptr(t, "MmNonPagedPoolExpansionStart", &nx) && nx &&
+        gptr(t, "MmSizeOfNonPagedPoolInBytes", &nsz) && nsz) {
+        km->nonpaged[km->nnonpaged++] = (nk_mm_krange){ns, ns + nsz};
+        if (end_excl(ne) > nx) km->nonpaged[km->nnonpaged++] = (nk_mm_krange){nx, end_excl(ne)};
+    } else if (have_ns && have_ne && end_excl(ne) > ns) {
+        km->nonpaged[km->nnonpaged++] = (nk_mm_krange){ns, end_excl(ne)};
+    } else {
+        note_add(km, "nt!MmNonPagedPoolStart / MmNonPagedPoolEnd (MiNonPagedPoolEnd) missing or 0: no nonpaged pool range");
+    }
+    if (km->npaged || km->nnonpaged) km->pool_source = "nt's pool range globals";
+}
+
+static void stack_ranges(ntkd_target *t, nk_mm_kmap *km)
+{
+    nk_kproc *ps = NULL;
+    size_t np = 0, cap = 0;
+    if (nk_k_processes(t, &ps, &np, NULL) != NTKD_OK && !ps) {
+        note_add(km, "no process list: kernel stacks not told apart");
+        return;
+    }
+    for (size_t i = 0; i < np && km->nstacks < NK_MM_KMAP_MAX_STACKS; i++) {
+        nk_kthread *th = NULL;
+        size_t nt = 0;
+        if (nk_k_threads(t, ps[i].addr, &th, &nt, NULL) != NTKD_OK && !th) continue;
+        for (size_t k = 0; k < nt && km->nstacks < NK_MM_KMAP_MAX_STACKS; k++) {
+            uint64_t lo = th[k].stack_limit & ~0xfffull, hi = th[k].stack_base;
+            if (!lo || hi <= lo || hi - lo > (64ull << 20) || lo < km->kernel_start) continue;
+            if (!nk_grow((void **)&km->stacks, &cap, km->nstacks + 1, sizeof *km->stacks)) break;
+            km->stacks[km->nstacks++] = (nk_mm_krange){lo, hi};
+        }
+        free(th);
+    }
+    free(ps);
+    if (!km->nstacks) return;
+    qsort(km->stacks, km->nstacks, sizeof *km->stacks, krange_cmp);
+    size_t w = 0;
+    for (size_t i = 1; i < km->nstacks; i++) {
+        if (km->stacks[i].lo <= km->stacks[w].hi) {
+            if (km->stacks[i].hi > km->stacks[w].hi) km->stacks[w].hi = km->stacks[i].hi;
+        } else {
+            km->stacks[++w] = km->stacks[i];
+        }
+    }
+    km->nstacks = w + 1;
+}
+
+nk_status nk_mm_kmap_init(ntkd_target *t, nk_mm_kmap *km)
+{
+    memset(km, 0, sizeof *km);
+    km->vt_paged = km->vt_nonpaged = km->vt_nonpaged2 = km->vt_stacks = -1;
+    km->kernel_start = t->d.is64 ? 0xffff800000000000ull : 0x80000000ull;
+    if (!nk_k_types(t)) return NTKD_E_NOTFOUND;
+    char save[sizeof t->ctx->errmsg];
+    memcpy(save, t->ctx->errmsg, sizeof save);
+    nk_pool_mod *mods = NULL;
+    size_t nm = 0;
+    if (nk_pool_modules(t, &mods, &nm, NULL) == NTKD_OK || mods) {
+        if (nm > NK_MM_KMAP_MAX_MODS) nm = NK_MM_KMAP_MAX_MODS;
+        km->mods = calloc(nm ? nm : 1, sizeof *km->mods);
+        for (size_t i = 0; km->mods && i < nm; i++) {
+            if (!mods[i].base || !mods[i].size || mods[i].base + mods[i].size < mods[i].base) continue;
+            nk_mm_kmod *d = &km->mods[km->nmods++];
+            d->base = mods[i].base;
+            d->end = mods[i].base + mods[i].size;
+            snprintf(d->name, sizeof d->name, "%s", mods[i].name);
+        }
+        if (km->nmods) qsort(km->mods, km->nmods, sizeof *km->mods, kmod_cmp);
+    } else {
+        note_add(km, "no module list: driver images not told apart");
+    }
+    free(mods);
+    stack_ranges(t, km);
+    pool_ranges(t, km);
+    memcpy(t->ctx->errmsg, save, sizeof save);
+    return NTKD_OK;
+}
+
+static bool in_ranges(const nk_mm_krange *r, size_t n, uint64_t va)
+{
+    size_t lo = 0, hi = n; /* sorted, disjoint: the last range starting at or below va */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].lo <= va) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo && va < r[lo - 1].hi;
+}
+
+unsigned nk_mm_kclass(ntkd_target *t, const nk_mm_kmap *km, const nk_mmpfn *e, size_t *mod)
+{
+    uint64_t va, inner;
+    if (e->proto || !e->pte_addr || !nk_pte_addr_to_va(t, e->pte_addr, &va)) return NK_MM_K_NONE;
+    if (va < km->kernel_start || nk_pte_addr_to_va(t, va, &inner)) return NK_MM_K_NONE;
+    size_t lo = 0, hi = km->nmods;
+    while (lo < hi) { /* modules may overlap only when corrupt: the nearest base below wins */
+        size_t mid = lo + (hi - lo) / 2;
+        if (km->mods[mid].base <= va) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo && va < km->mods[lo - 1].end) {
+        if (mod) *mod = lo - 1;
+        return NK_MM_K_DRIVER;
+    }
+    if (in_ranges(km->stacks, km->nstacks, va)) return NK_MM_K_STACKS;
+    if (km->vatype && t->d.is64) {
+        int64_t v = km->vt[(va >> 39) & 0xff];
+        if (v == km->vt_paged) return NK_MM_K_PAGED;
+        if (v == km->vt_nonpaged || v == km->vt_nonpaged2) return NK_MM_K_NONPAGED;
+        if (v == km->vt_stacks) return NK_MM_K_STACKS;
+        return NK_MM_K_OTHER;
+    }
+    for (unsigned i = 0; i < km->npaged; i++)
+        if (va >= km->paged[i].lo && va < km->paged[i].hi) return NK_MM_K_PAGED;
+    for (unsigned i = 0; i < km->nnonpaged; i++)
+        if (va >= km->nonpaged[i].lo && va < km->nonpaged[i].hi) return NK_MM_K_NONPAGED;
+    return NK_MM_K_OTHER;
+}
+
+void nk_mm_kmap_free(nk_mm_kmap *km)
+{
+    free(km->mods);
+    free(km->stacks);
+    memset(km, 0, sizeof *km);
 }

@@ -176,4 +176,51 @@ void nk_mm_owners_free(nk_mm_owners *o);
  * (Windows 7 kernels patched for L1TF moved PageFileLow). No-op without nt's types. */
 void nk_mm_use_type_pte_layout(ntkd_target *t);
 
+/* ---- kernel pages by what they map ---------------------------------------------------------
+ * !memusage's kernel lines: a non-prototype page whose PteAddress lies in the page-table
+ * self-map maps the virtual address the self-map gives; a kernel-half address that is not
+ * itself in the self-map (a page-table page) is classed, in this order, as a loaded module's
+ * image (PsLoadedModuleList), a thread's kernel stack ([StackLimit, StackBase) of every thread
+ * of every process), paged or nonpaged pool, or another kernel page. Pool (and, on 1809 and
+ * later, kernel-stack) regions by what the build has:
+ *  - 1809 and later: *(nt!MiVisibleState)->SystemVaType[(va >> 39) & 0xff] (one byte per
+ *    kernel PML4 slot, read once), the _MI_SYSTEM_VA_TYPE names MiVaPagedPool,
+ *    MiVaNonPagedPool / MiVaSecureNonPagedPool, MiVaKernelStacks;
+ *  - XP: [MmPagedPoolStart, MmPagedPoolEnd], nonpaged [MmNonPagedPoolStart, + MmSizeOfNonPagedPoolInBytes)
+ *    and [MmNonPagedPoolExpansionStart, MmNonPagedPoolEnd) (without the expansion global:
+ *    [MmNonPagedPoolStart, MmNonPagedPoolEnd));
+ *  - Windows 7 x64: paged [VA of nt!MmPagedPoolInfo.FirstPteForPagedPool, MmPagedPoolEnd],
+ *    nonpaged [MmNonPagedPoolStart, MiNonPagedPoolEnd].
+ * An end value whose low 12 bits are all set is the last byte (inclusive), else exclusive.
+ * What a build lacks is named in note (one line) and its class stays empty. */
+enum { NK_MM_K_NONE = 0, NK_MM_K_DRIVER, NK_MM_K_STACKS, NK_MM_K_PAGED, NK_MM_K_NONPAGED, NK_MM_K_OTHER, NK_MM_K_N };
+#define NK_MM_KMAP_MAX_MODS 4096u
+#define NK_MM_KMAP_MAX_STACKS 65536u
+typedef struct nk_mm_krange {
+    uint64_t lo, hi; /* [lo, hi) */
+} nk_mm_krange;
+typedef struct nk_mm_kmod {
+    uint64_t base, end;
+    char name[64];
+} nk_mm_kmod;
+typedef struct nk_mm_kmap {
+    nk_mm_kmod *mods;      /* sorted by base */
+    size_t nmods;
+    nk_mm_krange *stacks;  /* sorted, merged */
+    size_t nstacks;
+    nk_mm_krange paged[2], nonpaged[3];
+    unsigned npaged, nnonpaged;
+    bool vatype;           /* SystemVaType was read */
+    uint8_t vt[256];
+    int64_t vt_paged, vt_nonpaged, vt_nonpaged2, vt_stacks; /* -1: the enum lacks it */
+    uint64_t kernel_start;
+    const char *pool_source; /* "MiVisibleState->SystemVaType", "MmPagedPoolStart/End ..." or NULL */
+    char note[400];        /* what is missing ("" when nothing) */
+} nk_mm_kmap;
+nk_status nk_mm_kmap_init(ntkd_target *t, nk_mm_kmap *km);
+/* The class of a non-prototype page (NK_MM_K_NONE: not a kernel-half mapped page, or a
+ * page-table page); *mod the module index for NK_MM_K_DRIVER. */
+unsigned nk_mm_kclass(ntkd_target *t, const nk_mm_kmap *km, const nk_mmpfn *e, size_t *mod);
+void nk_mm_kmap_free(nk_mm_kmap *km);
+
 #endif

@@ -89,15 +89,60 @@ const char *nk_k_fmt(ntkd_target *t, uint64_t v, char buf[20])
     return nk_fmt_ptr(buf, v, nk_k_ptrsize(t) == 8);
 }
 
-nk_status nk_k_why(ntkd_target *t, nk_strbuf *why, nk_status st, const char *fmt, ...)
+/* nk_k_why and nk_k_why_ln: the message into why (ended by a newline when `line`) and the context. */
+static nk_status k_why_v(ntkd_target *t, nk_strbuf *why, nk_status st, bool line, const char *fmt, va_list ap)
 {
     char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    if (why) nk_sb_printf(why, line ? "%s\n" : "%s", msg);
+    return nk_fail(t->ctx, st, "%s", msg);
+}
+
+nk_status nk_k_why(ntkd_target *t, nk_strbuf *why, nk_status st, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    st = k_why_v(t, why, st, false, fmt, ap);
     va_end(ap);
-    if (why) nk_sb_printf(why, "%s", msg);
-    return nk_fail(t->ctx, st, "%s", msg);
+    return st;
+}
+
+nk_status nk_k_why_ln(ntkd_target *t, nk_strbuf *why, nk_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    st = k_why_v(t, why, st, true, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+void nk_k_note(nk_strbuf *why, const char *fmt, ...)
+{
+    if (!why) return;
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    nk_sb_printf(why, "%s\n", buf);
+}
+
+void nk_k_note_eol(nk_strbuf *why)
+{
+    if (why && why->len && why->s && why->s[why->len - 1] != '\n') nk_sb_printf(why, "\n");
+}
+
+uint64_t nk_k_fget_buf(const uint8_t *p, size_t len, const nk_kfield *f)
+{
+    uint64_t sz = f->size > 8 ? 8 : f->size;
+    if (!sz || !nk_in_bounds(len, f->off, sz)) return 0;
+    uint64_t v = 0;
+    for (uint64_t i = 0; i < sz; i++) v |= (uint64_t)p[f->off + i] << (8 * i);
+    if (f->bitlen) {
+        v >>= f->bitpos;
+        if (f->bitlen < 64) v &= (1ull << f->bitlen) - 1;
+    }
+    return v;
 }
 
 /* ---- the cache ----------------------------------------------------------------------------- */

@@ -62,5 +62,16 @@ const char *nk_k_fmt(ntkd_target *t, uint64_t v, char buf[20]);
 /* Sets `why` (when not NULL) and the context error to the same message. */
 nk_status nk_k_why(ntkd_target *t, nk_strbuf *why, nk_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* nk_k_why with the message as one line of `why` (ended by a newline). */
+nk_status nk_k_why_ln(ntkd_target *t, nk_strbuf *why, nk_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Appends one line (the formatted text and a newline; at most 399 characters) to `why`; no-op
+ * when why is NULL. */
+void nk_k_note(nk_strbuf *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Ends `why` with a newline when it holds text that does not (a message of nk_k_why). */
+void nk_k_note_eol(nk_strbuf *why);
+/* A field's value from a buffer of len bytes holding the structure (little-endian, at most 8
+ * bytes read; bitfields extracted); 0 when the field lies outside the buffer. */
+uint64_t nk_k_fget_buf(const uint8_t *p, size_t len, const nk_kfield *f);
 
 #endif

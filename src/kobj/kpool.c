@@ -23,33 +23,6 @@
 
 /* ---- small helpers ----------------------------------------------------------------------- */
 
-static void why_line(nk_strbuf *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void why_line(nk_strbuf *why, const char *fmt, ...)
-{
-    if (!why) return;
-    char buf[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    nk_sb_printf(why, "%s\n", buf);
-}
-
-/* A field's value from a buffer holding the structure (0 when outside). */
-static uint64_t fget(const uint8_t *p, size_t len, const nk_kfield *f)
-{
-    uint64_t sz = f->size;
-    if (sz != 1 && sz != 2 && sz != 4 && sz != 8) sz = sz > 8 ? 8 : sz;
-    if (!sz || !nk_in_bounds(len, f->off, sz)) return 0;
-    uint64_t v = 0;
-    for (uint64_t i = 0; i < sz; i++) v |= (uint64_t)p[f->off + i] << (8 * i);
-    if (f->bitlen) {
-        v >>= f->bitpos;
-        if (f->bitlen < 64) v &= (1ull << f->bitlen) - 1;
-    }
-    return v;
-}
-
 void nk_pool_tag_str(uint32_t key, char out[5])
 {
     for (int i = 0; i < 4; i++) {
@@ -97,13 +70,12 @@ static nk_status global_val(ntkd_target *t, const char *name, uint64_t *va, uint
 {
     nk_status st = nk_k_global(t, name, va);
     if (st != NTKD_OK) {
-        why_line(why, "%s", t->ctx->errmsg);
+        nk_k_note(why, "%s", t->ctx->errmsg);
         return st;
     }
     if (nk_read_ptr(t, *va, v) != NTKD_OK) {
         char a[20];
-        why_line(why, "nt!%s at %s is not in the dump", name, nk_k_fmt(t, *va, a));
-        return NTKD_E_NOTPRESENT;
+        return nk_k_why_ln(t, why, NTKD_E_NOTPRESENT, "nt!%s at %s is not in the dump", name, nk_k_fmt(t, *va, a));
     }
     return NTKD_OK;
 }
@@ -130,7 +102,7 @@ static uint64_t read_entries(ntkd_target *t, uint64_t table, uint64_t count, uin
         done += whole;
         if (whole < n) {
             char a[20];
-            why_line(why, "%s: entries from %s on are not in the dump (%llu of %llu entries read)", what,
+            nk_k_note(why, "%s: entries from %s on are not in the dump (%llu of %llu entries read)", what,
                      nk_k_fmt(t, table + done * esz, a), (unsigned long long)done, (unsigned long long)count);
             break;
         }
@@ -193,14 +165,14 @@ static void track_entry(void *u, uint64_t addr, const uint8_t *e)
 {
     (void)addr;
     track_ctx *c = u;
-    uint32_t raw = (uint32_t)fget(e, c->esz, &c->key);
+    uint32_t raw = (uint32_t)nk_k_fget_buf(e, c->esz, &c->key);
     if (!raw) return;
     if (!tag_printable(raw)) {
         c->skipped++;
         return;
     }
-    uint64_t npa = fget(e, c->esz, &c->npa), npf = fget(e, c->esz, &c->npf), npb = fget(e, c->esz, &c->npb);
-    uint64_t pa = fget(e, c->esz, &c->pa), pf = fget(e, c->esz, &c->pf), pb = fget(e, c->esz, &c->pb);
+    uint64_t npa = nk_k_fget_buf(e, c->esz, &c->npa), npf = nk_k_fget_buf(e, c->esz, &c->npf), npb = nk_k_fget_buf(e, c->esz, &c->npb);
+    uint64_t pa = nk_k_fget_buf(e, c->esz, &c->pa), pf = nk_k_fget_buf(e, c->esz, &c->pf), pb = nk_k_fget_buf(e, c->esz, &c->pb);
     if (!npa && !npf && !npb && !pa && !pf && !pb) return;
     nk_pool_tag *p = track_get(c, raw & ~PROTECTED_BIT);
     if (!p) return;
@@ -225,12 +197,12 @@ static void read_track_table(ntkd_target *t, track_ctx *c, const char *gtab, con
     if (global_val(t, gtab, &tva, &table, why) != NTKD_OK) return;
     if (global_val(t, gsize, &sva, &count, why) != NTKD_OK) return;
     if (!table || !count) {
-        if (!optional) why_line(why, "nt!%s is empty (pool tagging off?)", gtab);
+        if (!optional) nk_k_note(why, "nt!%s is empty (pool tagging off?)", gtab);
         return;
     }
     if (count > NK_POOL_MAX_TRACK) {
         char a[20];
-        why_line(why, "nt!%s (at %s) is 0x%llx: implausible, reading at most 0x%x entries", gsize,
+        nk_k_note(why, "nt!%s (at %s) is 0x%llx: implausible, reading at most 0x%x entries", gsize,
                  nk_k_fmt(t, sva, a), (unsigned long long)count, NK_POOL_MAX_TRACK);
         count = NK_POOL_MAX_TRACK;
     }
@@ -249,10 +221,10 @@ static nk_status track_init(ntkd_target *t, track_ctx *c, nk_strbuf *why)
         nk_k_field(t, T, "NonPagedAllocs", &c->npa) != NTKD_OK || nk_k_field(t, T, "NonPagedFrees", &c->npf) != NTKD_OK ||
         nk_k_field(t, T, "NonPagedBytes", &c->npb) != NTKD_OK || nk_k_field(t, T, "PagedAllocs", &c->pa) != NTKD_OK ||
         nk_k_field(t, T, "PagedFrees", &c->pf) != NTKD_OK || nk_k_field(t, T, "PagedBytes", &c->pb) != NTKD_OK) {
-        why_line(why, "%s", t->ctx->errmsg);
+        nk_k_note(why, "%s", t->ctx->errmsg);
         return NTKD_E_NOTFOUND;
     }
-    if (c->esz == 0 || c->esz > 0x1000) return nk_k_why(t, why, NTKD_E_FORMAT, "%s has an implausible size", T);
+    if (c->esz == 0 || c->esz > 0x1000) return nk_k_why_ln(t, why, NTKD_E_FORMAT, "%s has an implausible size", T);
     return NTKD_OK;
 }
 
@@ -260,7 +232,7 @@ static nk_status track_init(ntkd_target *t, track_ctx *c, nk_strbuf *why)
 static nk_status track_finish(ntkd_target *t, track_ctx *c, nk_pool_tag **out, size_t *n, const char *what,
                               nk_strbuf *why)
 {
-    if (c->skipped) why_line(why, "%llu tracker entries with unprintable tags skipped", (unsigned long long)c->skipped);
+    if (c->skipped) nk_k_note(why, "%llu tracker entries with unprintable tags skipped", (unsigned long long)c->skipped);
     free(c->hash);
     c->hash = NULL;
     if (c->nomem) {
@@ -269,7 +241,7 @@ static nk_status track_finish(ntkd_target *t, track_ctx *c, nk_pool_tag **out, s
     }
     if (!c->n) {
         free(c->v);
-        if (why && !why->len) why_line(why, "no %s entries were read", what);
+        if (why && !why->len) nk_k_note(why, "no %s entries were read", what);
         return nk_fail(t->ctx, NTKD_E_NOTFOUND, "no %s entries were read", what);
     }
     *out = c->v;
@@ -299,7 +271,7 @@ static void read_cpu_tables(ntkd_target *t, track_ctx *c, uint64_t main_table, u
         nk_read_virt(t, arr + (uint64_t)cpu * ps, b, ps, &got);
         char a[20];
         if (got != ps) {
-            why_line(why, "nt!ExPoolTagTables[%u] at %s is not in the dump", cpu, nk_k_fmt(t, arr + (uint64_t)cpu * ps, a));
+            nk_k_note(why, "nt!ExPoolTagTables[%u] at %s is not in the dump", cpu, nk_k_fmt(t, arr + (uint64_t)cpu * ps, a));
             continue;
         }
         for (unsigned i = 0; i < ps; i++) tab |= (uint64_t)b[i] << (8 * i);
@@ -311,7 +283,7 @@ static void read_cpu_tables(ntkd_target *t, track_ctx *c, uint64_t main_table, u
         bool dup = false;
         for (unsigned i = 0; i < nseen; i++) dup |= seen[i] == tab;
         if (dup) {
-            why_line(why, "nt!ExPoolTagTables[%u] (%s) repeats another processor's table: not counted twice", cpu,
+            nk_k_note(why, "nt!ExPoolTagTables[%u] (%s) repeats another processor's table: not counted twice", cpu,
                      nk_k_fmt(t, tab, a));
             continue;
         }
@@ -380,7 +352,7 @@ static uint64_t find_session(ntkd_target *t, uint64_t *process, nk_strbuf *why)
                     char a[20];
                     nk_kproc cur;
                     bool named = nk_k_process_read(t, pr, &cur) == NTKD_OK && cur.image[0];
-                    why_line(why, "the current process (%s %s) is in no session: the session of %s is shown",
+                    nk_k_note(why, "the current process (%s %s) is in no session: the session of %s is shown",
                              named ? cur.image : "EPROCESS", nk_k_fmt(t, pr, a), ps[i].image);
                 }
             }
@@ -432,7 +404,7 @@ nk_status nk_pool_session_tags(ntkd_target *t, nk_pool_tag **out, size_t *n, nk_
         unsigned ps = nk_k_ptrsize(t);
         if (pooltags.size == ps) {
             if (nk_k_read(t, sess, S, "PoolTags", &table) != NTKD_OK) {
-                why_line(why, "%s", t->ctx->errmsg);
+                nk_k_note(why, "%s", t->ctx->errmsg);
                 return NTKD_E_NOTPRESENT;
             }
             snprintf(info->source, sizeof info->source, "_MM_SESSION_SPACE.PoolTags (%s)", nk_k_fmt(t, sess, a));
@@ -450,19 +422,19 @@ nk_status nk_pool_session_tags(ntkd_target *t, nk_pool_tag **out, size_t *n, nk_
     /* its size */
     if (has_gsize) {
         if (nk_read_ptr(t, gsize_va, &count) != NTKD_OK) {
-            why_line(why, "nt!ExpSessionPoolTrackTableSize at %s is not in the dump", nk_k_fmt(t, gsize_va, a));
+            nk_k_note(why, "nt!ExpSessionPoolTrackTableSize at %s is not in the dump", nk_k_fmt(t, gsize_va, a));
             count = cap;
         }
     } else {
         count = cap;
     }
     if (cap && count > cap) {
-        why_line(why, "nt!ExpSessionPoolTrackTableSize (at %s) is 0x%llx: implausible, larger than the PoolTags "
+        nk_k_note(why, "nt!ExpSessionPoolTrackTableSize (at %s) is 0x%llx: implausible, larger than the PoolTags "
                       "array; reading its 0x%llx entries",
                  nk_k_fmt(t, gsize_va, a), (unsigned long long)count, (unsigned long long)cap);
         count = cap;
     } else if (count > NK_POOL_MAX_TRACK) {
-        why_line(why, "nt!ExpSessionPoolTrackTableSize (at %s) is 0x%llx: implausible, reading at most 0x%x entries",
+        nk_k_note(why, "nt!ExpSessionPoolTrackTableSize (at %s) is 0x%llx: implausible, reading at most 0x%x entries",
                  nk_k_fmt(t, gsize_va, a), (unsigned long long)count, NK_POOL_MAX_TRACK);
         count = NK_POOL_MAX_TRACK;
     }
@@ -475,7 +447,7 @@ nk_status nk_pool_session_tags(ntkd_target *t, nk_pool_tag **out, size_t *n, nk_
         nk_k_read(t, sess, S, "PoolTrackTableExpansion", &xt) == NTKD_OK && xt &&
         nk_k_read(t, sess, S, "PoolTrackTableExpansionSize", &xn) == NTKD_OK && xn) {
         if (xn > NK_POOL_MAX_TRACK) {
-            why_line(why, "_MM_SESSION_SPACE.PoolTrackTableExpansionSize (session at %s) is 0x%llx: implausible, reading "
+            nk_k_note(why, "_MM_SESSION_SPACE.PoolTrackTableExpansionSize (session at %s) is 0x%llx: implausible, reading "
                           "at most 0x%x entries",
                      nk_k_fmt(t, sess, a), (unsigned long long)xn, NK_POOL_MAX_TRACK);
             xn = NK_POOL_MAX_TRACK;
@@ -524,16 +496,17 @@ nk_status nk_pool_modules(ntkd_target *t, nk_pool_mod **out, size_t *n, nk_strbu
     *n = 0;
     uint64_t head = 0;
     if (nk_k_global(t, "PsLoadedModuleList", &head) != NTKD_OK) {
-        if (!t->d.ps_loaded_module_list) return nk_k_why(t, why, NTKD_E_NOTFOUND, "PsLoadedModuleList is not known");
+        if (!t->d.ps_loaded_module_list) return nk_k_why_ln(t, why, NTKD_E_NOTFOUND, "PsLoadedModuleList is not known");
         head = t->d.ps_loaded_module_list;
     }
     mod_walk m = {.t = t, .T = "_KLDR_DATA_TABLE_ENTRY"};
     if (!nk_k_has(t, m.T, "DllBase")) m.T = "_LDR_DATA_TABLE_ENTRY";
     if (nk_k_offset(t, m.T, "InLoadOrderLinks", &m.links_off) != NTKD_OK) {
-        why_line(why, "%s", t->ctx->errmsg);
+        nk_k_note(why, "%s", t->ctx->errmsg);
         return NTKD_E_NOTFOUND;
     }
     nk_status st = nk_k_list(t, head, 100000, mod_one, &m, why);
+    nk_k_note_eol(why); /* nk_k_list's message is not a line */
     if (m.nomem) {
         free(m.v);
         return nk_fail(t->ctx, NTKD_E_NOMEM, "out of memory");
@@ -541,7 +514,7 @@ nk_status nk_pool_modules(ntkd_target *t, nk_pool_mod **out, size_t *n, nk_strbu
     (void)st;
     *out = m.v;
     *n = m.n;
-    return m.n ? NTKD_OK : nk_k_why(t, why, NTKD_E_NOTFOUND, "no module was read from PsLoadedModuleList");
+    return m.n ? NTKD_OK : nk_k_why_ln(t, why, NTKD_E_NOTFOUND, "no module was read from PsLoadedModuleList");
 }
 
 typedef struct own_ctx {
@@ -614,7 +587,7 @@ nk_status nk_pool_find_owners(ntkd_target *t, nk_pool_tag *tags, size_t n, const
         size_t carry = 0;
         for (uint64_t off = 0; off < size; off += 0x1000) {
             if (++scanned > NK_POOL_MAX_OWNER_PAGES) {
-                why_line(why, "the tag search stopped after 0x%x image pages (in %s)", NK_POOL_MAX_OWNER_PAGES, mods[m].name);
+                nk_k_note(why, "the tag search stopped after 0x%x image pages (in %s)", NK_POOL_MAX_OWNER_PAGES, mods[m].name);
                 m = nmods;
                 break;
             }
@@ -658,7 +631,7 @@ nk_status nk_pool_find_owners(ntkd_target *t, nk_pool_tag *tags, size_t n, const
         (void)from_store;
     }
     if (nmiss_mods)
-        why_line(why, "the tag search skipped %llu image pages that neither the dump nor the symbol store holds "
+        nk_k_note(why, "the tag search skipped %llu image pages that neither the dump nor the symbol store holds "
                  "(%zu modules: %s%s)", (unsigned long long)missing_all, nmiss_mods, miss.s ? miss.s : "",
                  nmiss_mods > 4 ? ", ..." : "");
     nk_sb_free(&miss);
@@ -683,12 +656,12 @@ typedef struct big_ctx {
 static void big_entry(void *u, uint64_t addr, const uint8_t *e)
 {
     big_ctx *c = u;
-    uint64_t va = fget(e, c->esz, &c->va);
+    uint64_t va = nk_k_fget_buf(e, c->esz, &c->va);
     if (c->ptr == 4) va &= 0xffffffffull;
     if (va <= 1) return; /* never used */
     if (c->out->n >= NK_POOL_MAX_BIG) return;
     /* big allocations are page-aligned kernel addresses of a plausible size */
-    uint64_t bytes = c->has_bytes ? fget(e, c->esz, &c->bytes) : fget(e, c->esz, &c->pages) * 0x1000;
+    uint64_t bytes = c->has_bytes ? nk_k_fget_buf(e, c->esz, &c->bytes) : nk_k_fget_buf(e, c->esz, &c->pages) * 0x1000;
     uint64_t kmin = c->ptr == 8 ? 0xffff800000000000ull : 0x80000000ull;
     uint64_t bmax = c->ptr == 8 ? 0x10000000000ull : 0x80000000ull;
     if (((va & ~1ull) & 0xfff) || (va & ~1ull) < kmin || !bytes || bytes > bmax) {
@@ -704,13 +677,13 @@ static void big_entry(void *u, uint64_t addr, const uint8_t *e)
     b->entry = addr;
     b->free_ = va & 1;
     b->va = va & ~1ull;
-    uint32_t key = (uint32_t)fget(e, c->esz, &c->key);
+    uint32_t key = (uint32_t)nk_k_fget_buf(e, c->esz, &c->key);
     b->key = key & ~PROTECTED_BIT;
     b->protected_ = (key & PROTECTED_BIT) != 0;
     b->bytes = bytes;
     if (c->has_type) {
         b->has_type = true;
-        b->pool_type = (uint32_t)fget(e, c->esz, &c->ptype);
+        b->pool_type = (uint32_t)nk_k_fget_buf(e, c->esz, &c->ptype);
     }
 }
 
@@ -724,16 +697,14 @@ nk_status nk_pool_big_table(ntkd_target *t, nk_pool_bigtab *out, nk_strbuf *why)
     const char *T = "_POOL_TRACKER_BIG_PAGES";
     if (nk_k_sizeof(t, T, &c.esz) != NTKD_OK || nk_k_field(t, T, "Va", &c.va) != NTKD_OK ||
         nk_k_field(t, T, "Key", &c.key) != NTKD_OK) {
-        why_line(why, "%s", t->ctx->errmsg);
+        nk_k_note(why, "%s", t->ctx->errmsg);
         return NTKD_E_NOTFOUND;
     }
     c.has_bytes = nk_k_has(t, T, "NumberOfBytes") && nk_k_field(t, T, "NumberOfBytes", &c.bytes) == NTKD_OK;
-    if (!c.has_bytes && (!nk_k_has(t, T, "NumberOfPages") || nk_k_field(t, T, "NumberOfPages", &c.pages) != NTKD_OK)) {
-        why_line(why, "%s has neither NumberOfBytes nor NumberOfPages in this build's types", T);
-        return NTKD_E_NOTFOUND;
-    }
+    if (!c.has_bytes && (!nk_k_has(t, T, "NumberOfPages") || nk_k_field(t, T, "NumberOfPages", &c.pages) != NTKD_OK))
+        return nk_k_why_ln(t, why, NTKD_E_NOTFOUND, "%s has neither NumberOfBytes nor NumberOfPages in this build's types", T);
     c.has_type = nk_k_has(t, T, "PoolType") && nk_k_field(t, T, "PoolType", &c.ptype) == NTKD_OK;
-    if (c.esz == 0 || c.esz > 0x100) return nk_k_why(t, why, NTKD_E_FORMAT, "%s has an implausible size", T);
+    if (c.esz == 0 || c.esz > 0x100) return nk_k_why_ln(t, why, NTKD_E_FORMAT, "%s has an implausible size", T);
     uint64_t tva = 0, sva = 0;
     nk_status st = global_val(t, "PoolBigPageTable", &tva, &out->table, why);
     if (st != NTKD_OK) return st;
@@ -741,18 +712,18 @@ nk_status nk_pool_big_table(ntkd_target *t, nk_pool_bigtab *out, nk_strbuf *why)
     if (st != NTKD_OK) return st;
     uint64_t count = out->count;
     if (!out->table || !count) {
-        why_line(why, "nt!PoolBigPageTable is empty");
+        nk_k_note(why, "nt!PoolBigPageTable is empty");
         return NTKD_OK;
     }
     if (count > NK_POOL_MAX_BIG) {
         char a[20];
-        why_line(why, "nt!PoolBigPageTableSize (at %s) is 0x%llx: implausible, reading at most 0x%x entries",
+        nk_k_note(why, "nt!PoolBigPageTableSize (at %s) is 0x%llx: implausible, reading at most 0x%x entries",
                  nk_k_fmt(t, sva, a), (unsigned long long)count, NK_POOL_MAX_BIG);
         count = NK_POOL_MAX_BIG;
     }
     out->read = read_entries(t, out->table, count, c.esz, big_entry, &c, "nt!PoolBigPageTable", why);
     if (c.junk)
-        why_line(why, "nt!PoolBigPageTable: %llu entries skipped (not a page-aligned kernel address, or an implausible size)",
+        nk_k_note(why, "nt!PoolBigPageTable: %llu entries skipped (not a page-aligned kernel address, or an implausible size)",
                  (unsigned long long)c.junk);
     if (c.nomem) {
         nk_pool_bigtab_free(out);
@@ -806,11 +777,11 @@ static rawhdr hdr_at(const nk_pool_walker *h, const uint8_t *buf, unsigned off)
     rawhdr r;
     const uint8_t *p = buf + off;
     size_t len = 0x1000 - off;
-    r.prev = (unsigned)fget(p, len, &h->prev);
-    r.bsz = (unsigned)fget(p, len, &h->bsz);
-    r.type = (unsigned)fget(p, len, &h->type);
-    r.idx = (unsigned)fget(p, len, &h->idx);
-    r.tag = (uint32_t)fget(p, len, &h->tag);
+    r.prev = (unsigned)nk_k_fget_buf(p, len, &h->prev);
+    r.bsz = (unsigned)nk_k_fget_buf(p, len, &h->bsz);
+    r.type = (unsigned)nk_k_fget_buf(p, len, &h->type);
+    r.idx = (unsigned)nk_k_fget_buf(p, len, &h->idx);
+    r.tag = (uint32_t)nk_k_fget_buf(p, len, &h->tag);
     return r;
 }
 
@@ -1115,11 +1086,11 @@ nk_status nk_pool_scan_kernel_pages(ntkd_target *t, nk_pool_page_fn fn, void *u,
     case NK_PAGING_X86_PAE: scan_pae(&s); break;
     case NK_PAGING_X86: scan_x86(&s); break;
     default:
-        return nk_k_why(t, why, NTKD_E_UNSUPPORTED, "the kernel pages of this dump cannot be enumerated (%s)",
+        return nk_k_why_ln(t, why, NTKD_E_UNSUPPORTED, "the kernel pages of this dump cannot be enumerated (%s)",
                         t->d.paging == NK_PAGING_NONE ? "no page tables" : "paging mode not supported by the pool scan");
     }
     if (s.missing_tables)
-        why_line(why, "%llu page-table pages are not in the dump: the pages they map were not scanned",
+        nk_k_note(why, "%llu page-table pages are not in the dump: the pages they map were not scanned",
                  (unsigned long long)s.missing_tables);
     if (npages) *npages = s.pages;
     return NTKD_OK;

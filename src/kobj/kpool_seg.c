@@ -11,31 +11,10 @@
 #define VS_SIG_XOR 0x2BEDu
 #define MAX_RESYNC_STEPS (1u << 20)
 
-static void note(nk_strbuf *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(nk_strbuf *why, const char *fmt, ...)
-{
-    if (!why) return;
-    char buf[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    nk_sb_printf(why, "%s\n", buf);
-}
-
-/* A field's value from a buffer holding the structure (0 when outside). */
-static uint64_t fget(const uint8_t *p, size_t len, const nk_kfield *f)
-{
-    uint64_t sz = f->size > 8 ? 8 : f->size;
-    if (!sz || !nk_in_bounds(len, f->off, sz)) return 0;
-    uint64_t v = 0;
-    for (uint64_t i = 0; i < sz; i++) v |= (uint64_t)p[f->off + i] << (8 * i);
-    if (f->bitlen) {
-        v >>= f->bitpos;
-        if (f->bitlen < 64) v &= (1ull << f->bitlen) - 1;
-    }
-    return v;
-}
+/* One line of why, and a field's value from a buffer holding the structure (0 when outside):
+ * the layer's shared helpers (kobj_int.h) under this file's short names. */
+#define note(...) nk_k_note(__VA_ARGS__)
+#define fget(p, len, f) nk_k_fget_buf(p, len, f)
 
 /* A field of a union held in a decoded integer `v` (the union starts at bit 0 of v). */
 static uint64_t vbits(uint64_t v, const nk_kfield *f)
@@ -136,12 +115,12 @@ nk_status nk_seg_init(ntkd_target *t, nk_segpool *sp, nk_strbuf *why)
     uint64_t heaps_bytes = f.size;
     needf(&n, "_RTLP_HP_HEAP_GLOBALS", "HeapKey", &f);
     needf(&n, "_RTLP_HP_HEAP_GLOBALS", "LfhKey", &f);
-    if (!n.ok) return nk_k_why(t, why, NTKD_E_NOTFOUND, "segment-heap pool: %s", n.first);
+    if (!n.ok) return nk_k_why_ln(t, why, NTKD_E_NOTFOUND, "segment-heap pool: %s", n.first);
     if (!sp->desc_size || sp->desc_size > 0x100 || !sp->ctx_size || sp->ctx_size > 0x1000 || !sp->node_size ||
         sp->vss_size > 0x1000 || (sp->ptr != 4 && sp->ptr != 8))
-        return nk_k_why(t, why, NTKD_E_FORMAT, "segment-heap pool: implausible type sizes in this build's types");
+        return nk_k_why_ln(t, why, NTKD_E_FORMAT, "segment-heap pool: implausible type sizes in this build's types");
     if (sp->ch_bits.size != 8)
-        return nk_k_why(t, why, NTKD_E_FORMAT, "_HEAP_VS_CHUNK_HEADER.Sizes.HeaderBits is not 8 bytes");
+        return nk_k_why_ln(t, why, NTKD_E_FORMAT, "_HEAP_VS_CHUNK_HEADER.Sizes.HeaderBits is not 8 bytes");
 
     /* the keys */
     uint64_t g = 0;
@@ -152,7 +131,7 @@ nk_status nk_seg_init(ntkd_target *t, nk_segpool *sp, nk_strbuf *why)
     }
     if (nk_k_read(t, g, "_RTLP_HP_HEAP_GLOBALS", "HeapKey", &sp->heap_key) != NTKD_OK ||
         nk_k_read(t, g, "_RTLP_HP_HEAP_GLOBALS", "LfhKey", &sp->lfh_key) != NTKD_OK)
-        return nk_k_why(t, why, NTKD_E_NOTPRESENT, "nt!RtlpHpHeapGlobals at %s (the heap keys) is not in the dump",
+        return nk_k_why_ln(t, why, NTKD_E_NOTPRESENT, "nt!RtlpHpHeapGlobals at %s (the heap keys) is not in the dump",
                         nk_k_fmt(t, g, a));
 
     /* the heaps */
@@ -205,8 +184,150 @@ nk_status nk_seg_init(ntkd_target *t, nk_segpool *sp, nk_strbuf *why)
             sp->nheaps++;
         }
     }
-    if (!sp->nheaps) return nk_k_why(t, why, NTKD_E_NOTFOUND, "no segment heap was read from nt!ExPoolState");
+    if (!sp->nheaps) return nk_k_why_ln(t, why, NTKD_E_NOTFOUND, "no segment heap was read from nt!ExPoolState");
     return NTKD_OK;
+}
+
+/* ---- extra heaps: sessions, special pool --------------------------------------------------- */
+
+const char *nk_seg_region(const nk_seg_heapref *hr)
+{
+    if (hr->label[0]) return hr->label;
+    return nk_seg_paged(hr->index) ? "Paged pool" : "Nonpaged pool";
+}
+
+const char *nk_seg_heapref_name(const nk_seg_heapref *hr)
+{
+    return hr->label[0] ? hr->label : nk_seg_heap_name(hr->index);
+}
+
+nk_status nk_seg_add_heap(nk_segpool *sp, uint64_t heap, int src, unsigned pool_index, const char *label,
+                          size_t *out_i)
+{
+    ntkd_target *t = sp->t;
+    char a[20];
+    for (size_t i = 0; i < sp->nheaps; i++)
+        if (sp->heaps[i].heap == heap) {
+            if (out_i) *out_i = i;
+            return NTKD_OK;
+        }
+    if (!heap) return nk_fail(t->ctx, NTKD_E_FORMAT, "%s: the heap pointer is NULL", label ? label : "heap");
+    if (sp->nheaps >= NK_SEG_MAX_HEAPS)
+        return nk_fail(t->ctx, NTKD_E_NOMEM, "segment heap %s (%s): more than %d heaps; not read", nk_k_fmt(t, heap, a),
+                       label ? label : "", NK_SEG_MAX_HEAPS);
+    uint64_t sig = 0;
+    if (nk_k_read(t, heap, "_SEGMENT_HEAP", "Signature", &sig) != NTKD_OK)
+        return nk_fail(t->ctx, NTKD_E_NOTPRESENT, "segment heap %s (%s): its _SEGMENT_HEAP is not in the dump",
+                       nk_k_fmt(t, heap, a), label ? label : "");
+    if ((uint32_t)sig != HEAP_SIG)
+        return nk_fail(t->ctx, NTKD_E_FORMAT, "segment heap %s (%s): Signature 0x%08x is not 0xddeeddee", nk_k_fmt(t, heap, a),
+                       label ? label : "", (unsigned)sig);
+    nk_seg_heapref *hr = &sp->heaps[sp->nheaps];
+    memset(hr, 0, sizeof *hr);
+    hr->heap = heap;
+    hr->index = pool_index;
+    hr->src = src;
+    snprintf(hr->label, sizeof hr->label, "%s", label ? label : "");
+    if (out_i) *out_i = sp->nheaps;
+    sp->nheaps++;
+    return NTKD_OK;
+}
+
+#define SEG_MAX_SESSIONS 64
+
+size_t nk_seg_add_session_heaps(nk_segpool *sp, nk_strbuf *why)
+{
+    ntkd_target *t = sp->t;
+    char a[20], b[20];
+    if (!nk_k_has(t, "_EPROCESS", "Session") || !nk_k_has(t, "_MM_SESSION_SPACE", "HeapState") ||
+        !nk_k_has(t, "_EX_HEAP_SESSION_STATE", "PagedHeap")) {
+        note(why, "session pool: nt's types lack _EPROCESS.Session, _MM_SESSION_SPACE.HeapState or "
+                  "_EX_HEAP_SESSION_STATE.PagedHeap: the sessions' heaps are not read");
+        return 0;
+    }
+    nk_kproc *procs = NULL;
+    size_t n = 0, added = 0;
+    nk_strbuf pw = {0};
+    if (nk_k_processes(t, &procs, &n, &pw) != NTKD_OK && !procs) {
+        note(why, "session pool: the process list cannot be read: %s", pw.len ? pw.s : t->ctx->errmsg);
+        nk_sb_free(&pw);
+        return 0;
+    }
+    nk_sb_free(&pw);
+    uint64_t seen[SEG_MAX_SESSIONS];
+    unsigned nseen = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s = 0;
+        if (nk_k_read(t, procs[i].addr, "_EPROCESS", "Session", &s) != NTKD_OK || !s) continue;
+        bool dup = false;
+        for (unsigned j = 0; j < nseen; j++) dup |= seen[j] == s;
+        if (dup) continue;
+        if (nseen == SEG_MAX_SESSIONS) {
+            note(why, "session pool: more than %d sessions; the others are not read", SEG_MAX_SESSIONS);
+            break;
+        }
+        seen[nseen++] = s;
+        uint64_t hs = 0, ph = 0;
+        if (nk_k_read(t, s, "_MM_SESSION_SPACE", "HeapState", &hs) != NTKD_OK) {
+            note(why, "session space %s (process %s): HeapState is not in the dump", nk_k_fmt(t, s, a), procs[i].image);
+            continue;
+        }
+        if (!hs) continue;
+        if (nk_k_read(t, hs, "_EX_HEAP_SESSION_STATE", "PagedHeap", &ph) != NTKD_OK) {
+            note(why, "session space %s: its _EX_HEAP_SESSION_STATE %s is not in the dump", nk_k_fmt(t, s, a), nk_k_fmt(t, hs, b));
+            continue;
+        }
+        if (!ph) continue;
+        size_t at = 0;
+        size_t before = sp->nheaps;
+        if (nk_seg_add_heap(sp, ph, NK_SEG_SRC_SESSION, 2, "Paged session pool", &at) != NTKD_OK) {
+            note(why, "session space %s (HeapState %s -> PagedHeap): %s", nk_k_fmt(t, s, a), nk_k_fmt(t, hs, b), t->ctx->errmsg);
+            continue;
+        }
+        if (sp->nheaps > before) {
+            sp->heaps[at].session = s;
+            sp->heaps[at].session_id = nk_k_get(t, s, "_MM_SESSION_SPACE", "SessionId", UINT64_MAX);
+            added++;
+        }
+    }
+    free(procs);
+    return added;
+}
+
+size_t nk_seg_add_special_heaps(nk_segpool *sp, nk_strbuf *why)
+{
+    ntkd_target *t = sp->t;
+    char a[20];
+    nk_kfield f;
+    uint64_t ps = 0;
+    if (nk_k_field(t, "_EX_POOL_HEAP_MANAGER_STATE", "SpecialHeaps", &f) != NTKD_OK) {
+        note(why, "nt's types lack _EX_POOL_HEAP_MANAGER_STATE.SpecialHeaps: the special-pool heaps are not read");
+        return 0;
+    }
+    if (nk_k_global(t, "ExPoolState", &ps) != NTKD_OK) {
+        note(why, "%s", t->ctx->errmsg);
+        return 0;
+    }
+    uint64_t n = f.size / sp->ptr, added = 0;
+    if (n > 16) n = 16;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t slot = ps + f.off + i * sp->ptr, h = 0;
+        if (nk_read_ptr(t, slot, &h) != NTKD_OK) {
+            note(why, "nt!ExPoolState.SpecialHeaps[%u] at %s is not in the dump", (unsigned)i, nk_k_fmt(t, slot, a));
+            continue;
+        }
+        if (!h) continue;
+        size_t at = 0, before = sp->nheaps;
+        if (nk_seg_add_heap(sp, h, NK_SEG_SRC_SPECIAL, 0, "Special pool", &at) != NTKD_OK) {
+            note(why, "nt!ExPoolState.SpecialHeaps[%u]: %s; skipped", (unsigned)i, t->ctx->errmsg);
+            continue;
+        }
+        if (sp->nheaps > before) {
+            sp->heaps[at].node = (unsigned)i;
+            added++;
+        }
+    }
+    return (size_t)added;
 }
 
 /* ---- contexts and segments ----------------------------------------------------------------- */
@@ -642,6 +763,7 @@ nk_status nk_seg_walk_sub(nk_segpool *sp, const nk_seg_loc *loc, nk_seg_sub *out
     out->segment = loc->segment;
     out->heap = loc->heap_i < sp->nheaps ? sp->heaps[loc->heap_i].heap : 0;
     out->pool_index = loc->heap_i < sp->nheaps ? sp->heaps[loc->heap_i].index : 0;
+    out->heap_i = loc->heap_i;
     if (out->lfh) lfh_walk(sp, loc, out);
     else vs_walk(sp, loc, out);
     return NTKD_OK;
@@ -679,7 +801,7 @@ nk_status nk_seg_each_block(nk_segpool *sp, nk_seg_block_fn fn, void *u, nk_seg_
             segctx c;
             if (!read_ctx(sp, sp->heaps[h].heap, i, &c)) {
                 note(why, "heap %s (%s) context %u: unreadable or implausible _HEAP_SEG_CONTEXT", nk_k_fmt(t, sp->heaps[h].heap, a),
-                     nk_seg_heap_name(sp->heaps[h].index), i);
+                     nk_seg_heapref_name(&sp->heaps[h]), i);
                 continue;
             }
             seglist l = {0};

@@ -22,6 +22,9 @@
  * Every offset and size comes from nt's types. Every walk is capped (segments a context
  * NK_SEG_MAX_SEGMENTS, 256 descriptors, chunks and blocks by the subsegment's size), segment
  * lists are cycle-checked, pages not in the dump are skipped with a note.
+ * Besides ExPoolState's heaps, a caller may add the paged heap of a session
+ * (_MM_SESSION_SPACE.HeapState -> _EX_HEAP_SESSION_STATE.PagedHeap) and the special-pool heaps
+ * (ExPoolState.SpecialHeaps[]): the same decoding, the heap labelled with its region.
  *
  * Layering: uses kobj, kpool (nk_pool_block, nk_pool_tag_str), mem; used by cmd_pool.c and
  * cmd_mm.c. No state of its own: nk_segpool is filled per command. */
@@ -36,9 +39,18 @@
 #define NK_SEG_MAX_DESC 256u         /* descriptors per segment */
 #define NK_SEG_MAX_VS_BYTES 0x100000u /* a VS subsegment's Size is a u16 of 16-byte units */
 
+/* Where a heap comes from: nt!ExPoolState.PoolNode[].Heaps[], a session's paged heap
+ * (_MM_SESSION_SPACE.HeapState -> _EX_HEAP_SESSION_STATE.PagedHeap) or
+ * nt!ExPoolState.SpecialHeaps[] (added with nk_seg_add_heap and the helpers below). */
+typedef enum nk_seg_heap_src { NK_SEG_SRC_POOL = 0, NK_SEG_SRC_SESSION, NK_SEG_SRC_SPECIAL } nk_seg_heap_src;
+
 typedef struct nk_seg_heapref {
     uint64_t heap;   /* _SEGMENT_HEAP */
-    unsigned node, index; /* PoolNode[node].Heaps[index] */
+    unsigned node, index; /* PoolNode[node].Heaps[index]; extra heaps: index 2 when paged, 0 else;
+                             special heaps: node is the SpecialHeaps[] slot */
+    int src;         /* nk_seg_heap_src */
+    char label[40];  /* extra heaps: the region name ("Paged session pool", "Special pool") */
+    uint64_t session, session_id; /* NK_SEG_SRC_SESSION: _MM_SESSION_SPACE and its SessionId */
 } nk_seg_heapref;
 
 /* The prepared layout: fields of nt's types, the keys and the heaps. */
@@ -61,6 +73,25 @@ typedef struct nk_segpool {
  * when the build lacks a needed type, field or global; heaps that fail their signature are
  * skipped with a note in why. */
 nk_status nk_seg_init(ntkd_target *t, nk_segpool *sp, nk_strbuf *why);
+
+/* Adds a heap besides ExPoolState's (sp prepared by nk_seg_init): its Signature must be
+ * 0xDDEEDDEE. src: nk_seg_heap_src; pool_index 2 for paged, 0 for nonpaged (nk_seg_paged);
+ * label: the region name !pool prints. NTKD_OK also when the heap is already there (*out_i
+ * set, may be NULL); NTKD_E_NOTPRESENT / NTKD_E_FORMAT / NTKD_E_NOMEM (too many heaps) with a
+ * message naming the heap. */
+nk_status nk_seg_add_heap(nk_segpool *sp, uint64_t heap, int src, unsigned pool_index, const char *label,
+                          size_t *out_i);
+/* The paged heap of every session of the processes (_EPROCESS.Session, distinct sessions,
+ * capped), labelled "Paged session pool". Returns how many heaps were added; problems (types
+ * the build lacks, heaps that fail the signature) one line each in why. */
+size_t nk_seg_add_session_heaps(nk_segpool *sp, nk_strbuf *why);
+/* nt!ExPoolState.SpecialHeaps[] that are non-NULL, labelled "Special pool". Returns how many
+ * were added; a slot that is no readable segment heap is reported in why. */
+size_t nk_seg_add_special_heaps(nk_segpool *sp, nk_strbuf *why);
+/* The region !pool names for a heap: its label, else "Paged pool" / "Nonpaged pool". */
+const char *nk_seg_region(const nk_seg_heapref *hr);
+/* The heap's name: its label, else nk_seg_heap_name(index). */
+const char *nk_seg_heapref_name(const nk_seg_heapref *hr);
 
 /* Where an address lies. */
 /* META: the segment's own header (descriptor array); FREE: an unallocated range. */
@@ -89,6 +120,7 @@ typedef struct nk_seg_sub {
     bool lfh;
     uint64_t segment, heap;
     unsigned pool_index;    /* Heaps[] index: 0/1 nonpaged, 2 paged */
+    size_t heap_i;          /* index into sp->heaps */
     nk_pool_block *b;
     size_t n, cap;
     /* LFH */

@@ -17,12 +17,14 @@
  *    SpecialPoolPdes (_RTL_BITMAP) has a bit per page table of VA (512 pages x64/PAE);
  *  - XP: [nt!MmSpecialPoolStart, nt!MmSpecialPoolEnd).
  * Segment-heap builds (19041, 22000) allocate special pool from the heaps of
- * nt!ExPoolState.SpecialHeaps: the region is told, the blocks are not decoded here.
+ * nt!ExPoolState.SpecialHeaps: the region is told here; the heaps are decoded by kpool_seg.c
+ * (nk_seg_add_special_heaps) when they are segment heaps.
  *
  * Session pool: the sessions of the processes (_EPROCESS.Session -> _MM_SESSION_SPACE), each
  * with [PagedPoolStart, PagedPoolEnd] (End: the last byte). Classic builds: its pages are
  * classic pool pages (PoolType with the session bit, PagedPoolSession 33 + 1); segment-heap
- * builds: _MM_SESSION_SPACE.HeapState -> _EX_HEAP_SESSION_STATE.PagedHeap.
+ * builds: _MM_SESSION_SPACE.HeapState -> _EX_HEAP_SESSION_STATE.PagedHeap, a segment heap that
+ * kpool_seg.c decodes (nk_seg_add_heap, nk_seg_add_session_heaps).
  *
  * Layering: uses kobj, kpool, mem; used by src/cmd/cmd_pool.c. No state of its own. */
 #ifndef NTKD_KPOOL_SPECIAL_H

@@ -119,6 +119,15 @@ check_scene() { # layout scene kind; sets LAST to the dump
             fail "$tag !fltkd.volume $va: $(jq -c '{addr,name,frame_id,file_system,error}' <<<"$jv")"
         got=$(jq -r '.instances[].addr' <<<"$jv" | lc | sort)
         [ "$want" = "$got" ] || fail "$tag !fltkd.volume $va instances"
+        # seed 004: the member lines (Callbacks ... NameCacheCtrl) give each member's address,
+        # the volume plus the member's offset in the layout the generator used (fltlayout)
+        local lay mem off
+        lay=$(mf_get "$f" fltlayout | awk '{print $2}')
+        for mem in Callbacks ContextLock VolumeContexts StreamListCtrls FileListCtrls NameCacheCtrl; do
+            off=$(jq -r --arg m "$mem" '.user_types._FLT_VOLUME.fields[$m].offset' "$lay")
+            [ "$(jq -r --arg m "$mem" '.members[$m].addr' <<<"$jv" | lc)" = "$(printf '0x%x' $((va + off)))" ] ||
+                fail "$tag !fltkd.volume $va: $mem at $(jq -c --arg m "$mem" '.members[$m]' <<<"$jv"), layout offset $off"
+        done
     done < <(mf_get "$f" fltvolume)
     # !fltkd.volume by the frame-0 device object
     [ -z "$fdev" ] || [ "$(cmd "!fltkd.volume $fdev" | jq -r .addr | lc)" = "$(echo "$v0" | lc)" ] ||

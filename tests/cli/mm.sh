@@ -4,7 +4,8 @@
 # layout (win7, w1809, w19041, w22000 x64; xp x86 PAE; full and bitmap dumps), in text and --json,
 # against the generator's manifest (ca, capfn, pfn, pfncount, vmcounter, ptekind, outswapped
 # lines), per-process pages of !memusage (procpages), !vm's Session Commit (mmsession) and its
-# commit-limit warning (scene mm-commit). Hostile variants (--hostile cycle: a looping subsection
+# commit-limit warning (scene mm-commit), the kernel lines of !memusage (driver ( name ), ( Paged
+# Pool ), ( Nonpaged Pool ), ( Kernel Stacks ), ( Other kernel ): kpages). Hostile variants (--hostile cycle: a looping subsection
 # chain, a prototype-PTE page naming a subsection the dump lacks, a session the dump lacks, a
 # PteFrame loop) must give messages, never a crash or a hang. A manifest copy with changed
 # facts must make the checks fail.
@@ -266,6 +267,8 @@ if len(J) == len(cmds):
         if p is None:
             fail("!memusage: no process line for %x (%s)" % (ep, name))
             continue
+        if name == "System":
+            npriv = 0  # System's private pages are kernel pages: on the kernel lines (kpages)
         got = (p.get("name"), p.get("private_pages"), p.get("valid"), p.get("pagetable_pages"))
         if got != (name, npriv, npriv, ntab):
             fail("!memusage process %x: name/private/valid/pagetables %s, manifest %s %d %d %d" % (ep, got, name, npriv, npriv, ntab))
@@ -274,6 +277,43 @@ if len(J) == len(cmds):
     for ep, p in jproc.items():
         if ep not in procp and p.get("private_pages"):
             fail("!memusage gives %s private pages to %x (%s), which owns none" % (p.get("private_pages"), ep, p.get("name")))
+    # ---- !memusage kernel lines: driver ( name ), ( Paged Pool ), ( Nonpaged Pool ), ( Kernel Stacks )
+    kp = [(l[0], H(l[1]), l[2]) for l in mf["kpages"]]
+    if not any(c.startswith("driver:") for c, _, _ in kp) or not any(c == "stacks" for c, _, _ in kp):
+        fail("manifest lacks kpages lines")
+    jk = mu.get("kernel", {})
+    if "noregions" in hostile:
+        # the pool-region globals are unset: a note naming what is missing, no pool lines
+        if any(c in ("pagedpool", "nonpagedpool") for c, _, _ in kp):
+            fail("manifest: pool kpages lines on a scene without pool regions")
+        if "( Paged Pool )" in T or "( Nonpaged Pool )" in T or "paged_pool" in jk:
+            fail("!memusage prints pool lines without pool regions")
+        if not re.search(r"^note: .*(MiVisibleState is 0|MmPagedPoolStart.*missing or 0).*pool", T, re.M) or not jk.get("note"):
+            fail("!memusage gives no note on the missing pool regions (%s)" % jk.get("note"))
+    elif tag.split("-")[0] in ("win7", "w1809", "w19041", "w22000", "xp") and not any(c == "pagedpool" for c, _, _ in kp):
+        fail("manifest lacks the pool kpages lines on a layout that keeps pool ranges")
+    labels = {"pagedpool": ("paged_pool", "( Paged Pool )"), "nonpagedpool": ("nonpaged_pool", "( Nonpaged Pool )"),
+              "stacks": ("kernel_stacks", "( Kernel Stacks )")}
+    for cls, n, how in kp:
+        if cls.startswith("driver:"):
+            nm = cls[7:]
+            js = [d for d in jk.get("drivers", []) if d.get("name") == nm]
+            got = js[0].get("pages") if js else None
+            label = "driver ( %s )" % nm
+            valid = js[0].get("valid") if js else None
+        else:
+            key, label = labels[cls]
+            got = jk.get(key, {}).get("pages")
+            valid = jk.get(key, {}).get("valid")
+        if got is None or (how == "exact" and got != n) or (how == "min" and got < n):
+            fail("!memusage %s: %s pages, manifest %s %d" % (label, got, how, n))
+            continue
+        if not re.search(r"^-{8}\s+%d\s+\d+\s+\d+\s+-{6}\s+\d+\s+0  %s$" % (4 * valid, re.escape(label)), T, re.M):
+            fail("!memusage text lacks the line '%s' with %d Kb valid" % (label, 4 * valid))
+    if kp and "( Other kernel )" not in T:
+        fail("!memusage text lacks the ( Other kernel ) line")
+    if kp and any(c == "pagedpool" for c, _, _ in kp) and jk.get("note"):
+        fail("!memusage: a kernel-class note where the build keeps every range: %s" % jk.get("note"))
     pa = mu.get("process_attribution", {})
     if hostile["ptecycle"]:
         if not pa.get("broken_chains") or "page-table chains end in an unreadable PFN entry or loop" not in T:
@@ -386,6 +426,10 @@ for l in open(sys.argv[1]):
     p = l.split()
     if p and p[0] == "procpages" and p[2] == "csrss.exe":
         l = "procpages %s %s %#x %#x\n" % (p[1], p[2], int(p[3], 16) + 1, int(p[4], 16) + 1)
+    elif p and p[0] == "kpages" and p[1].startswith("driver:"):
+        l = "kpages %s %#x %s\n" % (p[1], int(p[2], 16) + 1, p[3])
+    elif p and p[0] == "kpages" and p[1] in ("pagedpool", "nonpagedpool", "stacks"):
+        l = "kpages %s %#x %s\n" % (p[1], int(p[2], 16) * 1000, p[3])
     elif p and p[0] == "vmcounter" and p[1] == "SessionCommit":
         l = "vmcounter SessionCommit %#x\n" % (int(p[2], 16) + 1)
     elif p and p[0] == "vmcounter" and p[1] == "CommittedPages":
@@ -395,8 +439,21 @@ open(sys.argv[2], "w").writelines(out)
 EOF
     mut=$(python3 "$W/check.py" "$NTKD" "$W/mut.dmp" "$SYMP" "w19041-mutated" mm 2>&1)
     for want in "process [0-9a-f]*: name/private/valid/pagetables" "process ( csrss.exe )" "!vm SessionCommit" \
-        "sessions' CommittedPages do not add up" "commit-limit warning text False"; do
+        "sessions' CommittedPages do not add up" "commit-limit warning text False" \
+        "!memusage driver ( ntoskrnl.exe )" "!memusage ( Paged Pool )" "!memusage ( Nonpaged Pool )" \
+        "!memusage ( Kernel Stacks )"; do
         echo "$mut" | grep -qF "$want" || echo "$mut" | grep -q "$want" ||
+            fail "a changed manifest fact went unnoticed: no '$want' in: $(echo "$mut" | head -5)"
+    done
+}
+
+# the hostile scene without pool regions: a manifest claiming paged pool pages must fail
+f=$(scene_dump w19041 mm full --hostile cycle) && {
+    ln -sf "$f" "$W/mut2.dmp"
+    { cat "$f.manifest"; echo "kpages pagedpool 0x3 exact"; } >"$W/mut2.dmp.manifest"
+    mut=$(python3 "$W/check.py" "$NTKD" "$W/mut2.dmp" "$SYMP" "w19041-hostile-mutated" mm 2>&1)
+    for want in "pool kpages lines on a scene without pool regions" "!memusage ( Paged Pool ): None pages"; do
+        echo "$mut" | grep -qF "$want" ||
             fail "a changed manifest fact went unnoticed: no '$want' in: $(echo "$mut" | head -5)"
     done
 }

@@ -317,6 +317,22 @@ run_one win7 full hostile --hostile cycle &
 run_one xp pae hostile --hostile missing &
 run_one w22000 full hostile --hostile all &
 wait
+# a scene that sets up no pool (9f): the big-pool table's globals are not in the dump, and
+# !poolfind says so (not a stale or empty error)
+if f=$(scene_dump w19041 9f full); then
+    out=$("$NTKD" -z "$f" -y "$SYMP" -c '!poolfind Leak' 2>&1)
+    grep -q "^The large pool allocation table could not be read: .*PoolBigPageTable" <<<"$out" ||
+        fail "9f scene: !poolfind does not name the big-pool problem: $(grep -i 'large pool' <<<"$out")"
+else
+    fail "scene_dump w19041 9f full"
+fi
+# hostile (the module list loops): each warning of !poolused is a line of its own, the module
+# walk's included
+if f=$(scene_dump w22000 pool full --hostile all); then
+    out=$("$NTKD" -z "$f" -y "$SYMP" -c '!poolused' 2>&1)
+    grep -q "^WARNING: list at .*after [0-9]* entries$" <<<"$out" ||
+        fail "w22000 hostile: !poolused: the module walk's warning is not a line of its own: $(grep '^WARNING: list' <<<"$out")"
+fi
 fails=$((fails + $(ls "$W"/failed.* 2>/dev/null | wc -l)))
 [ $fails = 0 ] && echo "pool: all checks passed"
 exit $((fails > 0))

@@ -2,11 +2,13 @@
 # poolspecial.sh: !pool on special pool and session pool addresses (scene "pool", the lines of
 # tests/gen/scene/specpool.c: specialpool / specialrange / specialguard / specialnot /
 # specialseg / sessionrange / sessionpool / sessblock / sessionheap / sessionseg), in text and
-# --json, on win7, w1809 (full), xp (pae) and the segment-heap builds w19041 / w22000 (where the
-# region is told and the block is said not to be decoded); hostile variants (a special-pool
-# header with an absurd size, a session pool page missing from the dump) give messages, never a
-# crash. On win7 the checker also runs against mutated manifests (one fact changed each) and
-# must fail every time: the assertions can fail.
+# --json, on win7, w1809 (full), xp (pae) and the segment-heap builds w19041 / w22000 (there the
+# session pool blocks are the session paged heap's, a _SEGMENT_HEAP decoded like the pool's:
+# every sessblock through !pool and !poolfind, with sesspage / sessionheap; special pool: the
+# region is told, SpecialHeaps[0] is no segment heap and is reported so); hostile variants (a
+# special-pool header with an absurd size, a session pool page missing from the dump) give
+# messages, never a crash. On win7 and w19041 the checker also runs against mutated manifests
+# (one fact changed each) and must fail every time: the assertions can fail.
 # usage: bash poolspecial.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
@@ -104,12 +106,24 @@ def check(mf):
             if want not in t or s.get("pattern_bad_bytes") != nb or X(s.get("first_bad_byte")) != first:
                 fail("!pool on the overrun page %x: no '%s' in %s / %s" % (pg, want, t, s))
         C.append(("!pool %x%s" % (pg + 0x10, F), ck))
+    seg = bool(mf["sesspage"])  # segment-heap build: the session blocks are the session heap's
     for t_ in sorted(set(b[2] for b in mf["sessblock"] if b[3] == "0")):
         def ck(sec, j, t_=t_):
             got = sorted(X(x["address"]) for x in j.get("small", []))
             exp = sorted(H(b[0]) for b in mf["sessblock"] if b[2] == t_ and b[3] == "0")
             if not set(exp) <= set(got):
                 fail("--json !poolfind %s: small %s lacks the session blocks %s" % (t_, [hex(x) for x in got], [hex(x) for x in exp]))
+            if seg:
+                # every block of the session heap listed with its size and region, text and JSON
+                t = "\n".join(sec)
+                sj = {X(x["address"]): x for x in j.get("small", []) if x.get("region") == "Paged session pool"}
+                ws = {H(b[0]): H(b[1]) for b in mf["sessblock"] if b[2] == t_ and b[3] == "0"}
+                if {a: x.get("size") for a, x in sj.items()} != ws:
+                    fail("--json !poolfind %s: session heap blocks %s, manifest %s" % (
+                        t_, sorted((hex(a), x.get("size")) for a, x in sj.items()), sorted((hex(a), s) for a, s in ws.items())))
+                for a, s in ws.items():
+                    if ("%s : tag %s, size %#10x, Paged session pool" % (fmt(a), t_, s)) not in t:
+                        fail("!poolfind %s: text lacks the session block %x (size %#x)" % (t_, a, s))
         C.append(("!poolfind %s" % t_, ck))
     for g in mf["specialguard"]:
         def ck(sec, j, g=H(g[0])):
@@ -143,7 +157,9 @@ def check(mf):
                 if said != inside or (j.get("region") == "Paged session pool") != inside:
                     fail("!pool %x (session range %s..%s, inside=%s): %s / %s" % (a, r[1], r[2], inside, sec[:2], j.get("region")))
             C.append(("!pool %x%s" % (a, F), ck))
+    sheap = {l[0]: H(l[1]) for l in mf["sessionheap"]}
     spage = {H(p[0]): p[1] for p in mf["sessionpool"]}
+    spage.update({H(p[0]): p[1] for p in mf["sesspage"]})
     for b in mf["sessblock"]:
         addr, size, tg, free = H(b[0]), H(b[1]), b[2], b[3] == "1"
         a = addr + 8
@@ -154,13 +170,23 @@ def check(mf):
             st = "(Free)     " if free else "(Allocated)"
             want = "*%s size: %4x previous size:" % (fmt(addr), size)
             line = [l for l in sec if l.startswith(want)]
-            if not line or st not in line[0] or not line[0].endswith("*" + tg):
-                fail("!pool %x: no line '%s ... %s *%s' in %s" % (a, want, st, tg, sec))
+            etag = "" if tg == "-" else tg  # a free chunk of the session heap has no pool header
+            if not line or st not in line[0] or not line[0].rstrip().endswith("*" + etag):
+                fail("!pool %x: no line '%s ... %s *%s' in %s" % (a, want, st, etag, sec))
+            if seg:
+                # the session heap's page: exactly the manifest's blocks whose header is in it
+                pg = addr & ~0xfff
+                got = sorted((X(x["address"]), x["size"], x["free"]) for x in j.get("blocks", []) if X(x["address"]) & ~0xfff == pg)
+                exp = sorted((H(x[0]), H(x[1]), x[3] == "1") for x in mf["sessblock"] if H(x[0]) & ~0xfff == pg)
+                if got != exp or j.get("heap_source") != "session" or X(j.get("heap")) != sheap.get(sid[0] if sid else ""):
+                    fail("--json !pool %x (session heap): blocks %s heap %s %s, manifest %s heap %s" % (
+                        a, got, j.get("heap_source"), j.get("heap"), exp, sheap.get(sid[0] if sid else "")))
             hit = [x for x in j.get("blocks", []) if x.get("holds_address")]
             se = j.get("session", {})
             if (not sid or j.get("region") != "Paged session pool" or len(hit) != 1 or
-                    int(hit[0]["address"], 16) != addr or hit[0]["size"] != size or hit[0]["tag"] != tg or
+                    int(hit[0]["address"], 16) != addr or hit[0]["size"] != size or
                     hit[0]["free"] != free or X(se.get("session_space")) != H(sid[0]) or
+                    hit[0]["tag"] != etag or
                     se.get("session_id") != H(sid[3])):
                 fail("--json !pool %x (session block): region %s block %s session %s, manifest %s" % (a, j.get("region"), hit, se, (b, sid)))
         C.append(("!pool %x%s" % (a, F), ck))
@@ -174,7 +200,6 @@ def check(mf):
             if not sp.get("segment_heap") or heap not in [X(x.get("heap")) for x in sp.get("special_heaps", [])]:
                 fail("--json !pool %x (segment-heap special pool): %s" % (va, sp))
         C.append(("!pool %x" % (va + 8), ck))
-    sheap = {l[0]: H(l[1]) for l in mf["sessionheap"]}
     for s in mf["sessionseg"]:
         va = H(s[0])
         def ck(sec, j, va=va):
@@ -185,6 +210,9 @@ def check(mf):
                 fail("!pool %x (segment-heap session pool): %s" % (va, t))
             if j.get("region") != "Paged session pool" or (ph is not None and X(j.get("session", {}).get("paged_heap")) != ph):
                 fail("--json !pool %x (segment-heap session pool): %s" % (va, j))
+            # the page is in no segment of the session heap: told, no block listed
+            if ph is not None and ("is in no segment" not in t or j.get("blocks") or "error" not in j):
+                fail("!pool %x (session pool page outside the session heap's segment): %s / %s" % (va, t, j))
         C.append(("!pool %x" % (va + 8), ck))
     for h in mf["hostile"]:
         if h[0] == "specialpool_badsize":
@@ -211,6 +239,50 @@ def check(mf):
     return fails
 
 mf = load(dump + ".manifest")
+if mode == "patched":
+    # segment-heap builds: a session heap chunk header overwritten (16 bytes of 0x41) in a copy
+    # of the dump: !pool names the bad header under the session region and resumes at the next
+    # chunk; the blocks after it stay listed
+    import os
+    sb = [(H(b[0]), H(b[1]), b[2]) for b in mf["sessblock"]]
+    fails = []
+    if len(sb) < 3 or not mf["sesspage"]:
+        fails.append("no session heap blocks (sessblock / sesspage) in the manifest")
+    else:
+        a, s = sb[1][0], sb[1][1]
+        chunk = a - 0x10
+        out = run(["db %x L10" % chunk], False)
+        m = re.match(r"^[0-9a-f`]+  ((?:[0-9a-f]{2}[ -]){15}[0-9a-f]{2})", out[0][0] if out and out[0] else "")
+        data = bytearray(open(dump, "rb").read())
+        hb = bytes.fromhex(m.group(1).replace("-", " ").replace(" ", "")) if m else b""
+        at = data.find(hb) if hb else -1
+        if at < 0 or data.find(hb, at + 1) >= 0:
+            fails.append("the chunk header bytes of %x are not unique in the dump" % chunk)
+        else:
+            data[at:at + 16] = b"\x41" * 16
+            pd = "%s.patched.%d.dmp" % (dump, os.getpid())
+            open(pd, "wb").write(data)
+            dump = pd
+            try:
+                cmds = ["!pool %x 80000000" % (chunk + 8), "!pool %x 80000000" % (sb[-1][0] + 8)]
+                T, J = run(cmds, False), run(cmds, True)
+            finally:
+                os.unlink(pd)
+            bq = lambda v: "%08x`%08x" % (v >> 32, v & 0xffffffff)
+            for sec, j in zip(T, J):
+                t = "\n".join(sec)
+                if not sec or not sec[0].endswith("region is Paged session pool") or \
+                        ("Bad VS chunk header @%s" % bq(chunk)) not in t or X(j.get("bad_header", "0x0")) != chunk or \
+                        X(j.get("resync_at", "0x0")) != a + s or j.get("region") != "Paged session pool":
+                    fails.append("patched session chunk %x: not reported under the session region:\n%s\n%s" % (chunk, t, j))
+            if "lies in the corrupt region" not in "\n".join(T[0] if T else []):
+                fails.append("patched: !pool %x is not said to be in the corrupt region" % (chunk + 8))
+            star = [x for x in (J[1] if len(J) > 1 else {}).get("blocks", []) if x.get("holds_address")]
+            if len(star) != 1 or X(star[0]["address"]) != sb[-1][0] or star[0]["tag"] != sb[-1][2]:
+                fails.append("patched: the last session block %x is not found after the resync: %s" % (sb[-1][0], star))
+    for f in fails + crash:
+        print("FAIL: %s: %s" % (tag, f))
+    sys.exit(1 if fails or crash else 0)
 fails = check(mf)
 for f in fails + crash:
     print("FAIL: %s: %s" % (tag, f))
@@ -234,7 +306,8 @@ if mode == "mutate" and not fails and not crash:
     mut("specialoverrun", 0, 2, lambda v: hex(H(v) + 1), "specialoverrun count")
     mut("sessblock", 0, 0, lambda v: hex(H(v) + 0x2000), "sessblock 0 address (poolfind)")
     mut("specialguard", 0, 0, lambda v: hex(H(v) - 0x1000), "specialguard")
-    mut("specialnot", 0, 0, lambda v: hex(H(mf["specialpool"][0][0])), "specialnot")
+    if mf["specialpool"]:
+        mut("specialnot", 0, 0, lambda v: hex(H(mf["specialpool"][0][0])), "specialnot")
     mut("specialrange", 0, 0, lambda v: hex(H(v) - 0x80000000000 if is64_ else H(v) - 0x1000000), "specialrange start")
     for i in range(len(mf["sessblock"])):
         mut("sessblock", i, 1, lambda v: hex(H(v) + 0x10), "sessblock %d size" % i)
@@ -243,6 +316,9 @@ if mode == "mutate" and not fails and not crash:
     mut("sessionrange", 0, 3, lambda v: hex(H(v) + 1), "sessionrange id")
     mut("sessionrange", 0, 2, lambda v: hex(H(v) + 0x10000), "sessionrange end")
     mut("sessionrange", 0, 0, lambda v: hex(H(v) + 0x1000), "sessionrange session")
+    mut("sesspage", 0, 1, lambda v: hex(H(v) + 0x1000), "sesspage session")
+    mut("sessionheap", 0, 1, lambda v: hex(H(v) + 0x1000), "sessionheap heap")
+    mut("specialseg", 0, 1, lambda v: hex(H(v) + 0x1000), "specialseg heap")
     undetected = [w for w, m in muts if not check(m)]
     print("%s: %d mutated manifests, %d undetected" % (tag, len(muts), len(undetected)))
     for w in undetected:
@@ -264,12 +340,13 @@ run_one() { # layout kind mode [options]
 run_one win7 full mutate &
 run_one w1809 full normal &
 run_one xp pae normal &
-run_one w19041 full normal &
+run_one w19041 full mutate &
 run_one w22000 full normal &
 wait
 run_one win7 full hostile --hostile cycle &
 run_one xp pae hostile --hostile missing &
 run_one w22000 full hostile --hostile all &
+run_one w19041 full patched &
 run_one w1809 full hostile --hostile all &
 wait
 fails=$(ls "$W"/failed.* 2>/dev/null | wc -l)

@@ -82,6 +82,19 @@ check_dump() { # check_dump LABEL DUMP OPENFLAGS...
             pagefile) grep -q "PageFile: " "$out" && grep -q "Offset: " "$out" ;;
             demandzero) [ $((raw)) -eq 0 ] || grep -q "DemandZero" "$out" ;;
         esac || { fail "$label: !pte $va does not show $kind"; cat "$out"; }
+        if [ "$kind" = transition ]; then
+            # seed 002: the detail sits under the PTE column (x64: 82 blanks, x86 PAE: 28) and, on
+            # a 32-bit target, an empty line follows "Transition:"
+            local ind=82 nxt
+            grep -q '^paging \(pae\|x86\)$' "$man" && ind=28
+            grep -q "^ \{$ind\}Transition: " "$out" || { fail "$label: !pte $va: Transition not indented $ind"; cat "$out"; }
+            nxt=$(grep -A1 "Transition: " "$out" | sed -n 2p)
+            if [ $ind = 28 ]; then
+                [ -z "$nxt" ] || fail "$label: !pte $va: no empty line after Transition (seed 002, x86)"
+            else
+                [ -n "$nxt" ] || fail "$label: !pte $va: an empty line after Transition (seed 002, x64)"
+            fi
+        fi
         "$NTKD" "$@" "$dump" --json -c "!pte $va" >"$js" 2>/dev/null
         got=$(json "$js" 'j["software"]["kind"]')
         case "$kind:$got" in

@@ -9,7 +9,11 @@
 #   LFH offsets = (BlockSize | FirstBlockOffset << 16) ^ (u32)LfhKey ^ (u32)(range >> 12).
 # Every manifest line of the kinds heapkey segheap hpseg subseg poolblock poolpage poolbad catag
 # and the hostile segheap lines is checked against what the dump holds, and the walk of the
-# dump's structures must find exactly the listed subsegments and blocks. The checker also runs
+# dump's structures must find exactly the listed subsegments and blocks. The session paged heap
+# (pool scene: sessionheap <session> <heap>, read back through _MM_SESSION_SPACE.HeapState ->
+# _EX_HEAP_SESSION_STATE.PagedHeap) is walked the same way: signature, contexts, its segment
+# inside [PagedPoolStart, PagedPoolEnd], descriptors, chunks; its blocks must be exactly the
+# sessblock lines (PoolType PagedPoolSession + 1) and their pages the sesspage lines. The checker also runs
 # on a copy of a manifest with one fact changed (each of several) and must fail on each.
 # usage: scene_segheap.sh NTKD GENDUMP CORPUS WORKDIR
 set -u
@@ -200,6 +204,19 @@ def check(dump_path, table, combo, manifest):
     listed = {num(l[1]): (num(l[2]), num(l[3])) for l in by.get("segheap", [])}
     if listed != {h: (0, i) for h, i in heaps.items()} or len(heaps) != 3:
         F("segheap lines %s, ExPoolState says %s" % (listed, heaps))
+    # the session paged heap: _MM_SESSION_SPACE.HeapState -> _EX_HEAP_SESSION_STATE.PagedHeap
+    sess_of = {}      # session heap -> (session, PagedPoolStart, PagedPoolEnd)
+    for l in by.get("sessionheap", []):
+        S, ph = num(l[1]), num(l[2])
+        hs = rf("_MM_SESSION_SPACE", S, "HeapState")
+        got = rf("_EX_HEAP_SESSION_STATE", hs, "PagedHeap") if hs else 0
+        if got != ph:
+            F("sessionheap %#x %#x: the dump's HeapState %#x -> PagedHeap is %#x" % (S, ph, hs, got))
+            continue
+        sess_of[ph] = (S, rf("_MM_SESSION_SPACE", S, "PagedPoolStart"), rf("_MM_SESSION_SPACE", S, "PagedPoolEnd"))
+        heaps[ph] = "session"
+    if scene == "pool" and not sess_of and by.get("sessblock"):
+        F("sessblock lines without a sessionheap line")
     ctxsz = L.size("_HEAP_SEG_CONTEXT")
     ctxoff = L.off("_SEGMENT_HEAP", "SegContexts")
     lhead = L.off("_HEAP_SEG_CONTEXT", "SegmentListHead")
@@ -236,6 +253,9 @@ def check(dump_path, table, combo, manifest):
                 segs[s] = (h, C)
                 if s & 0xFFFFF:
                     F("segment %#x not aligned on 1 MiB" % s)
+                if h in sess_of and not (sess_of[h][1] <= s and s + 0xFFFFF <= sess_of[h][2]):
+                    F("session heap %#x: segment %#x is outside its session's paged pool %#x..%#x" %
+                      (h, s, sess_of[h][1], sess_of[h][2]))
                 sig = rf("_HEAP_PAGE_SEGMENT", s, "Signature")
                 if sig != s ^ C ^ hk ^ SEG_SIG:
                     F("segment %#x: Signature %#x does not decode to its context %#x" % (s, sig, C))
@@ -304,12 +324,13 @@ def check(dump_path, table, combo, manifest):
     lfh_bad = {num(l[2]) for l in by.get("hostile", []) if l[1] == "lfh_count"}
     def tagstr(v):
         return v.to_bytes(4, "little").decode("latin-1")
+    sblocks, spages = {}, {}   # the session heap's blocks (sessblock) and pages (sesspage)
     def pool_block(p, size, heap_idx, what):
         bs = rf("_POOL_HEADER", p, "BlockSize")
         pt = rf("_POOL_HEADER", p, "PoolType")
         if bs * 16 != size:
             F("%s: _POOL_HEADER %#x BlockSize %#x, block of %#x bytes" % (what, p, bs, size))
-        if pt != (2 if heap_idx == 2 else 1):
+        if pt != (34 if heap_idx == "session" else 2 if heap_idx == 2 else 1):
             F("%s: _POOL_HEADER %#x PoolType %d in heap %d" % (what, p, pt, heap_idx))
         return tagstr(rf("_POOL_HEADER", p, "PoolTag"))
     for R, (kind, s, nbytes) in sorted(subs.items()):
@@ -354,6 +375,13 @@ def check(dump_path, table, combo, manifest):
                 c += us * 16
             if c != end:
                 F("vs %#x: the chunks end at %#x, not %#x" % (R, c, end))
+            if hidx == "session":
+                if corrupt:
+                    F("session heap vs %#x: a chunk's UnsafePrevSize is inconsistent" % R)
+                for p, bsz, tag, fr in found:
+                    sblocks[p] = (bsz, tag, fr)
+                    spages[p & ~0xfff] = sess_of[h][0]
+                continue
             for p, bsz, tag, fr in found:
                 blocks[p] = (bsz, tag, fr, 1 if corrupt else 0)
                 pages[p & ~0xfff] = (hkind, 1 if corrupt else 0)
@@ -389,6 +417,16 @@ def check(dump_path, table, combo, manifest):
         if R not in subs or subs[R][0] != "lfh":
             F("hostile lfh_count %#x: not an LFH subseg line" % R)
 
+    msb = {num(l[1]): (num(l[2]), l[3], int(l[4])) for l in by.get("sessblock", [])}
+    if sess_of and msb != sblocks:
+        diff = sorted(set(msb.items()) ^ set(sblocks.items()))
+        F("sessblock lines differ from the walk of the session heap: %s" % ["%#x %#x %s %d" % ((a,) + v) for a, v in diff[:6]])
+    msp = {num(l[1]): num(l[2]) for l in by.get("sesspage", [])}
+    if msp != spages:
+        F("sesspage lines %s, the walk of the session heap %s" % (sorted((hex(a), hex(v)) for a, v in msp.items()),
+                                                                 sorted((hex(a), hex(v)) for a, v in spages.items())))
+    if scene == "pool" and sess_of and not any(fr == 1 for _, _, fr in sblocks.values()):
+        F("pool scene: the session heap has no free chunk")
     mblocks = {num(l[1]): (num(l[2]), l[3], int(l[4]), int(l[5])) for l in by.get("poolblock", [])}
     if len(mblocks) != len(by.get("poolblock", [])):
         F("duplicate poolblock lines")
@@ -457,6 +495,11 @@ else:   # mutate: the checker must reject each changed manifest
     mut("hpseg", lambda p: [p[0], flip_hex(p[1], 0x100000)] + p[2:], "a segment")
     mut("segheap", lambda p: p[:3] + [str((int(p[3]) + 1) % 3)], "a heap index")
     mut("poolpage", lambda p: [p[0], p[1], "paged" if p[2] == "nonpaged" else "nonpaged", p[3]], "a page kind")
+    mut("sessblock", lambda p: p[:3] + ["Gfnx"] + p[4:] if p[3] != "-" else None, "a session block's tag")
+    mut("sessblock", lambda p: [p[0], p[1], hex(int(p[2], 16) + 0x10)] + p[3:], "a session block's size")
+    mut("sessblock", lambda p: p[:4] + ["0"] if p[4] == "1" else None, "the session heap's free chunk")
+    mut("sesspage", lambda p: [p[0], p[1], flip_hex(p[2], 0x1000)], "a session page's session")
+    mut("sessionheap", lambda p: [p[0], p[1], flip_hex(p[2], 0x1000)], "the session heap")
     ok = 0
     for i, (what, lines) in enumerate(muts):
         m = "%s/mut%d.manifest" % (work, i)
@@ -466,7 +509,7 @@ else:   # mutate: the checker must reject each changed manifest
             nbad += 1
         else:
             ok += 1
-    if len(muts) < 8:
+    if len(muts) < 13:
         print("FAIL: only %d mutations applied" % len(muts))
         nbad += 1
     print("scene_segheap: %d changed manifests rejected" % ok)

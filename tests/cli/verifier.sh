@@ -128,6 +128,16 @@ if level & 0x10 and "Io subsystem checking enabled" not in t:
 for head in ("Summary of All Verifier Statistics", "Driver Verification List", "Pool Allocations Attempted"):
     if head not in t:
         fail("text: no '%s'" % head)
+# seed 003's shapes: the driver list header, and the byte counts of the pool pairs in upper-case hex
+if "\nEntry     State           NonPagedPool   PagedPool   Module\n" not in t:
+    fail("text: the driver list header differs from seed 003's")
+_vs = {n: hexv(v) for n, v in mf["vstat"]}
+for label, cnt, byt in (("Current paged pool allocations", "CurrentPagedPoolAllocations", "PagedBytes"),
+                        ("Peak nonpaged pool allocations", "PeakNonPagedPoolAllocations", "PeakNonPagedBytes")):
+    if cnt in _vs and byt in _vs:
+        want = "%-38s 0x%x for %08X bytes" % (label, _vs[cnt], _vs[byt])
+        if want not in t:
+            fail("text: no %r (seed 003 shape)" % want)
 for f, paged, np, *_ in mf["verified"]:
     row = [l for l in t.splitlines() if l.rstrip().endswith(f) and "Loaded" in l]
     if not row or ("%08x" % hexv(np)) not in row[0] or ("%08x" % hexv(paged)) not in row[0]:
@@ -203,6 +213,9 @@ for kind, flag, key, word in (("pool", 0x80, "pool_log", "pool"), ("irp", 0x100,
     if kind == "crit" and ("Enter/Leave Critical Region log:" not in t or
                            "There are up to 0x%x entries in the log." % lengths[kind] not in t):
         fail("critical-region log text shape (seed 004)")
+    if kind == "crit" and logs[kind] and \
+            "entries in the log.\n\nDisplaying all the log entries.\n\n\nThread " not in t:
+        fail("critical-region log: blank lines differ from seed 004's")
     if kind == "irp" and logs[kind]:
         m = logs[kind][0]
         if "KernelApcDisable = %d, SpecialApcDisable = %d" % (int(m[3]), int(m[4])) not in t:

@@ -901,6 +901,94 @@ static void sessions(mm *m, const sc_base *b, uint64_t winlogon, bool hostile)
     }
 }
 
+/* ------------------------------------------------------------------ kernel regions
+ * !memusage's kernel lines (scene.h: kpages). The pool regions as the build keeps them:
+ *  - 1809 and later: *(nt!MiVisibleState) (allocated when 0) ->SystemVaType[(va >> 39) & 0xff]:
+ *    the kernel allocator's PML4 slot (world.c) MiVaNonPagedPool, slot 0x1e8
+ *    (fffff400`00000000) MiVaPagedPool;
+ *  - Windows 7 x64: nonpaged [MmNonPagedPoolStart = fffffa80`04000000, MiNonPagedPoolEnd =
+ *    fffffaff`ffffffff (last byte)], paged [the VA of MmPagedPoolInfo.FirstPteForPagedPool =
+ *    PTE of fffff8a0`00000000, MmPagedPoolEnd = fffff8bf`ffffffff (last byte)];
+ *  - XP: nonpaged [MmNonPagedPoolStart = 0x85000000, + MmSizeOfNonPagedPoolInBytes 0x1b000000)
+ *    and [MmNonPagedPoolExpansionStart 0xa0000000, MmNonPagedPoolEnd 0xb0000000), paged
+ *    [MmPagedPoolStart 0xe1000000, MmPagedPoolEnd 0xf0ffffff (last byte)].
+ * Three pages written in paged pool and four allocated in nonpaged pool (Active, PteAddress the
+ * self-map's). Returns the paged pool VA used, 0 when the build keeps none of these. */
+#define MM_NPAGED 3u
+#define MM_NNONPAGED 4u
+static bool kernel_regions(mm *m, uint64_t *paged_va)
+{
+    kern *k = m->k;
+    world *w = m->w;
+    const lay *L = m->L;
+    uint64_t vis_ptr = k_sym_opt(k, "MiVisibleState");
+    int64_t vt_off = lay_has_type(L, "_MI_VISIBLE_STATE") ? lay_off(L, "_MI_VISIBLE_STATE", "SystemVaType") : -1;
+    uint64_t np_probe = w_alloc(w, 16, 16);
+    *paged_va = 0;
+    if (m->x64 && vis_ptr != SC_NONE && vt_off >= 0) {
+        int64_t t_np, t_p;
+        if (!lay_enum(L, "_MI_SYSTEM_VA_TYPE", "MiVaNonPagedPool", &t_np) ||
+            !lay_enum(L, "_MI_SYSTEM_VA_TYPE", "MiVaPagedPool", &t_p))
+            return false;
+        uint64_t vis = w_get(w, vis_ptr, 8);
+        if (!vis) {
+            vis = w_alloc(w, lay_size(L, "_MI_VISIBLE_STATE"), SC_PAGE);
+            w_pointer(w, vis_ptr, vis);
+        }
+        *paged_va = 0xfffff40000000000ULL + 0x100000;
+        if (((np_probe >> 39) & 0xff) == ((*paged_va >> 39) & 0xff))
+            sc_die("mm: the kernel allocator's slot is the paged pool slot");
+        w_put(w, vis + (uint64_t)vt_off + ((np_probe >> 39) & 0xff), 1, (uint64_t)t_np);
+        w_put(w, vis + (uint64_t)vt_off + ((*paged_va >> 39) & 0xff), 1, (uint64_t)t_p);
+    } else if (m->x64 && k_sym_opt(k, "MmNonPagedPoolStart") != SC_NONE && k_sym_opt(k, "MiNonPagedPoolEnd") != SC_NONE &&
+               k_sym_opt(k, "MmPagedPoolEnd") != SC_NONE && k_sym_opt(k, "MmPagedPoolInfo") != SC_NONE &&
+               lay_off(L, "_MM_PAGED_POOL_INFO", "FirstPteForPagedPool") >= 0) {
+        if (np_probe < 0xfffffa8004000000ULL || np_probe > 0xfffffaffffffffffULL)
+            sc_die("mm: the kernel allocator is not in Windows 7's nonpaged pool");
+        w_pointer(w, k_sym(k, "MmNonPagedPoolStart"), 0xfffffa8004000000ULL);
+        w_pointer(w, k_sym(k, "MiNonPagedPoolEnd"), 0xfffffaffffffffffULL);
+        w_set(w, k_sym(k, "MmPagedPoolInfo"), "_MM_PAGED_POOL_INFO", "FirstPteForPagedPool",
+              w_pte_va(w, 0xfffff8a000000000ULL));
+        w_pointer(w, k_sym(k, "MmPagedPoolEnd"), 0xfffff8bfffffffffULL);
+        *paged_va = 0xfffff8a000100000ULL;
+    } else if (!m->x64 && k_sym_opt(k, "MmNonPagedPoolStart") != SC_NONE && k_sym_opt(k, "MmPagedPoolStart") != SC_NONE &&
+               k_sym_opt(k, "MmNonPagedPoolEnd") != SC_NONE && k_sym_opt(k, "MmPagedPoolEnd") != SC_NONE &&
+               k_sym_opt(k, "MmNonPagedPoolExpansionStart") != SC_NONE &&
+               k_sym_opt(k, "MmSizeOfNonPagedPoolInBytes") != SC_NONE) {
+        if (np_probe < 0x85000000ULL || np_probe >= 0xa0000000ULL)
+            sc_die("mm: the kernel allocator is not in XP's initial nonpaged pool");
+        w_pointer(w, k_sym(k, "MmNonPagedPoolStart"), 0x85000000ULL);
+        w_pointer(w, k_sym(k, "MmSizeOfNonPagedPoolInBytes"), 0x1b000000ULL);
+        w_pointer(w, k_sym(k, "MmNonPagedPoolExpansionStart"), 0xa0000000ULL);
+        w_pointer(w, k_sym(k, "MmNonPagedPoolEnd"), 0xb0000000ULL);
+        w_pointer(w, k_sym(k, "MmPagedPoolStart"), 0xe1000000ULL);
+        w_pointer(w, k_sym(k, "MmPagedPoolEnd"), 0xf0ffffffULL);
+        *paged_va = 0xe1010000ULL;
+    } else {
+        return false;
+    }
+    for (unsigned i = 0; i < MM_NPAGED; i++)
+        w_write(w, *paged_va + i * SC_PAGE, "a paged pool page", 17);
+    for (unsigned i = 0; i < MM_NNONPAGED; i++) {
+        uint64_t va = w_alloc(w, SC_PAGE, SC_PAGE);
+        w_write(w, va, "a nonpaged pool page", 20);
+    }
+    return true;
+}
+
+/* The frames of nt's image at the PFN pass (exact: frames mapped later get no Active entry). */
+typedef struct ntcount {
+    uint64_t lo, hi;
+    unsigned n;
+} ntcount;
+static void count_nt(void *u, uint64_t pfn, uint64_t va, bool table)
+{
+    ntcount *c = u;
+    (void)pfn;
+    if (!table && va >= c->lo && va < c->hi)
+        c->n++;
+}
+
 static uint64_t nt_ret(kern *k, const char *a, const char *b, unsigned off)
 {
     const char *n = k_sym_opt(k, a) != SC_NONE ? a : b;
@@ -1031,6 +1119,12 @@ void scene_mm(kern *k, const sc_base *b)
     uint64_t winlogon = k_process(k, "winlogon.exe", 0x1f4, b->smss);
     proc_pages(m, b, winlogon);
     sessions(m, b, winlogon, hostile);
+    uint64_t paged_va = 0;
+    /* hostile: the build's pool-region globals left unset (MiVisibleState 0; Windows 7 / XP
+       pool range globals 0): the pool lines give way to a note */
+    bool regions = !hostile && kernel_regions(m, &paged_va);
+    if (hostile)
+        mf("mmhostile noregions 0x0");
 
     /* ---- counters (pages) */
     uint64_t part = k_sym_opt(k, "MiSystemPartition");
@@ -1120,6 +1214,18 @@ void scene_mm(kern *k, const sc_base *b)
 
     /* every frame so far: Active */
     w_each_frame(w, default_entry, m);
+    /* !memusage's kernel lines: nt's image pages (exact), the outswapped thread's stack pages
+       (at least: other threads' stacks add theirs), the pool pages (paged exact; nonpaged at
+       least: the scene's kernel allocations are nonpaged pool, System's private pages too) */
+    ntcount ntc = {k->base, k->base + 0x2000000, 0}; /* nt's final size is set at k_finish; the
+                                                        next image lies past 32 MB (nt.c) */
+    w_each_frame(w, count_nt, &ntc);
+    mf("kpages driver:%s 0x%x exact", m->x64 ? "ntoskrnl.exe" : "ntkrnlpa.exe", ntc.n);
+    mf("kpages stacks 0x%llx min", (unsigned long long)nstack);
+    if (regions) {
+        mf("kpages pagedpool 0x%x exact", MM_NPAGED);
+        mf("kpages nonpagedpool 0x%x min", MM_NNONPAGED + 2);
+    }
     /* the chosen ones (counts of the default pass taken back) */
     memset(m->counts, 0, sizeof m->counts);
     uint64_t orig_rw = pf(L, "_MMPTE_SOFTWARE", "Protection", 4);

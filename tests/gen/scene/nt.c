@@ -3,7 +3,8 @@
  * nt's image at its base: PE headers (PE32+ for x64, PE32 for x86) with a debug directory whose
  * CodeView (RSDS) record carries the table's GUID/age and pdb name, so a reader finds the
  * kernel table by identity; code for every function a scene references, at the function's
- * RVA from the table, with .pdata RUNTIME_FUNCTIONs and UNWIND_INFO (UWOP_ALLOC_SMALL) on x64
+ * RVA from the table, with .pdata RUNTIME_FUNCTIONs and UNWIND_INFO (UWOP_ALLOC_SMALL; KiPageFault:
+ * UWOP_PUSH_MACHFRAME with error code, PUSH_NONVOL rbp, ALLOC_LARGE over a KTRAP_FRAME) on x64
  * and `push ebp; mov ebp, esp` prologues on x86. Drivers: PE images with export directories.
  * PsLoadedModuleList (nt first), the processors (KPCR/KPRCB, KiProcessorBlock), the bugcheck,
  * KdDebuggerDataBlock (KDDEBUGGER_DATA64, encoded with KiWaitNever/KiWaitAlways when the build
@@ -118,6 +119,19 @@ static kfunc *fn_new(kpriv *kp, const char *module, const char *name, uint64_t v
     } else if (kn_x86(&kp->k)) {
         f->frame = 0x10 + 4 * (h % 8); /* locals below the saved EBP */
         f->prolog = 6;                 /* push ebp; mov ebp,esp; sub esp,N */
+    } else if (!strcmp(module, "nt") && !strcmp(name, "KiPageFault")) {
+        /* #PF pushes an error code and a machine frame; KiPageFault pushes rbp into
+         * _KTRAP_FRAME.Rbp and allocates the rest, running with rsp at the KTRAP_FRAME
+         * (ErrorCode, Rip... SegSs end the structure) */
+        const lay *L = kp->k.L;
+        uint64_t rbp = lay_off_req(L, "_KTRAP_FRAME", "Rbp");
+        if (lay_off_req(L, "_KTRAP_FRAME", "ErrorCode") != rbp + 8 ||
+            lay_off_req(L, "_KTRAP_FRAME", "Rip") != rbp + 16 ||
+            lay_off_req(L, "_KTRAP_FRAME", "SegSs") + 8 != lay_size(L, "_KTRAP_FRAME"))
+            sc_die("KiPageFault: _KTRAP_FRAME does not end Rbp, ErrorCode, Rip ... SegSs");
+        f->machframe = true;
+        f->frame = (unsigned)lay_size(L, "_KTRAP_FRAME") - 8; /* the KTRAP_FRAME below SegSs */
+        f->prolog = 8; /* push rbp; sub rsp,imm32 */
     } else {
         f->frame = 0x28 + 0x10 * (h % 6); /* sub rsp,N keeps RSP 16-aligned in the body */
         f->prolog = 4;
@@ -483,6 +497,16 @@ static void fn_emit(kern *k, const kfunc *f)
         elen = 2;
         c[len - 2] = 0xc9; /* leave */
         c[len - 1] = 0xc3; /* ret */
+    } else if (f->machframe) {
+        /* push rbp; sub rsp,imm32 ... add rsp,imm32; pop rbp; add rsp,8 (the error code); iretq */
+        uint32_t alloc = f->frame - 0x30;
+        uint8_t pro[8] = {0x55, 0x48, 0x81, 0xec};
+        p32(pro + 4, alloc);
+        memcpy(c, pro, 8);
+        uint8_t epi[14] = {0x48, 0x81, 0xc4, 0, 0, 0, 0, 0x5d, 0x48, 0x83, 0xc4, 0x08, 0x48, 0xcf};
+        p32(epi + 3, alloc);
+        elen = sizeof epi;
+        memcpy(c + len - elen, epi, elen);
     } else {
         const uint8_t pro[4] = {0x48, 0x83, 0xec, (uint8_t)f->frame};
         memcpy(c, pro, 4);
@@ -550,9 +574,28 @@ static void fn_settle(kern *k)
     }
 }
 
-/* UNWIND_INFO (8 bytes: header + one UWOP_ALLOC_SMALL slot + padding slot) for f at rva. */
+/* UNWIND_INFO of f: 8 bytes (header + one UWOP_ALLOC_SMALL slot + padding slot), or 12 for a
+ * machine-frame trap handler (codes in reverse prologue order: ALLOC_LARGE (two slots),
+ * PUSH_NONVOL rbp, PUSH_MACHFRAME with the error-code flag). */
+static uint32_t unwind_size(const kfunc *f) { return f->machframe ? 12 : 8; }
+
 static void unwind_info(uint8_t *p, const kfunc *f)
 {
+    if (f->machframe) {
+        uint32_t alloc = f->frame - 0x30;
+        p[0] = 1;          /* version 1, no flags */
+        p[1] = (uint8_t)f->prolog;
+        p[2] = 4;          /* four code slots */
+        p[3] = 0;          /* no frame register */
+        p[4] = 8;          /* after sub rsp,imm32 */
+        p[5] = 1;          /* UWOP_ALLOC_LARGE, info 0: size/8 in the next slot */
+        p16(p + 6, (uint16_t)(alloc / 8));
+        p[8] = 1;          /* after push rbp */
+        p[9] = (uint8_t)(0 | (5u << 4)); /* UWOP_PUSH_NONVOL rbp */
+        p[10] = 0;         /* the CPU's push, before the first instruction */
+        p[11] = (uint8_t)(10 | (1u << 4)); /* UWOP_PUSH_MACHFRAME, error code pushed */
+        return;
+    }
     p[0] = 1;         /* version 1, no flags */
     p[1] = (uint8_t)f->prolog;
     p[2] = 1;         /* one code slot */
@@ -576,25 +619,27 @@ static uint32_t pe_unwind(kern *k, uint64_t base, const char *mname, uint32_t rv
     if (!n || kn_x86(k))
         return 0;
     uint32_t xrva = rva, prva = pdata_at; /* .xdata in .rdata; .pdata its own section */
-    uint8_t *x = sc_alloc0(8 * n), *pd = sc_alloc0(12 * n);
+    uint8_t *x = sc_alloc0(12 * n), *pd = sc_alloc0(12 * n);
     size_t j = 0;
+    uint32_t xo = 0;
     for (size_t i = 0; i < kp->nfn; i++) { /* fn[] is sorted: .pdata comes out sorted */
         const kfunc *f = &kp->fn[i];
         if (strcmp(f->module, mname))
             continue;
-        unwind_info(x + 8 * j, f);
+        unwind_info(x + xo, f);
         p32(pd + 12 * j, (uint32_t)(f->va - base));
         p32(pd + 12 * j + 4, (uint32_t)(f->va + f->len - base));
-        p32(pd + 12 * j + 8, xrva + (uint32_t)(8 * j));
+        p32(pd + 12 * j + 8, xrva + xo);
+        xo += unwind_size(f);
         j++;
     }
-    w_write(k->w, base + xrva, x, 8 * n);
+    w_write(k->w, base + xrva, x, xo);
     w_write(k->w, base + prva, pd, 12 * n);
     free(x);
     free(pd);
     *pdata_rva = prva;
     *pdata_size = (uint32_t)(12 * n);
-    return (uint32_t)(8 * n);
+    return xo;
 }
 
 static int str_cmp(const void *a, const void *b)
@@ -742,7 +787,10 @@ static void image_nt(kern *k)
     size_t nnt = 0;
     for (size_t i = 0; i < kp->nfn; i++)
         nnt += !strcmp(kp->fn[i].module, "nt");
-    uint32_t pdata_at = (uint32_t)align_up(r + 8 * nnt + 0x100, 0x1000);
+    size_t nmach = 0; /* their .xdata: 8 bytes each, 12 for machine-frame handlers */
+    for (size_t i = 0; i < kp->nfn; i++)
+        nmach += !strcmp(kp->fn[i].module, "nt") && kp->fn[i].machframe;
+    uint32_t pdata_at = (uint32_t)align_up(r + 8 * nnt + 4 * nmach + 0x100, 0x1000);
     uint32_t prva, psize;
     r += pe_unwind(k, k->base, "nt", r, pdata_at, &prva, &psize);
     dirs[3][0] = prva;
@@ -1092,6 +1140,33 @@ static size_t make_context(kern *k, uint8_t *out, uint64_t pc, uint64_t sp, uint
     return sizeof c;
 }
 
+/* x86: when the crashing thread's innermost caller is a trap handler (scene trapd1: nt!KiTrap0E
+ * called KeBugCheckEx), proc.c laid its KTRAP_FRAME above KeBugCheckEx's return slot and
+ * parameters, with Eip = the next return address and SegCs 8; the manifest's `trap` line names
+ * it (esp: where HardwareEsp would be, the interrupted esp of a kernel-mode trap). */
+static void x86_trap_line(kern *k, const kthr *t, uint64_t sp)
+{
+    if (t->nrets < 2)
+        return;
+    const kfunc *f = kn_func_at(k, t->rets[0]);
+    if (!f || strcmp(f->module, "nt") || strncmp(f->name, "KiTrap", 6))
+        return;
+    uint64_t oeip = lay_off_req(k->L, "_KTRAP_FRAME", "Eip");
+    uint64_t ocs = lay_off_req(k->L, "_KTRAP_FRAME", "SegCs");
+    uint64_t oesp = lay_off_req(k->L, "_KTRAP_FRAME", "HardwareEsp");
+    uint64_t slot = 0;
+    for (uint64_t a = sp; a < sp + 0x200 && !slot; a += 4)
+        if (w_get(k->w, a, 4) == (t->rets[0] & 0xffffffffu))
+            slot = a;
+    for (uint64_t a = slot + 4; slot && a < slot + 0x100; a += 4)
+        if (w_get(k->w, a + oeip, 4) == (t->rets[1] & 0xffffffffu) && w_get(k->w, a + ocs, 4) == 8) {
+            mf("trap 0x%llx 0x%llx 0x%llx", (unsigned long long)a, (unsigned long long)t->rets[1],
+               (unsigned long long)(a + oesp));
+            return;
+        }
+    sc_die("%s: the crash stack's KTRAP_FRAME was not found", f->name);
+}
+
 static void contexts(kern *k, unsigned crash_cpu, uint64_t bugcheck_fn)
 {
     int64_t cf = lay_off(k->L, "_KPRCB", "ProcessorState.ContextFrame");
@@ -1106,6 +1181,8 @@ static void contexts(kern *k, unsigned crash_cpu, uint64_t bugcheck_fn)
         size_t n = make_context(k, ctx, pc, sp, fp);
         if (cf >= 0)
             w_write(k->w, k->prcb[c] + (uint64_t)cf, ctx, n);
+        if (c == crash_cpu && t && kn_x86(k))
+            x86_trap_line(k, t, sp);
         if (c == crash_cpu) {
             memcpy(k->hdr.context, ctx, n);
             k->hdr.context_size = n;

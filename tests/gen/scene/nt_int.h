@@ -16,6 +16,10 @@ typedef struct kfunc {
     uint64_t va, len, maxlen; /* maxlen: room before the next function (drivers) */
     unsigned frame;           /* x64: bytes the prologue subtracts; x86: locals below EBP */
     unsigned prolog;          /* prologue bytes */
+    bool machframe;           /* x64 trap handler (KiPageFault): the CPU pushed a machine frame
+                               * with an error code, the prologue pushes rbp and allocates the
+                               * rest of a KTRAP_FRAME; unwind info UWOP_PUSH_MACHFRAME(1),
+                               * PUSH_NONVOL rbp, ALLOC_LARGE; frame: the KTRAP_FRAME up to SegSs */
     bool frameless;           /* x86: no EBP frame (KiSwapContext: 4 registers saved in a
                                * 0x10-byte area, ebp at its bottom; the return address above) */
     uint64_t rets[KN_MAX_RETSITES]; /* return sites (k_ret) inside it */

@@ -30,6 +30,11 @@
  *             near the commit limit)
  *   iover     0xC4/0xC5: an I/O-verified dispatch routine (fltmgr!FltpDispatch) changed the
  *             thread's APC disable count; the log names BadDriver.sys (verifier.c; seed 004)
+ *   trap8e    (x64) 0x8E whose third parameter is a KTRAP_FRAME in faulty!FaultyWorker (trap.c)
+ *   trapd1    0xD1 from a page fault in faulty!FaultyDpcRoutine at IRQL 2: x64 through
+ *             nt!KiPageFault (unwind info UWOP_PUSH_MACHFRAME with error code over a KTRAP_FRAME,
+ *             nt.c), xp through nt!KiTrap0E (ebp at the KTRAP_FRAME); no parameter names the
+ *             trap frame (trap.c)
  * Hostile variants (--hostile): cycle (cyclic process/thread/module/resource lists and a
  * self-referencing IRP list), missing (pointers into pages left out of the dump),
  * badtype (corrupt object-header type indexes), all.
@@ -95,7 +100,9 @@
  *                                          subsection_cycle (a control area whose chain loops),
  *                                          session (smss's _EPROCESS.Session names a session the
  *                                          dump lacks) or ptecycle (two Active pages each naming
- *                                          the other as its page table: a PteFrame loop)
+ *                                          the other as its page table: a PteFrame loop) or
+ *                                          noregions (0: no pool-region global is written, so
+ *                                          !memusage cannot tell pool pages apart; no pool kpages)
  *   procpages <eprocess> <name> <private_pages> <pagetable_pages>   (mm) pages whose PFN
  *                                          u4.PteFrame chain leads to the process's top-level table
  *                                          (x64: DirectoryTableBase >> 12; PAE: the page directories
@@ -107,6 +114,14 @@
  *   mmsession <session> <id> <committed_pages>   (mm) an _MM_SESSION_SPACE that processes'
  *                                          _EPROCESS.Session point at; vmcounter SessionCommit is
  *                                          the sum of their CommittedPages
+ *   kpages <class> <n> <exact|min>         (mm) non-prototype pages (any list but Zeroed, Free, Bad)
+ *                                          a !memusage kernel line must count: class driver:<module
+ *                                          file> (nt's image pages), stacks (threads' kernel stacks),
+ *                                          pagedpool, nonpagedpool (the build's pool region globals /
+ *                                          MiVisibleState->SystemVaType, mm.c "kernel regions"); exact,
+ *                                          or min (at least n: other allocations add pages). No pool
+ *                                          lines when the build keeps none of those globals. System's
+ *                                          procpages private pages are kernel pages (nonpaged pool).
  *   (scene mm-commit: the mm scene with committed pages at 97% of the commit limit, so that !vm
  *   warns; the vmcounter lines say so)
  *   (verifier.c: scenes verifier, apc, iover)
@@ -129,7 +144,9 @@
  *   culprit <file>                         (apc, iover) the driver whose enter/leave do not balance
  *   fill <va> <npages>                     (--fill-mb) the pattern-filled pool pages' range
  *   apc_index <n>                          (apcmismatch) the thread's ApcStateIndex (bug check 0x1 P2)
- *   trap <ktrap_frame> <rip> <rsp>         (trap8e) the trap frame bug check 0x8E names
+ *   trap <ktrap_frame> <rip> <rsp>         (trap8e) the trap frame bug check 0x8E names;
+ *                                          (trapd1) the one the crash stack's page-fault handler
+ *                                          built (x86: <eip> <esp>, esp where HardwareEsp would be)
  *   culprit <image> <function>             the driver a diagnosis must blame
  *   pooltag <tag> <np_allocs> <np_frees> <np_bytes> <p_allocs> <p_frees> <p_bytes> <owner_module|->
  *                                          (pool) tracker-table counts; owner: the image file
@@ -150,6 +167,12 @@
  *   sessionpool <page> <session>           a classic session pool page (PagedPoolSession)
  *   sessblock <addr> <size> <tag> <free 0|1>   its blocks (distinct from poolblock)
  *   sessionheap <session> <paged_heap>  sessionseg <va>   (19041+) HeapState->PagedHeap; a page
+ *                                          of session paged pool in no segment of that heap
+ *   (19041+, segheap.c sh_session_heap) the session paged heap is a _SEGMENT_HEAP at
+ *   PagedPoolStart with one 1-MiB segment inside [PagedPoolStart, PagedPoolEnd] (an hpseg line,
+ *   a subseg line for its VS subsegment); its blocks are sessblock lines (addr: the
+ *   _POOL_HEADER, chunk header + 0x10; tag '-' for the free chunk), and
+ *   sesspage <page> <session>              every page holding those sessblock blocks
  *   pooltagcpu <cpu> <tag> <np_allocs> <np_frees> <np_bytes> <p_allocs> <p_frees> <p_bytes>
  *                                          (pool, pooltrack.c) a nonzero entry of processor cpu's
  *                                          tracker table (nt!ExPoolTagTables[cpu]; cpu 0 is
@@ -438,7 +461,7 @@ void scene_pooltrack(kern *k, const sc_base *b, uint64_t track_table, uint64_t n
 void scene_verifier(kern *k, const sc_base *b);  /* verifier.c: scenes "verifier", "apc" (0x20), "iover" (0xC4) */
 void scene_mm(kern *k, const sc_base *b);        /* mm.c: scene "mm" */
 void scene_fltmgr(kern *k, const sc_base *b);    /* fltmgr.c: scenes "fltmgr" and "fltmgr-split" */
-void scene_trap(kern *k, const sc_base *b);      /* trap.c: scene "trap8e" (x64) */
+void scene_trap(kern *k, const sc_base *b);      /* trap.c: scenes "trap8e" (x64), "trapd1" */
 void scene_specpool(kern *k, const sc_base *b);  /* specpool.c: special/session pool, from scene_pool */
 
 /* Segment-heap pool of 19H1+ (segheap.c; builds >= 18362 with _SEGMENT_HEAP, x64 only).
@@ -449,5 +472,11 @@ void scene_specpool(kern *k, const sc_base *b);  /* specpool.c: special/session 
  * returns its _POOL_HEADER address (data follows the header); creates the heaps on first use. */
 void sh_layout(kern *k, uint64_t seed, bool hostile);
 uint64_t sh_alloc(kern *k, int heap_index, uint32_t size, const char *tag);
+/* The paged heap of a session (_MM_SESSION_SPACE at `session`, PagedPoolStart/End set): a
+ * _SEGMENT_HEAP at PagedPoolStart, one 1-MiB segment in the session's paged pool holding a VS
+ * subsegment of session tags (Gla5, Usqm, Gfnt) and one free chunk; HeapState (allocated when
+ * NULL) -> _EX_HEAP_SESSION_STATE.PagedHeap points at it. Manifest: hpseg, subseg, sessblock,
+ * sesspage. Returns the heap. */
+uint64_t sh_session_heap(kern *k, uint64_t session);
 
 #endif

@@ -806,7 +806,7 @@ static void scene_ext(scn *s, basesys *b)
              !strcmp(n, "apcmismatch"))
         scene_verifier(s->k, &e);
     else if (!strcmp(n, "mm") || !strcmp(n, "mm-commit")) scene_mm(s->k, &e);
-    else if (!strcmp(n, "trap8e")) scene_trap(s->k, &e);
+    else if (!strcmp(n, "trap8e") || !strcmp(n, "trapd1")) scene_trap(s->k, &e);
     else scene_fltmgr(s->k, &e);
 }
 
@@ -821,7 +821,7 @@ void scene_build(const sc_opts *o)
         {"deadlock", scene_deadlock}, {"objects", scene_objects},
         {"pool", scene_ext},      {"verifier", scene_ext},    {"apc", scene_ext},
         {"iover", scene_ext},     {"mm", scene_ext},          {"fltmgr", scene_ext},
-        {"fltmgr-split", scene_ext}, {"trap8e", scene_ext},
+        {"fltmgr-split", scene_ext}, {"trap8e", scene_ext}, {"trapd1", scene_ext},
         {"apcmismatch", scene_ext},
         {"mm-commit", scene_ext},
     };
@@ -831,7 +831,7 @@ void scene_build(const sc_opts *o)
             fn = scenes[i].fn;
     if (!fn)
         sc_die("unknown scene '%s' (basic, 9f, 133, deadlock, objects, pool, verifier, apc, apcmismatch, iover, mm, mm-commit, "
-               "fltmgr, fltmgr-split, trap8e)", o->scene ? o->scene : "");
+               "fltmgr, fltmgr-split, trap8e, trapd1)", o->scene ? o->scene : "");
     if (o->hostile && strcmp(o->hostile, "all") && strcmp(o->hostile, "cycle") &&
         strcmp(o->hostile, "missing") && strcmp(o->hostile, "badtype"))
         sc_die("unknown --hostile %s (cycle, missing, badtype, all)", o->hostile);

@@ -44,12 +44,15 @@ typedef struct shheap {
     unsigned next_unit;
     unsigned type1; /* the pool header's PoolType: POOL_TYPE + 1 */
     const char *kind; /* nonpaged / paged (poolpage lines) */
+    uint64_t session; /* the session paged heap (h[SH_SESSION]): its _MM_SESSION_SPACE */
 } shheap;
+
+#define SH_SESSION 3 /* h[3]: the session paged heap (sh_session_heap) */
 
 typedef struct shst {
     kern *k;
     uint64_t heapkey, lfhkey;
-    shheap h[3];
+    shheap h[4];
 } shst;
 
 /* One scene per process: the state of the heaps of the kern being built. */
@@ -81,6 +84,8 @@ static unsigned bitpos(const lay *L, const char *type, const char *field)
     return (unsigned)(off * 8 + bp);
 }
 
+static void heap_init(shheap *h);
+
 static void sh_setup(kern *k, uint64_t seed)
 {
     shst *s = &sh_state;
@@ -106,8 +111,6 @@ static void sh_setup(kern *k, uint64_t seed)
     uint64_t ps = k_sym(k, "ExPoolState");
     uint64_t node0 = ps + lay_off_req(L, "_EX_POOL_HEAP_MANAGER_STATE", "PoolNode");
     uint64_t heaps = node0 + lay_off_req(L, "_EX_HEAP_POOL_NODE", "Heaps");
-    uint64_t ctxsz = lay_size(L, "_HEAP_SEG_CONTEXT");
-    uint64_t ctxoff = lay_off_req(L, "_SEGMENT_HEAP", "SegContexts");
     uint64_t hsz = lay_size(L, "_SEGMENT_HEAP");
     uint64_t segbase = 0;
     for (int i = 0; i < 3; i++) {
@@ -118,9 +121,27 @@ static void sh_setup(kern *k, uint64_t seed)
             segbase = slot + (1ull << 38) + ((smix(seed ^ 0x5e65ull) % 0x800) << 21);
         }
         h->seg = segbase + (uint64_t)i * 2 * SH_SEG_BYTES;
-        h->next_unit = 2;
         h->type1 = i == 2 ? 2 : 1;
         h->kind = i == 2 ? "paged" : "nonpaged";
+        heap_init(h);
+        w_pointer(w, heaps + (uint64_t)i * w_ptr(w), h->H);
+        mf("segheap %#llx 0 %d", (unsigned long long)h->H, i);
+        mf("hpseg %#llx %#llx 0", (unsigned long long)h->seg, (unsigned long long)h->H);
+    }
+    w_pointer(w, heaps + 3ull * w_ptr(w), 0);
+}
+
+/* A _SEGMENT_HEAP at h->H (written whole) with both contexts, and its one segment at h->seg on
+ * context 0's list (the segment header present). */
+static void heap_init(shheap *h)
+{
+    shst *s = &sh_state;
+    world *w = s->k->w;
+    const lay *L = w_lay(w);
+    uint64_t ctxsz = lay_size(L, "_HEAP_SEG_CONTEXT");
+    uint64_t ctxoff = lay_off_req(L, "_SEGMENT_HEAP", "SegContexts");
+    {
+        h->next_unit = 2;
         w_set(w, h->H, "_SEGMENT_HEAP", "Signature", SH_HEAP_SIG);
         uint64_t lfhc = h->H + lay_off_req(L, "_SEGMENT_HEAP", "LfhContext");
         uint64_t vsc = h->H + lay_off_req(L, "_SEGMENT_HEAP", "VsContext");
@@ -147,11 +168,7 @@ static void sh_setup(kern *k, uint64_t seed)
         w_list_tail(w, h->ctx0 + lay_off_req(L, "_HEAP_SEG_CONTEXT", "SegmentListHead"), le);
         w_set(w, h->ctx0, "_HEAP_SEG_CONTEXT", "SegmentCount", 1);
         w_set(w, h->seg, "_HEAP_PAGE_SEGMENT", "Signature", h->seg ^ h->ctx0 ^ s->heapkey ^ SH_SEG_SIG);
-        w_pointer(w, heaps + (uint64_t)i * w_ptr(w), h->H);
-        mf("segheap %#llx 0 %d", (unsigned long long)h->H, i);
-        mf("hpseg %#llx %#llx 0", (unsigned long long)h->seg, (unsigned long long)h->H);
     }
-    w_pointer(w, heaps + 3ull * w_ptr(w), 0);
 }
 
 /* A range of n units of heap h's segment, of kind RF_LFH / RF_VS: descriptors written, its
@@ -266,6 +283,13 @@ static uint64_t vs_build(int hi, unsigned n, const shblk *b, size_t nb, int bad,
         if ((int)i == bad) {
             mf("poolbad %#llx %#llx", (unsigned long long)(c & ~(uint64_t)(SC_PAGE - 1)),
                (unsigned long long)c);
+        } else if (h->session) {
+            uint64_t pg = p & ~(uint64_t)(SC_PAGE - 1);
+            if (pg != lastpage)
+                mf("sesspage %#llx %#llx", (unsigned long long)pg, (unsigned long long)h->session);
+            lastpage = pg;
+            mf("sessblock %#llx %#llx %s %d", (unsigned long long)p, (unsigned long long)psz,
+               b[i].free_ ? "-" : b[i].tag, b[i].free_ ? 1 : 0);
         } else {
             page_line(h, p, &lastpage, bad >= 0);
             mf("poolblock %#llx %#llx %s %d %d", (unsigned long long)p, (unsigned long long)psz,
@@ -338,6 +362,48 @@ uint64_t sh_alloc(kern *k, int heap_index, uint32_t size, const char *tag)
     uint64_t out[2];
     vs_build(heap_index, 1, b, nb, -1, out);
     return out[0];
+}
+
+uint64_t sh_session_heap(kern *k, uint64_t session)
+{
+    sh_setup(k, smix(k->base ^ k->build));
+    shst *s = &sh_state;
+    world *w = k->w;
+    const lay *L = w_lay(w);
+    const char *S = "_MM_SESSION_SPACE";
+    shheap *h = &s->h[SH_SESSION];
+    if (h->H)
+        sc_die("sh_session_heap: the session heap exists already");
+    if (!lay_has_type(L, "_EX_HEAP_SESSION_STATE") || lay_off(L, S, "HeapState") < 0)
+        sc_die("sh_session_heap: the table lacks _EX_HEAP_SESSION_STATE or _MM_SESSION_SPACE.HeapState");
+    uint64_t start = w_field(w, session, S, "PagedPoolStart"), end = w_field(w, session, S, "PagedPoolEnd");
+    uint64_t hsz = lay_size(L, "_SEGMENT_HEAP");
+    /* the heap at PagedPoolStart, its segment on the first 1-MiB boundary after it */
+    uint64_t seg = (start + hsz + SH_SEG_BYTES - 1) & ~(SH_SEG_BYTES - 1);
+    if (!start || start & (SC_PAGE - 1) || seg + SH_SEG_BYTES - 1 > end)
+        sc_die("sh_session_heap: no room for a segment in session paged pool %#llx..%#llx", (unsigned long long)start,
+               (unsigned long long)end);
+    static const uint8_t zero[SC_PAGE];
+    for (uint64_t o = 0; o < hsz; o += SC_PAGE)
+        w_write(w, start + o, zero, hsz - o < SC_PAGE ? hsz - o : SC_PAGE);
+    h->H = start;
+    h->seg = seg;
+    h->type1 = 33 + 1; /* PagedPoolSession + 1, as the classic session page */
+    h->kind = "paged";
+    h->session = session;
+    heap_init(h);
+    uint64_t hs = w_field(w, session, S, "HeapState");
+    if (!hs) {
+        hs = w_alloc(w, lay_size(L, "_EX_HEAP_SESSION_STATE"), SC_PAGE);
+        w_set(w, session, S, "HeapState", hs);
+    }
+    w_set(w, hs, "_EX_HEAP_SESSION_STATE", "PagedHeap", h->H);
+    mf("hpseg %#llx %#llx 0", (unsigned long long)h->seg, (unsigned long long)h->H);
+    /* a VS subsegment of session tags, one free chunk */
+    static const shblk sb[] = {{0x200, "Gla5", false}, {0x60, "Usqm", false}, {0x1c0, "Gfnt", false},
+                               {0x100, "Usqm", true},  {0x90, "Usqm", false}, {0x0, "Gla5", false}};
+    vs_build(SH_SESSION, 1, sb, sizeof sb / sizeof sb[0], -1, NULL);
+    return h->H;
 }
 
 void sh_layout(kern *k, uint64_t seed, bool hostile)

@@ -43,8 +43,10 @@
  *   0xbc000000 / 0xbc3fffff, also in nt!MiSessionPoolStart / MiSessionPoolEnd); End is the
  *   LAST byte (inclusive). Classic builds: a classic pool page at PagedPoolStart + 0x3000 whose
  *   allocated headers carry PoolType = PagedPoolSession (33) + 1 = 0x22. Segment-heap builds:
- *   _MM_SESSION_SPACE.HeapState -> _EX_HEAP_SESSION_STATE whose PagedHeap = PagedPoolStart,
- *   one present page at PagedPoolStart + 0x5000.
+ *   _MM_SESSION_SPACE.HeapState -> _EX_HEAP_SESSION_STATE whose PagedHeap = PagedPoolStart:
+ *   a real _SEGMENT_HEAP laid out by segheap.c's sh_session_heap (one 1-MiB segment in the
+ *   session's paged pool, a VS subsegment of session tags: sessblock / sesspage lines), and one
+ *   present page at PagedPoolStart + 0x5000 that is in no segment of it.
  *  Hostile (--hostile any): a special-pool page whose header size is 0x7ff8 (more than a page),
  *   and a session pool page left out of the dump.
  *
@@ -58,7 +60,10 @@
  *   specialseg <va> <heap>   (segment-heap builds) a present special-pool page; SpecialHeaps[0]
  *   sessionrange <session> <start> <end_inclusive> <session_id>
  *   sessionpool <page> <session>           a classic session pool page
- *   sessblock <addr> <size> <tag> <free 0|1>   its blocks (header address, bytes with header)
+ *   sessblock <addr> <size> <tag> <free 0|1>   its blocks (header address, bytes with header;
+ *                                          segment-heap builds: the session heap's blocks, tag '-'
+ *                                          when free)
+ *   sesspage <page> <session>              (segment-heap builds) a page holding sessblock blocks
  *   sessionheap <session> <paged_heap>     (segment-heap builds) HeapState->PagedHeap
  *   sessionseg <va>                        (segment-heap builds) a present session pool page
  *   hostile specialpool_badsize <page>  /  hostile sessionpool_missing <page>
@@ -259,12 +264,10 @@ void scene_specpool(kern *k, const sc_base *b)
         sess_page(k, page, true);
         mf("sessionpool %#llx %#llx", (unsigned long long)page, (unsigned long long)sess);
     } else {
-        if (lay_has_type(L, "_EX_HEAP_SESSION_STATE") && lay_off(L, "_MM_SESSION_SPACE", "HeapState") >= 0) {
-            uint64_t hs = w_alloc(w, lay_size(L, "_EX_HEAP_SESSION_STATE"), SC_PAGE);
-            w_set(w, sess, "_MM_SESSION_SPACE", "HeapState", hs);
-            w_set(w, hs, "_EX_HEAP_SESSION_STATE", "PagedHeap", sstart);
-            w_put(w, sstart, 8, 0x5e5510ca1ULL);
-            mf("sessionheap %#llx %#llx", (unsigned long long)sess, (unsigned long long)sstart);
+        if (lay_has_type(L, "_EX_HEAP_SESSION_STATE") && lay_off(L, "_MM_SESSION_SPACE", "HeapState") >= 0 && x64) {
+            /* segheap.c: a _SEGMENT_HEAP at PagedPoolStart, its segment and session blocks */
+            uint64_t ph = sh_session_heap(k, sess);
+            mf("sessionheap %#llx %#llx", (unsigned long long)sess, (unsigned long long)ph);
         }
         w_put(w, sstart + 0x5000, 8, 0x5e55da7aULL);
         mf("sessionseg %#llx", (unsigned long long)(sstart + 0x5000));
