@@ -9,7 +9,9 @@
  * lookups, device stacks; Driver Verifier with the per-driver trackers; the pool: tracker
  * tables (per processor, session), big-pool table, pool pages, segment heaps (with the session
  * and special heaps, and !pool's locate of arbitrary addresses), special and session pool; the
- * memory manager's counters, PFN scan and per-process attribution) and the patches are undone.
+ * memory manager's counters, PFN scan and per-process attribution, and its kernel-page classes
+ * (module images, kernel stacks, pool regions: nk_mm_kmap_init / nk_mm_kclass / nk_mm_va_region))
+ * and the patches are undone.
  * None may crash or hang.
  *
  * Without NTKD_KWALK_DUMP the target runs on an empty buffer (the open fails; nothing to walk),
@@ -195,6 +197,7 @@ static void walk_segprobe(nk_segpool *sp)
 }
 
 static void walk_mm(ntkd_target *t, bool record);
+static void walk_kmap(ntkd_target *t, bool record);
 
 /* Marks a global, and optionally the page its pointer value names (+ off), as hot. */
 static void hot_global(ntkd_target *t, const char *name, bool deref, uint64_t off)
@@ -420,6 +423,7 @@ static void walk_all(ntkd_target *t, bool record)
     walk_pooltags(t, record);
     walk_special(t, record);
     walk_mm(t, record);
+    walk_kmap(t, record);
 }
 
 /* ---- memory manager (src/kobj/kmm.c: counters and sessions, the PFN scan and the PteFrame
@@ -458,6 +462,62 @@ static void walk_mm(ntkd_target *t, bool record)
         for (size_t i = 0; i < ow.nprocs; i++) nk_mm_owner_tables(&ow, (uint32_t)i, tb);
     }
     nk_mm_owners_free(&ow);
+}
+
+/* ---- memory manager: kernel pages by what they map (src/kobj/kmm.c: nk_mm_kmap_init with the
+ * module list, the threads' kernel stacks, the pool regions by SystemVaType or the range globals;
+ * nk_mm_kclass on every page of a PFN scan; nk_mm_va_region with and without the table) ---- */
+typedef struct kmap_fz {
+    ntkd_target *t;
+    const nk_mm_kmap *km;
+    uint64_t n[NK_MM_K_N];
+} kmap_fz;
+
+static bool kmap_fz_page(void *u, const nk_mmpfn *e)
+{
+    kmap_fz *k = u;
+    size_t mod = SIZE_MAX;
+    unsigned c = nk_mm_kclass(k->t, k->km, e, &mod);
+    if (c >= NK_MM_K_N || (c == NK_MM_K_DRIVER && mod >= k->km->nmods)) abort(); /* a class or module out of range */
+    k->n[c]++;
+    return true;
+}
+
+static void walk_kmap(ntkd_target *t, bool record)
+{
+    if (record) {
+        hot_global(t, "MiVisibleState", true, 0);
+        hot_global(t, "MmPagedPoolInfo", false, 0);
+        hot_global(t, "MmNonPagedPoolStart", false, 0);
+        hot_global(t, "MiNonPagedPoolEnd", false, 0);
+        hot_global(t, "MmPagedPoolEnd", false, 0);
+    }
+    nk_mm_pfndb db;
+    if (nk_mm_pfndb_get(t, &db) != NTKD_OK) return;
+    nk_mm_kmap km;
+    if (nk_mm_kmap_init(t, &km) == NTKD_OK) {
+        if (km.nmods > NK_MM_KMAP_MAX_MODS || km.nstacks > NK_MM_KMAP_MAX_STACKS || km.npaged > 2 || km.nnonpaged > 3 ||
+            !memchr(km.note, 0, sizeof km.note))
+            abort(); /* the map's bounds */
+        kmap_fz k = {.t = t, .km = &km};
+        nk_mm_scan_stats st;
+        nk_mm_scan(t, &db, kmap_fz_page, &k, NULL, NULL, &st);
+    }
+    nk_mm_kmap_free(&km);
+    /* the SystemVaType lookup shared with the special-pool check, table and one-byte forms */
+    nk_mm_vatab tab;
+    bool have = nk_mm_va_table(t, &tab) == NTKD_OK;
+    static const uint64_t probe[] = {0, 0x7fffffffffffull, 0xffff800000000000ull, 0xfffff80000000000ull,
+                                     0xffffc00000000000ull, 0xffffffffffffffffull};
+    for (size_t i = 0; i < sizeof probe / sizeof probe[0]; i++) {
+        nk_mm_varegion r;
+        nk_mm_va_region(t, NULL, probe[i], &r);
+        if (r.in_table && (r.index > 255 || !memchr(r.name, 0, sizeof r.name))) abort();
+        if (have) {
+            nk_mm_va_region(t, &tab, probe[i], &r);
+            if (r.in_table && r.index >= tab.n) abort();
+        }
+    }
 }
 
 /* Forgets what the layer learnt from memory (processors, object globals). */

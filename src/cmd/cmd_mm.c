@@ -5,11 +5,13 @@
  *                      and the commit-failure count by build (MiChargeCommitmentFailures, or
  *                      MiSystemPartition on 1809 and later); Session Commit summed over the
  *                      sessions the processes name (_MM_SESSION_SPACE.CommittedPages);
- *   !ca addr           a control area, its segment and its subsections;
+ *   !ca addr           a control area, its segment and its subsections (seed 001's two
+ *                      columns; the other members in the JSON only);
  *   !ca 0              the control areas in pool blocks tagged MmCa / MmCi (the big-pool table,
- *                      then classic pool pages; seed 001), then every control area the PFN
- *                      database leads to (prototype-PTE pages whose OriginalPte names a
- *                      subsection);
+ *                      then classic pool pages, "Searching NonPaged pool (start : end)" where nt
+ *                      has the bounds; seed 001), then, after an "ntkd: extra pass" line (not
+ *                      WinDbg's), every control area the PFN database leads to (prototype-PTE
+ *                      pages whose OriginalPte names a subsection);
  *   !memusage [flags]  pages per PFN list, per control area (valid, standby, dirty), per
  *                      process: private pages and page-table pages, through the PteFrame
  *                      chains of kobj/kmm.h, and the kernel's pages by what they map
@@ -214,21 +216,22 @@ static void print_ca(nk_cmd_env *e, const nk_mmca *c)
 {
     ntkd_target *t = e->t;
     nk_out *o = e->o;
-    char b1[20], b2[20], b3[20];
+    char b1[20], b2[20];
     int w = t->d.is64 ? 16 : 8;
     nk_printf(o, "ControlArea  @ %s\n", hexp(t, c->addr, b1));
-    nk_printf(o, "  Segment      %s  Flink      %s  Blink        %s\n", hexp(t, c->segment, b1),
-              hexp(t, c->flink, b2), hexp(t, c->blink, b3));
-    nk_printf(o, "  Section Ref  %*llu  Pfn Ref    %*llu  Mapped Views %*llu\n", w, (unsigned long long)c->section_refs,
-              w, (unsigned long long)c->pfn_refs, w, (unsigned long long)c->mapped_views);
-    nk_printf(o, "  User Ref     %*llu  WaitForDel %*llx  Flush Count  %*llu\n", w, (unsigned long long)c->user_refs,
-              w, (unsigned long long)c->wait_for_del, w, (unsigned long long)c->flush_count);
-    nk_printf(o, "  File Object  %s  ModWriteCount%*llu  System Views %*llu\n", hexp(t, c->file_object, b1), w - 2,
-              (unsigned long long)c->mod_write_count, w, (unsigned long long)c->system_views);
+    /* seed 001:26-33: two columns (the blink, mapped views, flush count and system views are
+     * in the JSON only), the file line flush left, no empty lines */
+    nk_printf(o, "  Segment      %s  Flink      %s\n", hexp(t, c->segment, b1), hexp(t, c->flink, b2));
+    nk_printf(o, "  Section Ref  %*llu  Pfn Ref    %*llu\n", w, (unsigned long long)c->section_refs, w,
+              (unsigned long long)c->pfn_refs);
+    nk_printf(o, "  User Ref     %*llu  WaitForDel %*llx\n", w, (unsigned long long)c->user_refs, w,
+              (unsigned long long)c->wait_for_del);
+    nk_printf(o, "  File Object  %s  ModWriteCount%*llu\n", hexp(t, c->file_object, b1), w - 2,
+              (unsigned long long)c->mod_write_count);
     nk_printf(o, "  WritableRefs %*llu\n", w, (unsigned long long)c->writable_refs);
-    nk_printf(o, "  Flags (%x) %s\n\n", c->flags, c->flag_names);
-    if (c->file_object) nk_printf(o, "      %s: %s\n\n", c->image ? "Image" : "File", c->file_name[0] ? c->file_name : "(name not in the dump)");
-    else nk_printf(o, "      Pagefile-backed section\n\n");
+    nk_printf(o, "  Flags (%x) %s\n", c->flags, c->flag_names);
+    if (c->file_object) nk_printf(o, "%s: %s\n", c->image ? "Image" : "File", c->file_name[0] ? c->file_name : "(name not in the dump)");
+    else nk_printf(o, "Pagefile-backed section\n");
     json_object *r = NULL;
     nk_json_u64(o, r, "control_area", c->addr);
     nk_json_u64(o, r, "segment", c->segment);
@@ -287,13 +290,15 @@ static nk_status print_subsections(nk_cmd_env *e, uint64_t ca)
     char b1[20], b2[20];
     for (size_t i = 0; i < n; i++) {
         const nk_mmsub *s = &subs[i];
-        nk_printf(o, "\nSubsection %zu @ %s\n", i + 1, hexp(t, s->addr, b1));
-        nk_printf(o, "  ControlArea  %s  Starting Sector %8llx  Number Of Sectors %6llx\n", hexp(t, s->control_area, b1),
-                  (unsigned long long)s->starting_sector, (unsigned long long)s->full_sectors);
-        nk_printf(o, "  Base Pte     %s  Ptes In Subsect %8llx  Unused Ptes       %6llx\n", hexp(t, s->base_pte, b2),
-                  (unsigned long long)s->ptes, (unsigned long long)s->unused_ptes);
-        nk_printf(o, "  Flags        %*x  Sector Offset   %8x  Protection        %6x\n", t->d.is64 ? 16 : 8,
-                  s->flags, s->sector_end_offset, s->protection);
+        /* seed 001:39-43: two columns (sectors, unused PTEs and protection: JSON only); a
+         * mapped-file subsection (_MSUBSECTION) ends with its list links */
+        nk_printf(o, "Subsection %zu @ %s\n", i + 1, hexp(t, s->addr, b1));
+        nk_printf(o, "  ControlArea  %s  Starting Sector %8llx\n", hexp(t, s->control_area, b1),
+                  (unsigned long long)s->starting_sector);
+        nk_printf(o, "  Base Pte     %s  Ptes In Subsect %8llx\n", hexp(t, s->base_pte, b2), (unsigned long long)s->ptes);
+        nk_printf(o, "  Flags        %*x  Sector Offset   %8x\n", t->d.is64 ? 16 : 8, s->flags, s->sector_end_offset);
+        if (s->have_links)
+            nk_printf(o, "  Flink        %s  Blink   %s\n", hexp(t, s->flink, b1), hexp(t, s->blink, b2));
         json_object *j = nk_json_obj(o, ja, NULL);
         nk_json_u64(o, j, "address", s->addr);
         nk_json_u64(o, j, "control_area", s->control_area);
@@ -303,10 +308,16 @@ static nk_status print_subsections(nk_cmd_env *e, uint64_t ca)
         nk_json_int(o, j, "full_sectors", (int64_t)s->full_sectors);
         nk_json_u64(o, j, "flags", s->flags);
         nk_json_int(o, j, "protection", s->protection);
+        nk_json_int(o, j, "unused_ptes", (int64_t)s->unused_ptes);
+        nk_json_int(o, j, "sector_offset", s->sector_end_offset);
         nk_json_u64(o, j, "next", s->next);
+        if (s->have_links) {
+            nk_json_u64(o, j, "flink", s->flink);
+            nk_json_u64(o, j, "blink", s->blink);
+        }
     }
     if (st != NTKD_OK) {
-        nk_printf(o, "\n%s\n", why.len ? why.s : t->ctx->errmsg);
+        nk_printf(o, "%s\n", why.len ? why.s : t->ctx->errmsg);
         nk_json_str(o, NULL, "subsection_error", why.len ? why.s : t->ctx->errmsg);
     }
     nk_sb_free(&why);
@@ -642,6 +653,12 @@ static void ca_pool_search(nk_cmd_env *e)
         if (s.pg) nk_pool_scan_kernel_pages(t, tag_page, &s, &npages, &why);
         else have_walk = false;
     }
+    /* the nonpaged pool bounds for seed 001's "Searching NonPaged pool (start : end)" line */
+    uint64_t nps = 0, npe = 0;
+    bool have_np = have_walk && nk_k_global_ptr(t, "MmNonPagedPoolStart", &nps) == NTKD_OK && nps &&
+                   (nk_k_global_ptr(t, "MiNonPagedPoolEnd", &npe) == NTKD_OK ||
+                    nk_k_global_ptr(t, "MmNonPagedPoolEnd", &npe) == NTKD_OK) &&
+                   npe > nps;
     memcpy(t->ctx->errmsg, save, sizeof save);
     uint64_t bsz = 0;
     if (have_big && nk_k_sizeof(t, "_POOL_TRACKER_BIG_PAGES", &bsz) != NTKD_OK) bsz = 0;
@@ -653,7 +670,18 @@ static void ca_pool_search(nk_cmd_env *e)
             for (size_t i = 0; i < bt.n; i++)
                 if (!bt.v[i].free_ && bt.v[i].key == s.key[k]) ca_line(e, bt.v[i].va, ja, tags[k], "bigpool");
         }
-        if (have_walk) {
+        if (have_walk && have_np) {
+            nk_printf(o, "Searching NonPaged pool (%s : %s) for Tag: %s\n", hexp(t, nps, b1), hexp(t, npe, b2), tags[k]);
+            size_t outside = 0;
+            for (size_t i = 0; i < s.n[k]; i++) {
+                ca_line(e, s.hits[k][i], ja, tags[k], "pool");
+                outside += s.hits[k][i] < nps || s.hits[k][i] > npe;
+            }
+            /* ntkd searches every kernel pool page the dump holds, not only that range */
+            if (outside)
+                nk_printf(o, "ntkd: %zu of these lie outside the nonpaged pool bounds (the search covers all %llu kernel pool pages)\n",
+                          outside, (unsigned long long)npages);
+        } else if (have_walk) {
             nk_printf(o, "Searching pool pages (%llu kernel pages) for Tag: %s\n", (unsigned long long)npages, tags[k]);
             for (size_t i = 0; i < s.n[k]; i++) ca_line(e, s.hits[k][i], ja, tags[k], "pool");
         }
@@ -690,9 +718,13 @@ static nk_status ca_scan(nk_cmd_env *e)
     }
     char b1[20], b2[20];
     ca_pool_search(e);
-    nk_printf(o, "Scanning the PFN database (%s : %s) for control areas\n", hexp(t, db.base, b1),
-              hexp(t, db.base + (db.highest + 1) * db.esz, b2));
+    /* not WinDbg's !ca 0 (seed 001:76: that is !memusage's method): ntkd's extra pass, after the
+     * WinDbg-shaped part and introduced as such */
+    nk_printf(o, "ntkd: extra pass (not part of WinDbg's !ca 0): the PFN database (%s : %s) names %zu file and image control area%s through its prototype-PTE pages%s\n",
+              hexp(t, db.base, b1), hexp(t, db.base + (db.highest + 1) * db.esz, b2), g.cas.n, g.cas.n == 1 ? "" : "s",
+              g.cas.n ? ":" : "");
     nk_json_u64(o, NULL, "pfn_database", db.base);
+    nk_json_int(o, NULL, "pfn_pass_control_areas", (int64_t)g.cas.n);
     json_object *ja = nk_json_arr(o, NULL, "control_areas");
     for (size_t i = 0; i < g.cas.n; i++) ca_line(e, g.cas.v[i].ca, ja, NULL, NULL);
     if (g.pagefile.valid + g.pagefile.standby + g.pagefile.dirty)

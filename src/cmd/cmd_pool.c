@@ -846,7 +846,7 @@ static void poolused_table(nk_out *o, ntkd_target *t, nk_pool_tag *tags, size_t 
         nk_json_int(o, x, "paged_bytes", (int64_t)g->p_bytes);
         json_owners(o, x, g, *mods);
     }
-    nk_printf(o, "\n TOTAL %8llu %12llu %10llu %12llu\n", (unsigned long long)tot[0], (unsigned long long)tot[1],
+    nk_printf(o, "\n TOTAL %9llu %12llu %10llu %12llu\n", (unsigned long long)tot[0], (unsigned long long)tot[1],
               (unsigned long long)tot[2], (unsigned long long)tot[3]);
     json_object *jt = nk_json_obj(o, NULL, "total");
     nk_json_int(o, jt, "nonpaged_outstanding", (int64_t)tot[0]);

@@ -20,19 +20,6 @@ const char *nk_mm_list_name(unsigned list)
     return list < NK_MM_NLISTS ? list_names[list] : "Unknown";
 }
 
-/* A field's value from an entry's bytes (bitfields extracted). */
-static uint64_t fval(const uint8_t *b, size_t blen, const nk_kfield *f)
-{
-    if (!f->size || f->size > 8 || !nk_in_bounds(blen, f->off, f->size)) return 0;
-    uint64_t v = 0;
-    for (uint64_t i = f->size; i-- > 0;) v = (v << 8) | b[f->off + i];
-    if (f->bitlen) {
-        v >>= f->bitpos;
-        if (f->bitlen < 64) v &= (1ull << f->bitlen) - 1;
-    }
-    return v;
-}
-
 static bool field_opt(ntkd_target *t, const char *type, const char *name, nk_kfield *f)
 {
     if (!nk_k_has(t, type, name)) return false;
@@ -95,20 +82,20 @@ static void decode(const nk_mm_pfndb *db, const uint8_t *b, uint64_t pfn, nk_mmp
 {
     size_t n = (size_t)db->esz;
     e->pfn = pfn;
-    e->pte_addr = fval(b, n, &db->pte_addr);
-    e->share = fval(b, n, &db->share);
-    e->ref = fval(b, n, &db->ref);
-    uint64_t loc = fval(b, n, &db->location);
+    e->pte_addr = nk_k_fget_buf(b, n, &db->pte_addr);
+    e->share = nk_k_fget_buf(b, n, &db->share);
+    e->ref = nk_k_fget_buf(b, n, &db->ref);
+    uint64_t loc = nk_k_fget_buf(b, n, &db->location);
     e->list = NK_MM_NLISTS;
     for (unsigned i = 0; i < NK_MM_NLISTS; i++)
         if ((uint64_t)db->list_value[i] == loc) e->list = i;
     nk_kfield op = db->orig_pte;
     op.bitlen = 0;
     if (op.size > 8) op.size = 8;
-    e->orig_pte = fval(b, n, &op);
-    e->pte_frame = fval(b, n, &db->pte_frame);
-    e->proto = fval(b, n, &db->proto) != 0;
-    e->modified = db->modified.size ? fval(b, n, &db->modified) != 0 : false;
+    e->orig_pte = nk_k_fget_buf(b, n, &op);
+    e->pte_frame = nk_k_fget_buf(b, n, &db->pte_frame);
+    e->proto = nk_k_fget_buf(b, n, &db->proto) != 0;
+    e->modified = db->modified.size ? nk_k_fget_buf(b, n, &db->modified) != 0 : false;
 }
 
 nk_status nk_mm_pfn(ntkd_target *t, const nk_mm_pfndb *db, uint64_t pfn, nk_mmpfn *out)
@@ -242,8 +229,8 @@ nk_status nk_mm_pfn_control_area(ntkd_target *t, const nk_mmpfn *e, uint64_t *ca
         return NTKD_E_NOTFOUND;
     uint8_t b[8];
     for (int i = 0; i < 8; i++) b[i] = (uint8_t)(e->orig_pte >> (8 * i));
-    if (fval(b, 8, &va) || !fval(b, 8, &pr)) return NTKD_E_NOTFOUND;
-    uint64_t sub = sext(t, fval(b, 8, &sa), sa.bitlen);
+    if (nk_k_fget_buf(b, 8, &va) || !nk_k_fget_buf(b, 8, &pr)) return NTKD_E_NOTFOUND;
+    uint64_t sub = sext(t, nk_k_fget_buf(b, 8, &sa), sa.bitlen);
     if (!sub) return NTKD_E_NOTFOUND;
     uint64_t c;
     nk_status st = nk_k_read(t, sub, "_SUBSECTION", "ControlArea", &c);
@@ -370,6 +357,14 @@ nk_status nk_mm_subsections(ntkd_target *t, uint64_t ca, nk_mmsub *out, size_t m
     if ((st = nk_k_sizeof(t, "_CONTROL_AREA", &casz)) != NTKD_OK) return st;
     uint64_t sub = ca + casz;
     char a[20], b[20], c[20];
+    /* mapped data file: _MSUBSECTIONs with a DereferenceList */
+    bool links = false;
+    if (nk_k_has(t, "_MSUBSECTION", "DereferenceList")) {
+        uint32_t fl = (uint32_t)nk_k_get(t, ca, "_CONTROL_AREA", "u.LongFlags", 0);
+        nk_kfield ff, fi;
+        links = nk_k_field(t, "_MMSECTION_FLAGS", "File", &ff) == NTKD_OK && ((fl >> ff.bitpos) & 1) &&
+                nk_k_field(t, "_MMSECTION_FLAGS", "Image", &fi) == NTKD_OK && !((fl >> fi.bitpos) & 1);
+    }
     while (sub && *n < max) {
         for (size_t i = 0; i < *n; i++)
             if (out[i].addr == sub)
@@ -392,6 +387,9 @@ nk_status nk_mm_subsections(ntkd_target *t, uint64_t ca, nk_mmsub *out, size_t m
         s->flags = (uint32_t)nk_k_get(t, sub, "_SUBSECTION", "u.LongFlags", 0);
         s->protection = (uint32_t)nk_k_get(t, sub, "_SUBSECTION", "u.SubsectionFlags.Protection", 0);
         s->sector_end_offset = (uint32_t)nk_k_get(t, sub, "_SUBSECTION", "u.SubsectionFlags.SectorEndOffset", 0);
+        if (links)
+            s->have_links = nk_k_read(t, sub, "_MSUBSECTION", "DereferenceList.Flink", &s->flink) == NTKD_OK &&
+                            nk_k_read(t, sub, "_MSUBSECTION", "DereferenceList.Blink", &s->blink) == NTKD_OK;
         (*n)++;
         sub = s->next;
     }
@@ -406,36 +404,40 @@ typedef struct cdef {
     const char *key, *label, *global, *global_bytes, *part_field;
     const char *gtype, *gfield; /* the global is a structure: this field of it */
     const char *state_field;    /* else a field of nt!MiState (_MI_SYSTEM_INFORMATION, 1809+) */
+    const char *sglobal;        /* else this field of a structure global: sglobal's gtype.gfield */
 } cdef;
 /* In !vm's order (seed 003); global_bytes: a global holding bytes instead of pages.
  * Session Commit: WinDbg sums it over the sessions; none of the x64 tables (7601, 17763, 19041,
  * 22000) nor XP's ntkrnlpa has a global for it (no MmSessionCommit), so it is reported as not
  * kept unless a build has that global. */
 static const cdef counters[NK_MM_NCOUNTERS] = {
-    {"PhysicalMemory", "Physical Memory:", "MmNumberOfPhysicalPages", NULL, "Vp.NumberOfPhysicalPages", NULL, NULL, NULL},
-    {"AvailablePages", "Available Pages:", "MmAvailablePages", NULL, "Vp.AvailablePages", NULL, NULL, NULL},
-    {"ResAvailPages", "ResAvail Pages:", "MmResidentAvailablePages", NULL, "Vp.ResidentAvailablePages", NULL, NULL, NULL},
-    {"LockedIoPages", "Locked IO Pages:", "MmSystemLockPagesCount", NULL, NULL, NULL, NULL, NULL},
-    {"FreeSystemPtes", "Free System PTEs:", "MmTotalFreeSystemPtes", NULL, NULL, NULL, NULL, NULL},
-    {"ModifiedPages", "Modified Pages:", "MmModifiedPageListHead", NULL, "Vp.ModifiedPageListHead.Total", NULL, NULL, NULL},
-    {"ModifiedPfPages", "Modified PF Pages:", "MmTotalPagesForPagingFile", NULL, "Vp.TotalPagesForPagingFile", NULL, NULL, NULL},
+    {"PhysicalMemory", "Physical Memory:", "MmNumberOfPhysicalPages", NULL, "Vp.NumberOfPhysicalPages", NULL, NULL, NULL, NULL},
+    {"AvailablePages", "Available Pages:", "MmAvailablePages", NULL, "Vp.AvailablePages", NULL, NULL, NULL, NULL},
+    {"ResAvailPages", "ResAvail Pages:", "MmResidentAvailablePages", NULL, "Vp.ResidentAvailablePages", NULL, NULL, NULL, NULL},
+    {"LockedIoPages", "Locked IO Pages:", "MmSystemLockPagesCount", NULL, NULL, NULL, NULL, NULL, NULL},
+    /* XP: MmTotalFreeSystemPtes; Windows 7: nt!MiSystemPteInfo (_MI_SYSTEM_PTE_TYPE); 1809 and
+     * later: nt!MiState.Vs.SystemPteInfo (the same type) */
+    {"FreeSystemPtes", "Free System PTEs:", "MmTotalFreeSystemPtes", NULL, NULL, "_MI_SYSTEM_PTE_TYPE",
+     "TotalFreeSystemPtes", "Vs.SystemPteInfo.TotalFreeSystemPtes", "MiSystemPteInfo"},
+    {"ModifiedPages", "Modified Pages:", "MmModifiedPageListHead", NULL, "Vp.ModifiedPageListHead.Total", NULL, NULL, NULL, NULL},
+    {"ModifiedPfPages", "Modified PF Pages:", "MmTotalPagesForPagingFile", NULL, "Vp.TotalPagesForPagingFile", NULL, NULL, NULL, NULL},
     {"NonPagedPoolUsage", "NonPagedPool Usage:", "MmAllocatedNonPagedPool", NULL, NULL, NULL, NULL,
-     "Pools.AllocatedNonPagedPool"},
+     "Pools.AllocatedNonPagedPool", NULL},
     {"NonPagedPoolMax", "NonPagedPool Max:", "MmMaximumNonPagedPoolInPages", "MmMaximumNonPagedPoolInBytes", NULL,
-     NULL, NULL, "Vs.MaximumNonPagedPoolInPages"},
+     NULL, NULL, "Vs.MaximumNonPagedPoolInPages", NULL},
     {"PagedPoolUsage", "PagedPool Usage:", "MmPagedPoolInfo", NULL, NULL, "_MM_PAGED_POOL_INFO", "AllocatedPagedPool",
-     "Vs.PagedPoolInfo.AllocatedPagedPool"},
+     "Vs.PagedPoolInfo.AllocatedPagedPool", NULL},
     {"PagedPoolMaximum", "PagedPool Maximum:", "MmSizeOfPagedPoolInPages", "MmSizeOfPagedPoolInBytes", NULL, NULL,
-     NULL, "Vs.SizeOfPagedPoolInPages"},
-    {"SessionCommit", "Session Commit:", "MmSessionCommit", NULL, NULL, NULL, NULL, NULL},
-    {"SharedCommit", "Shared Commit:", "MmSharedCommit", NULL, "Vp.SharedCommit", NULL, NULL, NULL},
-    {"SpecialPool", "Special Pool:", "MmSpecialPagesInUse", NULL, NULL, NULL, NULL, "Vs.SpecialPagesInUse"},
-    {"ProcessCommit", "Shared Process:", "MmProcessCommit", NULL, NULL, NULL, NULL, "Vs.ProcessCommit"},
-    {"PagedPoolCommit", "PagedPool Commit:", "MmPagedPoolCommit", NULL, NULL, NULL, NULL, NULL},
-    {"DriverCommit", "Driver Commit:", "MmDriverCommit", NULL, NULL, NULL, NULL, "Vs.DriverCommit"},
-    {"CommittedPages", "Committed pages:", "MmTotalCommittedPages", NULL, "Vp.TotalCommittedPages", NULL, NULL, NULL},
-    {"CommitLimit", "Commit limit:", "MmTotalCommitLimit", NULL, "Vp.TotalCommitLimit", NULL, NULL, NULL},
-    {"HighestPhysicalPage", "Highest page:", "MmHighestPhysicalPage", NULL, "Vp.HighestPhysicalPage", NULL, NULL, NULL},
+     NULL, "Vs.SizeOfPagedPoolInPages", NULL},
+    {"SessionCommit", "Session Commit:", "MmSessionCommit", NULL, NULL, NULL, NULL, NULL, NULL},
+    {"SharedCommit", "Shared Commit:", "MmSharedCommit", NULL, "Vp.SharedCommit", NULL, NULL, NULL, NULL},
+    {"SpecialPool", "Special Pool:", "MmSpecialPagesInUse", NULL, NULL, NULL, NULL, "Vs.SpecialPagesInUse", NULL},
+    {"ProcessCommit", "Shared Process:", "MmProcessCommit", NULL, NULL, NULL, NULL, "Vs.ProcessCommit", NULL},
+    {"PagedPoolCommit", "PagedPool Commit:", "MmPagedPoolCommit", NULL, NULL, NULL, NULL, NULL, NULL},
+    {"DriverCommit", "Driver Commit:", "MmDriverCommit", NULL, NULL, NULL, NULL, "Vs.DriverCommit", NULL},
+    {"CommittedPages", "Committed pages:", "MmTotalCommittedPages", NULL, "Vp.TotalCommittedPages", NULL, NULL, NULL, NULL},
+    {"CommitLimit", "Commit limit:", "MmTotalCommitLimit", NULL, "Vp.TotalCommitLimit", NULL, NULL, NULL, NULL},
+    {"HighestPhysicalPage", "Highest page:", "MmHighestPhysicalPage", NULL, "Vp.HighestPhysicalPage", NULL, NULL, NULL, NULL},
 };
 
 const nk_mmcounter *nk_mm_counter(const nk_mmvm *vm, const char *key)
@@ -602,7 +604,7 @@ nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *o)
         if (o->partition && c->part_field) {
             if (nk_k_has(t, "_MI_PARTITION", c->part_field))
                 r->have = nk_k_read(t, part, "_MI_PARTITION", c->part_field, &r->pages) == NTKD_OK;
-        } else if (c->gtype) {
+        } else if (c->gtype && !c->sglobal) {
             uint64_t va;
             r->have = nk_k_global(t, c->global, &va) == NTKD_OK && nk_k_has(t, c->gtype, c->gfield) &&
                       nk_k_read(t, va, c->gtype, c->gfield, &r->pages) == NTKD_OK;
@@ -616,6 +618,11 @@ nk_status nk_mm_counters(ntkd_target *t, nk_mmvm *o)
                 r->have = true;
                 r->pages /= 4096;
             }
+        }
+        if (!r->have && c->sglobal && nk_k_has(t, c->gtype, c->gfield)) {
+            uint64_t va;
+            r->have = nk_k_global(t, c->sglobal, &va) == NTKD_OK &&
+                      nk_k_read(t, va, c->gtype, c->gfield, &r->pages) == NTKD_OK;
         }
         if (!r->have && have_state && c->state_field && nk_k_has(t, "_MI_SYSTEM_INFORMATION", c->state_field)) {
             r->have = nk_k_read(t, mistate, "_MI_SYSTEM_INFORMATION", c->state_field, &r->pages) == NTKD_OK;
@@ -890,15 +897,80 @@ static bool gptr(ntkd_target *t, const char *name, uint64_t *v)
     return nk_k_global_ptr(t, name, v) == NTKD_OK;
 }
 
-static void pool_ranges(ntkd_target *t, nk_mm_kmap *km)
+/* ---- system VA regions ------------------------------------------------------------------------ */
+/* Where SystemVaType is: NTKD_OK with its address and entry count; NTKD_E_NOTFOUND otherwise. */
+static nk_status va_table_loc(ntkd_target *t, uint64_t *addr, size_t *n, bool *state_zero)
 {
     nk_kfield f;
     uint64_t vis = 0;
-    if (t->d.is64 && nk_k_has(t, "_MI_VISIBLE_STATE", "SystemVaType") &&
-        nk_k_field(t, "_MI_VISIBLE_STATE", "SystemVaType", &f) == NTKD_OK && gptr(t, "MiVisibleState", &vis) && vis) {
-        size_t n = f.size && f.size < 256 ? (size_t)f.size : 256, got = 0;
-        memset(km->vt, 0, sizeof km->vt);
-        if (nk_read_virt(t, vis + f.off, km->vt, n, &got) == NTKD_OK && got == n) {
+    *state_zero = false;
+    if (!t->d.is64 || !nk_k_has(t, "_MI_VISIBLE_STATE", "SystemVaType") ||
+        nk_k_field(t, "_MI_VISIBLE_STATE", "SystemVaType", &f) != NTKD_OK ||
+        nk_k_global_ptr(t, "MiVisibleState", &vis) != NTKD_OK)
+        return NTKD_E_NOTFOUND;
+    if (!vis) {
+        *state_zero = true;
+        return NTKD_E_NOTFOUND;
+    }
+    *addr = vis + f.off;
+    *n = f.size && f.size < 256 ? (size_t)f.size : 256;
+    return NTKD_OK;
+}
+
+nk_status nk_mm_va_table(ntkd_target *t, nk_mm_vatab *tab)
+{
+    memset(tab, 0, sizeof *tab);
+    nk_status st = va_table_loc(t, &tab->addr, &tab->n, &tab->state_zero);
+    if (st != NTKD_OK) return st;
+    size_t got = 0;
+    if (nk_read_virt(t, tab->addr, tab->vt, tab->n, &got) != NTKD_OK || got != tab->n) {
+        memset(tab->vt, 0, sizeof tab->vt);
+        return NTKD_E_NOTPRESENT;
+    }
+    return NTKD_OK;
+}
+
+nk_status nk_mm_va_region(ntkd_target *t, const nk_mm_vatab *tab, uint64_t va, nk_mm_varegion *out)
+{
+    memset(out, 0, sizeof *out);
+    out->type = -1;
+    uint64_t addr = 0;
+    size_t n = 0;
+    bool zero = false;
+    if (tab) {
+        addr = tab->addr;
+        n = tab->n;
+    } else {
+        nk_status st = va_table_loc(t, &addr, &n, &zero);
+        if (st != NTKD_OK) return st;
+    }
+    if (va < 0xffff800000000000ull) return NTKD_OK; /* user half: no system region */
+    unsigned idx = (unsigned)((va >> 39) & 0xff);
+    if (idx >= n) return NTKD_OK;
+    uint8_t v = 0;
+    if (tab) {
+        v = tab->vt[idx];
+    } else {
+        size_t got = 0;
+        if (nk_read_virt(t, addr + idx, &v, 1, &got) != NTKD_OK || got != 1) return NTKD_E_NOTPRESENT;
+    }
+    out->in_table = true;
+    out->index = idx;
+    out->entry = addr + idx;
+    out->type = v;
+    char nb[64];
+    const char *nm = nk_k_enum_name(t, "_MI_SYSTEM_VA_TYPE", v, nb, sizeof nb);
+    snprintf(out->name, sizeof out->name, "%s", nm ? nm : "");
+    return NTKD_OK;
+}
+
+static void pool_ranges(ntkd_target *t, nk_mm_kmap *km)
+{
+    nk_mm_vatab tab;
+    nk_status vst = nk_mm_va_table(t, &tab);
+    if (vst != NTKD_E_NOTFOUND) {
+        memcpy(km->vt, tab.vt, sizeof km->vt);
+        if (vst == NTKD_OK) {
             km->vatype = true;
             km->pool_source = "nt!MiVisibleState->SystemVaType";
             if (!nk_k_enum_value(t, "_MI_SYSTEM_VA_TYPE", "MiVaPagedPool", &km->vt_paged)) km->vt_paged = -1;
@@ -913,7 +985,7 @@ static void pool_ranges(ntkd_target *t, nk_mm_kmap *km)
         note_add(km, "nt!MiVisibleState->SystemVaType is not in the dump: pool pages not told apart");
         return;
     }
-    if (t->d.is64 && nk_k_has(t, "_MI_VISIBLE_STATE", "SystemVaType") && gptr(t, "MiVisibleState", &vis) && !vis) {
+    if (tab.state_zero) {
         note_add(km, "nt!MiVisibleState is 0 (no SystemVaType): pool pages not told apart");
         return;
     }

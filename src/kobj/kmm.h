@@ -85,9 +85,13 @@ typedef struct nk_mmsub {
     uint64_t addr, control_area, base_pte, next;
     uint64_t ptes, starting_sector, full_sectors, unused_ptes;
     uint32_t flags, protection, sector_end_offset;
+    bool have_links;       /* a mapped-file subsection (_MSUBSECTION.DereferenceList) */
+    uint64_t flink, blink;
 } nk_mmsub;
 /* The subsections after the control area (NextSubsection chain from CA + sizeof CA; a cycle or
- * an unreadable one ends the walk with a note in why). Returns the count in *n. */
+ * an unreadable one ends the walk with a note in why). Returns the count in *n. The subsections
+ * of a mapped data file (u.Flags.File set, Image clear) are _MSUBSECTIONs: their
+ * DereferenceList links are read (have_links) where nt's types have that field. */
 nk_status nk_mm_subsections(ntkd_target *t, uint64_t ca, nk_mmsub *out, size_t max, size_t *n,
                             nk_strbuf *why);
 
@@ -175,6 +179,35 @@ void nk_mm_owners_free(nk_mm_owners *o);
  * known ones and differs from the built-in choice), so that nk_pte_decode follows the kernel
  * (Windows 7 kernels patched for L1TF moved PageFileLow). No-op without nt's types. */
 void nk_mm_use_type_pte_layout(ntkd_target *t);
+
+/* ---- system VA regions (1809 and later, x64) ------------------------------------------------
+ * *(nt!MiVisibleState) is a _MI_VISIBLE_STATE whose SystemVaType[] holds one _MI_SYSTEM_VA_TYPE
+ * byte per kernel PML4 slot ((va >> 39) & 0xff); offsets and names from nt's types. Used by the
+ * kernel-page classes below and by the special-pool check (kpool_special.c). Older builds keep
+ * no such table: their regions are ranges in globals, which each caller reads for the regions
+ * it needs (pool ranges here, special pool in kpool_special.c). */
+typedef struct nk_mm_vatab {
+    uint64_t addr;      /* of SystemVaType[0] */
+    size_t n;           /* entries (the field's size, at most 256) */
+    uint8_t vt[256];
+    bool state_zero;    /* NTKD_E_NOTFOUND because *nt!MiVisibleState is 0 */
+} nk_mm_vatab;
+/* Reads the whole table. NTKD_E_NOTFOUND: the build has none (32-bit, the types or the global
+ * lack it, or *MiVisibleState is 0: state_zero); NTKD_E_NOTPRESENT: not in the dump. May leave
+ * a message in the context's errmsg (callers that go on keep their own). */
+nk_status nk_mm_va_table(ntkd_target *t, nk_mm_vatab *tab);
+
+typedef struct nk_mm_varegion {
+    bool in_table;      /* va is a kernel address whose slot the table holds */
+    unsigned index;     /* its PML4 slot */
+    uint64_t entry;     /* the address of its SystemVaType byte */
+    int64_t type;       /* its _MI_SYSTEM_VA_TYPE value (-1 when !in_table) */
+    char name[64];      /* the value's name in the enum ("" when the enum lacks it) */
+} nk_mm_varegion;
+/* The region of va by SystemVaType: from tab (a table nk_mm_va_table read) or, with tab NULL,
+ * by reading va's one byte. Status as nk_mm_va_table; NTKD_OK with in_table false for a
+ * user-half address or a slot beyond the table. */
+nk_status nk_mm_va_region(ntkd_target *t, const nk_mm_vatab *tab, uint64_t va, nk_mm_varegion *out);
 
 /* ---- kernel pages by what they map ---------------------------------------------------------
  * !memusage's kernel lines: a non-prototype page whose PteAddress lies in the page-table

@@ -137,7 +137,13 @@ uint64_t nk_k_fget_buf(const uint8_t *p, size_t len, const nk_kfield *f)
     uint64_t sz = f->size > 8 ? 8 : f->size;
     if (!sz || !nk_in_bounds(len, f->off, sz)) return 0;
     uint64_t v = 0;
-    for (uint64_t i = 0; i < sz; i++) v |= (uint64_t)p[f->off + i] << (8 * i);
+    switch (sz) { /* the common widths without the byte loop (pool scans call this per page) */
+    case 2: v = nk_le16(p + f->off); break;
+    case 4: v = nk_le32(p + f->off); break;
+    case 8: v = nk_le64(p + f->off); break;
+    default:
+        for (uint64_t i = 0; i < sz; i++) v |= (uint64_t)p[f->off + i] << (8 * i);
+    }
     if (f->bitlen) {
         v >>= f->bitpos;
         if (f->bitlen < 64) v &= (1ull << f->bitlen) - 1;

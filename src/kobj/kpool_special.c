@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kobj/kmm.h"
 #include "kobj/kobj_int.h"
 #include "mem/mem.h"
 
@@ -18,33 +19,20 @@ typedef struct errsave {
 static void err_save(ntkd_target *t, errsave *s) { memcpy(s->msg, t->ctx->errmsg, sizeof s->msg); }
 static void err_restore(ntkd_target *t, const errsave *s) { memcpy(t->ctx->errmsg, s->msg, sizeof s->msg); }
 
-static uint64_t kernel_half(const ntkd_target *t) { return t->d.is64 ? 0xffff800000000000ull : 0x80000000ull; }
 
-/* 1809+: nt!MiVisibleState->SystemVaType[(va >> 39) & 0xff]. 1: decided (out->special set), 0: no
- * such table. */
+/* 1809+: nt!MiVisibleState->SystemVaType[(va >> 39) & 0xff] (nk_mm_va_region, kmm.c). 1: decided
+ * (out->special set), 0: no such table, or its byte is not in the dump. */
 static int region_by_vatype(ntkd_target *t, uint64_t addr, nk_special *out)
 {
-    if (!t->d.is64) return 0;
-    nk_kfield f;
-    uint64_t vis = 0;
-    if (nk_k_field(t, "_MI_VISIBLE_STATE", "SystemVaType", &f) != NTKD_OK) return 0;
-    if (nk_k_global_ptr(t, "MiVisibleState", &vis) != NTKD_OK || !vis) return 0;
-    if (addr < kernel_half(t)) return 1; /* user half: no special pool */
-    unsigned idx = (unsigned)((addr >> 39) & 0xff);
-    if (f.size && idx >= f.size) return 1;
-    uint8_t v = 0;
-    size_t got = 0;
-    nk_read_virt(t, vis + f.off + idx, &v, 1, &got);
-    if (got != 1) return 0;
-    char name[64];
-    const char *n = nk_k_enum_name(t, "_MI_SYSTEM_VA_TYPE", v, name, sizeof name);
-    if (!n) return 1;
-    if (!strcmp(n, "MiVaSpecialPoolPaged") || !strcmp(n, "MiVaSpecialPoolNonPaged")) {
+    nk_mm_varegion r;
+    if (nk_mm_va_region(t, NULL, addr, &r) != NTKD_OK) return 0;
+    if (!r.in_table) return 1; /* user half, or a slot beyond the table: no special pool */
+    if (!strcmp(r.name, "MiVaSpecialPoolPaged") || !strcmp(r.name, "MiVaSpecialPoolNonPaged")) {
         out->special = true;
-        out->region_paged = !strcmp(n, "MiVaSpecialPoolPaged") ? 1 : 0;
+        out->region_paged = !strcmp(r.name, "MiVaSpecialPoolPaged") ? 1 : 0;
         char a[24];
-        snprintf(out->how, sizeof out->how, "nt!MiVisibleState->SystemVaType[0x%x] = %s (%u) at %s", idx, n, v,
-                 nk_fmt_hex(a, vis + f.off + idx, true));
+        snprintf(out->how, sizeof out->how, "nt!MiVisibleState->SystemVaType[0x%x] = %s (%u) at %s", r.index, r.name,
+                 (unsigned)r.type, nk_fmt_hex(a, r.entry, true));
     }
     return 1;
 }

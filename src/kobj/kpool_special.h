@@ -26,7 +26,8 @@
  * builds: _MM_SESSION_SPACE.HeapState -> _EX_HEAP_SESSION_STATE.PagedHeap, a segment heap that
  * kpool_seg.c decodes (nk_seg_add_heap, nk_seg_add_session_heaps).
  *
- * Layering: uses kobj, kpool, mem; used by src/cmd/cmd_pool.c. No state of its own. */
+ * Layering: uses kobj, kpool, kmm (nk_mm_va_region: the SystemVaType lookup), mem; used by
+ * src/cmd/cmd_pool.c. No state of its own. */
 #ifndef NTKD_KPOOL_SPECIAL_H
 #define NTKD_KPOOL_SPECIAL_H
 

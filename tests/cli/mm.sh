@@ -4,7 +4,8 @@
 # layout (win7, w1809, w19041, w22000 x64; xp x86 PAE; full and bitmap dumps), in text and --json,
 # against the generator's manifest (ca, capfn, pfn, pfncount, vmcounter, ptekind, outswapped
 # lines), per-process pages of !memusage (procpages), !vm's Session Commit (mmsession) and its
-# commit-limit warning (scene mm-commit), the kernel lines of !memusage (driver ( name ), ( Paged
+# commit-limit warning (scene mm-commit), a mapped file's _MSUBSECTION list links on !ca
+# (msubsection), the kernel lines of !memusage (driver ( name ), ( Paged
 # Pool ), ( Nonpaged Pool ), ( Kernel Stacks ), ( Other kernel ): kpages). Hostile variants (--hostile cycle: a looping subsection
 # chain, a prototype-PTE page naming a subsection the dump lacks, a session the dump lacks, a
 # PteFrame loop) must give messages, never a crash or a hang. A manifest copy with changed
@@ -225,6 +226,109 @@ if len(J) == len(cmds):
         want = ("%s: %s" % ("Image" if c["kind"] == "image" else "File", c["name"])) if c["kind"] != "pagefile" else "Pagefile-backed section"
         if want not in T:
             fail("!ca %x: text lacks '%s'" % (a, want))
+    # ---- !ca shapes (seed 001:25-43 and 001:49-74; columns counted on the seed, an NBSP being
+    # one blank): two columns, "File:" flush left, no empty lines, a mapped file's subsections
+    # end with "  Flink        <addr>  Blink   <addr>"
+    blocks = {}
+    for b in re.split(r"^\d+: kd> ", T, flags=re.M)[1:]:
+        cmd, _, body = b.partition("\n")
+        blocks[cmd.strip()] = body.rstrip("\n").split("\n")
+    hx, num = "[0-9a-f]{%d}" % W, "[ 0-9]{%d}" % W
+    for a, c in cas.items():
+        bl = [l for l in blocks.get("!ca %x" % a, []) if not l.startswith("nt: symbols from")]
+        r = R["!ca %x" % a]
+        if a in hostile["subsection_cycle"] or not bl:
+            continue
+        pats = [r"ControlArea  @ %0*x" % (W, a), r"  Segment      %s  Flink      %s" % (hx, hx),
+                r"  Section Ref  %s  Pfn Ref    %s" % (num, num), r"  User Ref     %s  WaitForDel [ 0-9a-f]{%d}" % (num, W),
+                r"  File Object  %s  ModWriteCount[ 0-9]{%d}" % (hx, W - 2), r"  WritableRefs %s" % num, r"  Flags \([0-9a-f]+\).*"]
+        for i, pt in enumerate(pats):
+            if i >= len(bl) or not re.fullmatch(pt, bl[i]):
+                fail("!ca %x line %d %r is not the seed's shape %r" % (a, i + 1, bl[i] if i < len(bl) else None, pt))
+        if len(bl) > 2 and int(bl[2].split()[-1]) != c["pfn_refs"]:
+            fail("!ca %x: Pfn Ref %s, manifest %d" % (a, bl[2].split()[-1], c["pfn_refs"]))
+        want = ("%s: %s" % ("Image" if c["kind"] == "image" else "File", c["name"])) if c["kind"] != "pagefile" else "Pagefile-backed section"
+        if len(bl) < 9 or bl[7] != want or not bl[8].startswith("Segment @ "):
+            fail("!ca %x: '%s' not flush left right after the Flags line, followed by 'Segment @': %s" % (a, want, bl[6:9]))
+        if "" in bl:
+            fail("!ca %x: empty line in the output (the seed has none): %s" % (a, bl))
+        subs = r.get("subsections", [])
+        si = [i for i, l in enumerate(bl) if l.startswith("Subsection ")]
+        if len(si) != len(subs) or (si and not bl[si[0] - 1].startswith("  Flags (")):
+            fail("!ca %x: %d subsection headers for %d subsections, or not right after the segment's Flags line" % (a, len(si), len(subs)))
+        for k, i in enumerate(si[:len(subs)]):
+            sb = bl[i + 1:i + 5]
+            sp = [r"  ControlArea  %0*x  Starting Sector [ 0-9a-f]{8}" % (W, a), r"  Base Pte     %s  Ptes In Subsect [ 0-9a-f]{8}" % hx,
+                  r"  Flags        [ 0-9a-f]{%d}  Sector Offset   [ 0-9a-f]{8}" % W]
+            for j, pt in enumerate(sp):
+                if j >= len(sb) or not re.fullmatch(pt, sb[j]):
+                    fail("!ca %x subsection %d line %r is not the seed's shape %r" % (a, k + 1, sb[j] if j < len(sb) else None, pt))
+            link = len(sb) > 3 and sb[3].startswith("  Flink")
+            # the x64 tables have _MSUBSECTION.DereferenceList; the xp table has no _MSUBSECTION
+            if c["kind"] == "file" and is64:
+                s_ = subs[k]
+                if not link or sb[3] != "  Flink        %0*x  Blink   %0*x" % (W, H(s_.get("flink", "0x0")), W, H(s_.get("blink", "0x0"))) \
+                        or "flink" not in s_:
+                    fail("!ca %x subsection %d: no seed-shaped Flink/Blink line matching the JSON: %s / %s" % (a, k + 1, sb[3:4], s_))
+            elif link:
+                fail("!ca %x (%s) subsection %d: list links printed for a non-mapped-file subsection or without _MSUBSECTION" % (a, c["kind"], k + 1))
+        for key in ("blink", "mapped_views", "flush_count", "system_views"):
+            if key not in r:
+                fail("!ca %x: JSON lost %s" % (a, key))
+        for s_ in subs:
+            if not all(key in s_ for key in ("full_sectors", "unused_ptes", "protection", "sector_offset")):
+                fail("!ca %x: subsection JSON lost a field: %s" % (a, s_))
+    # ---- a mapped data file's _MSUBSECTIONs (manifest msubsection lines, every x64 layout):
+    # each subsection's Flink/Blink (_MSUBSECTION.DereferenceList) exactly as written, in text
+    # and JSON; image and pagefile-backed control areas (plain _SUBSECTIONs) print no links
+    msub = collections.defaultdict(dict)
+    for l in mf["msubsection"]:
+        msub[H(l[0])][int(l[1], 16)] = (H(l[2]), H(l[3]), H(l[4]))
+    for a, c in cas.items():
+        r = R["!ca %x" % a]
+        subs = r.get("subsections", [])
+        bl = blocks.get("!ca %x" % a, [])
+        want_links = c["kind"] == "file" and is64
+        if want_links and (not subs or sorted(msub.get(a, {})) != list(range(1, len(subs) + 1))):
+            fail("manifest: msubsection lines %s for the %d subsections of mapped file %x" % (sorted(msub.get(a, {})), len(subs), a))
+        if not want_links and msub.get(a):
+            fail("manifest: msubsection lines for %s control area %x" % (c["kind"], a))
+        for idx, (addr, fl, bk) in sorted(msub.get(a, {}).items()):
+            s_ = subs[idx - 1] if idx <= len(subs) else {}
+            if H(s_.get("address", "0x0")) != addr or H(s_.get("flink", "0x0")) != fl or H(s_.get("blink", "0x0")) != bk:
+                fail("!ca %x --json subsection %d: address/flink/blink %s %s %s, msubsection %x %x %x" %
+                     (a, idx, s_.get("address"), s_.get("flink"), s_.get("blink"), addr, fl, bk))
+            hdr = "Subsection %d @ %0*x" % (idx, W, addr)
+            at = [i for i, l in enumerate(bl) if l == hdr]
+            lk = "  Flink        %0*x  Blink   %0*x" % (W, fl, W, bk)
+            if len(at) != 1 or lk not in bl[at[0] + 1:at[0] + 5]:
+                fail("!ca %x: no '%s' under '%s' (msubsection): %s" % (a, lk.strip(), hdr, bl[at[0] + 1:at[0] + 5] if at else None))
+        if not want_links:
+            if any("flink" in s_ or "blink" in s_ for s_ in subs):
+                fail("!ca %x (%s) --json: subsection list links: %s" % (a, c["kind"], subs))
+            if any(l.startswith("  Flink        ") for l in bl):
+                fail("!ca %x (%s): a subsection Flink/Blink line in the text" % (a, c["kind"]))
+    # !ca 0: the seed's "Searching NonPaged pool (start : end)" where nt has the bounds (the
+    # generator's contract, tests/gen/scene/mm.c: win7 MmNonPagedPoolStart fffffa80`04000000,
+    # MiNonPagedPoolEnd fffffaff`ffffffff; xp 0x85000000, MmNonPagedPoolEnd 0xb0000000); the
+    # PFN-database pass after it, behind an "ntkd:" line with its count
+    c0l = blocks.get("!ca 0", [])
+    bounds = {"win7": (0xfffffa8004000000, 0xfffffaffffffffff), "xp": (0x85000000, 0xb0000000)}.get(tag.split("-")[0])
+    if bounds and not hostile:
+        for tg in ("MmCa", "MmCi"):
+            if "Searching NonPaged pool (%0*x : %0*x) for Tag: %s" % (W, bounds[0], W, bounds[1], tg) not in c0l:
+                fail("!ca 0: no seed-shaped 'Searching NonPaged pool (%x : %x) for Tag: %s' line" % (bounds[0], bounds[1], tg))
+    xi = [i for i, l in enumerate(c0l) if l.startswith("ntkd: extra pass")]
+    wi = [i for i, l in enumerate(c0l) if re.match(r"(Searching|Scanning large pool)", l)]
+    if len(xi) != 1 or (wi and wi[-1] > xi[0]):
+        fail("!ca 0: the PFN-database pass is not after the WinDbg-shaped part behind one 'ntkd: extra pass' line: %s" % c0l)
+    elif " names %d file and image control area" % len(c0.get("control_areas", [])) not in c0l[xi[0]]:
+        fail("!ca 0: the extra-pass line does not give its count %d: %s" % (len(c0.get("control_areas", [])), c0l[xi[0]]))
+    else:
+        for a in found:
+            hit = [i for i, l in enumerate(c0l) if l.startswith("%0*x " % (W, a))]
+            if hit and hit[-1] < xi[0]:
+                fail("!ca 0: the PFN pass's line for %x is not after the 'ntkd:' line" % a)
     # ---- !memusage
     mu = R["!memusage"]
     lists = mu.get("lists", {})
@@ -410,8 +514,9 @@ SCENE=mm-commit check xp pae
 SCENE=mm-commit check win7 bitmap
 
 # the checks fail when a manifest fact changes: a copy of a scene's manifest with a process's
-# private and page-table counts, the Session Commit sum and the committed pages altered (the
-# last to a value above 90% of the commit limit: the warning it then expects is absent)
+# private and page-table counts, the Session Commit sum, the committed pages (to a value above
+# 90% of the commit limit: the warning it then expects is absent) and the Blink of the mapped
+# file's second _MSUBSECTION altered
 f=$(scene_dump w19041 mm full) && {
     ln -sf "$f" "$W/mut.dmp"
     python3 - "$f.manifest" "$W/mut.dmp.manifest" <<'EOF'
@@ -434,6 +539,8 @@ for l in open(sys.argv[1]):
         l = "vmcounter SessionCommit %#x\n" % (int(p[2], 16) + 1)
     elif p and p[0] == "vmcounter" and p[1] == "CommittedPages":
         l = "vmcounter CommittedPages %#x\n" % (lim - 1)
+    elif p and p[0] == "msubsection" and int(p[2], 16) == 2:
+        l = "msubsection %s %s %s %s %#x\n" % (p[1], p[2], p[3], p[4], int(p[5], 16) + 0x10)
     out.append(l)
 open(sys.argv[2], "w").writelines(out)
 EOF
@@ -441,8 +548,8 @@ EOF
     for want in "process [0-9a-f]*: name/private/valid/pagetables" "process ( csrss.exe )" "!vm SessionCommit" \
         "sessions' CommittedPages do not add up" "commit-limit warning text False" \
         "!memusage driver ( ntoskrnl.exe )" "!memusage ( Paged Pool )" "!memusage ( Nonpaged Pool )" \
-        "!memusage ( Kernel Stacks )"; do
-        echo "$mut" | grep -qF "$want" || echo "$mut" | grep -q "$want" ||
+        "!memusage ( Kernel Stacks )" "--json subsection 2: address/flink/blink" "Blink   [0-9a-f]*' under 'Subsection 2 @"; do
+        echo "$mut" | grep -qF -- "$want" || echo "$mut" | grep -q -- "$want" ||
             fail "a changed manifest fact went unnoticed: no '$want' in: $(echo "$mut" | head -5)"
     done
 }

@@ -174,6 +174,11 @@ else:
     tl = [l for l in secs[0] if l.startswith(" TOTAL")]
     if not tl or [int(x) for x in tl[0].split()[1:5]] != tot:
         fail("!poolused TOTAL line %s, manifest sums %s" % (tl, tot))
+    # seed 003:1880 / 004:1649: "TOTAL" + the first number right-aligned in 10 columns, the
+    # others in 13, 11, 13 (one column right of the rows' 4-char tag + 10)
+    if not re.match(r"^ TOTAL[ 0-9]{10}[ 0-9]{13}[ 0-9]{11}[ 0-9]{13}$", tl[0]) or tl[0][15] == " " \
+            or tl[0][16] != " ":
+        fail("!poolused TOTAL line not in the seed's columns (TOTAL + 10, 13, 11, 13): %r" % tl[0])
     top = max(tags, key=lambda k: (tags[k][2], k))
     diag = "\n".join(secs[0])
     if "Tag %s holds most of the nonpaged pool: %s" % (top, tags[top][6]) not in diag:

@@ -1,7 +1,9 @@
 /* mm.c: scene "mm", the memory manager's state (seeds 001, 002, 003).
  *
  * - Control areas for a mapped data file, an image and a pagefile-backed section, each one
- *   allocation holding the _CONTROL_AREA and its _SUBSECTIONs (as Windows allocates them), a
+ *   allocation holding the _CONTROL_AREA and its subsections (as Windows allocates them: the
+ *   data file's are _MSUBSECTIONs where the table has them, one on the unused-subsection list,
+ *   see msub_lists; the image's and the pagefile-backed section's plain _SUBSECTIONs), a
  *   _SEGMENT with its prototype PTEs (inline ThePtes where the build has them), and for the
  *   files a _FILE_OBJECT with FileName and SectionObjectPointer.
  * - The PFN database (nt!MmPfnDatabase; Windows 7 at fffffa80`00000000): one _MMPFN per frame
@@ -514,7 +516,28 @@ static uint64_t pool_alloc(mm *m, uint64_t size, const char *tag)
 typedef struct sect {
     uint64_t ca, seg, protos, sub[2], fo;
     unsigned nptes, nsub, sub_ptes[2];
+    bool msub; /* the subsections are _MSUBSECTIONs (a mapped data file on a build that has them) */
 } sect;
+
+/* The size of one subsection of a control area of `kind` (0 data file, 1 image, 2 pagefile):
+ * Windows allocates a mapped data file's subsections as _MSUBSECTIONs (a _SUBSECTION, then the
+ * mapped-file fields: DereferenceList, NumberOfMappedViews, NumberOfPfnReferences...), images'
+ * and pagefile-backed sections' as plain _SUBSECTIONs. Tables without _MSUBSECTION (XP): plain
+ * _SUBSECTIONs for all. The _SUBSECTION part lies at the start of the _MSUBSECTION (Windows 7:
+ * the same leading fields; 1809 and later: _MSUBSECTION.Core), checked here. */
+static bool uses_msub(const lay *L, int kind)
+{
+    if (kind != 0 || !lay_has_type(L, "_MSUBSECTION") || lay_off(L, "_MSUBSECTION", "DereferenceList") < 0)
+        return false;
+    int64_t core = lay_off(L, "_MSUBSECTION", "Core");
+    int64_t ca = core >= 0 ? core + lay_off(L, "_SUBSECTION", "ControlArea") : lay_off(L, "_MSUBSECTION", "ControlArea");
+    int64_t nx = core >= 0 ? core + lay_off(L, "_SUBSECTION", "NextSubsection")
+                           : lay_off(L, "_MSUBSECTION", "NextSubsection");
+    if (ca != lay_off(L, "_SUBSECTION", "ControlArea") || nx != lay_off(L, "_SUBSECTION", "NextSubsection") ||
+        lay_size(L, "_MSUBSECTION") < lay_size(L, "_SUBSECTION"))
+        sc_die("mm: _MSUBSECTION does not begin with a _SUBSECTION in this table");
+    return true;
+}
 
 /* A control area with `nsub` subsections (sub_ptes PTEs each) and its segment. kind: 0 data
  * file, 1 image, 2 pagefile-backed. */
@@ -529,7 +552,8 @@ static void section(mm *m, sect *s, int kind, const char *name, unsigned nsub, c
         s->sub_ptes[i] = sub_ptes[i];
         s->nptes += sub_ptes[i];
     }
-    uint64_t casz = lay_size(L, "_CONTROL_AREA"), subsz = lay_size(L, "_SUBSECTION");
+    s->msub = uses_msub(L, kind);
+    uint64_t casz = lay_size(L, "_CONTROL_AREA"), subsz = lay_size(L, s->msub ? "_MSUBSECTION" : "_SUBSECTION");
     s->ca = pool_alloc(m, casz + nsub * subsz, kind == 1 ? "MmCi" : "MmCa");
     int64_t the = lay_off(L, "_SEGMENT", "ThePtes");
     if (the >= 0) {
@@ -576,7 +600,7 @@ static void section(mm *m, sect *s, int kind, const char *name, unsigned nsub, c
     } else {
         w_try(w, s->ca, "_CONTROL_AREA", "u.Flags.FilePointerNull", 1);
     }
-    /* subsections, right after the control area */
+    /* subsections, right after the control area, one after another (each subsz bytes) */
     uint64_t first = 0;
     for (unsigned i = 0; i < nsub; i++) {
         uint64_t sub = s->ca + casz + i * subsz;
@@ -591,6 +615,42 @@ static void section(mm *m, sect *s, int kind, const char *name, unsigned nsub, c
         w_set(w, sub, "_SUBSECTION", "u.SubsectionFlags.Protection", prot);
         first += sub_ptes[i];
     }
+}
+
+/* A mapped data file's _MSUBSECTIONs: the views and PFN references of each (views[i],
+ * pfn_refs[i]), and its DereferenceList. A subsection no view maps whose pages are still in
+ * memory is an unused subsection: Windows keeps it on the unused-subsection list, nt's
+ * MmUnusedSubsectionList (Windows 7) or MiSystemPartition.Segments.UnusedSubsectionList (1809
+ * and later), appended in subsection order (the head made an empty list first when it is not
+ * one yet); a mapped subsection is on no list, its DereferenceList linked to itself (as every
+ * subsection's when the table has neither head). Manifest: msubsection lines (scene.h). */
+static void msub_lists(mm *m, const sect *s, const unsigned *views, const unsigned *pfn_refs)
+{
+    if (!s->msub)
+        return;
+    world *w = m->w;
+    const lay *L = m->L;
+    uint64_t head = SC_NONE, part = k_sym_opt(m->k, "MiSystemPartition");
+    int64_t lo = lay_has_type(L, "_MI_PARTITION") ? lay_off(L, "_MI_PARTITION", "Segments.UnusedSubsectionList") : -1;
+    if (part != SC_NONE && lo >= 0)
+        head = part + (uint64_t)lo;
+    else if (k_sym_opt(m->k, "MmUnusedSubsectionList") != SC_NONE)
+        head = k_sym(m->k, "MmUnusedSubsectionList");
+    if (head != SC_NONE && !w_get(w, head, m->P))
+        w_list_init(w, head);
+    uint64_t dl = lay_off_req(L, "_MSUBSECTION", "DereferenceList");
+    for (unsigned i = 0; i < s->nsub; i++) {
+        w_try(w, s->sub[i], "_MSUBSECTION", "NumberOfMappedViews", views[i]);
+        w_try(w, s->sub[i], "_MSUBSECTION", "NumberOfPfnReferences", pfn_refs[i]);
+        if (views[i] || !pfn_refs[i] || head == SC_NONE)
+            w_list_init(w, s->sub[i] + dl);
+        else
+            w_list_tail(w, head, s->sub[i] + dl);
+    }
+    for (unsigned i = 0; i < s->nsub; i++)
+        mf("msubsection 0x%llx 0x%x 0x%llx 0x%llx 0x%llx", (unsigned long long)s->ca, i + 1,
+           (unsigned long long)s->sub[i], (unsigned long long)w_get(w, s->sub[i] + dl, m->P),
+           (unsigned long long)w_get(w, s->sub[i] + dl + m->P, m->P));
 }
 
 static void pfn_set(mm *m, uint64_t pfn, const char *field, uint64_t v)
@@ -1020,6 +1080,10 @@ void scene_mm(kern *k, const sc_base *b)
     sect data, img, pfs;
     static const unsigned data_ptes[2] = {2, 2}, img_ptes[2] = {1, 3}, pf_ptes[1] = {2};
     section(m, &data, 0, "\\Windows\\Fonts\\couri.ttf", 2, data_ptes, 1, 3);
+    /* the system view maps subsection 1 (page 0 valid, page 1 standby); subsection 2 is mapped
+       by no view, its page 2 modified: an unused subsection */
+    static const unsigned data_views[2] = {1, 0}, data_refs[2] = {2, 1};
+    msub_lists(m, &data, data_views, data_refs);
     section(m, &img, 1, "\\Windows\\System32\\urlmon.dll", 2, img_ptes, 2, 3);
     section(m, &pfs, 2, NULL, 1, pf_ptes, 1, 2);
     mf("ca 0x%llx file \\Windows\\Fonts\\couri.ttf 0x1 0x3", (unsigned long long)data.ca);
@@ -1153,7 +1217,9 @@ void scene_mm(kern *k, const sc_base *b)
     counter(m, "CommitLimit", "MmTotalCommitLimit", "Vp.TotalCommitLimit", 0xa298e);
     counter(m, "SharedCommit", "MmSharedCommit", "Vp.SharedCommit", 0x18e3);
     counter(m, "PagedPoolCommit", "MmPagedPoolCommit", NULL, 0x7e8a);
-    counter(m, "FreeSystemPtes", "MmTotalFreeSystemPtes", NULL, 0x1ff5b);
+    /* XP: MmTotalFreeSystemPtes; 7: nt!MiSystemPteInfo.TotalFreeSystemPtes; 1809+: nt!MiState.Vs.SystemPteInfo */
+    counter_any(m, "FreeSystemPtes", "MmTotalFreeSystemPtes", NULL, "MiSystemPteInfo", "_MI_SYSTEM_PTE_TYPE",
+                "TotalFreeSystemPtes", "Vs.SystemPteInfo.TotalFreeSystemPtes", 0x1ff5b);
     counter(m, "LockedIoPages", "MmSystemLockPagesCount", NULL, 0x1c);
     counter(m, "ModifiedPfPages", "MmTotalPagesForPagingFile", "Vp.TotalPagesForPagingFile", 0x6);
     /* Pool and commit counters kept in globals (XP, Windows 7) or in nt!MiState (1809 and

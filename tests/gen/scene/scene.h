@@ -87,6 +87,16 @@
  *                                          pages allocated after the scene are Zeroed/Active)
  *   ca <addr> <kind file|image|pagefile> <file_name|-> <views> <pfn_refs>
  *   capfn <ca> <pfn>                       a page of that control area (prototype PTE page)
+ *   msubsection <ca> <index> <addr> <flink> <blink>   a subsection of a mapped data file's
+ *                                          control area laid out as an _MSUBSECTION (tables that
+ *                                          have _MSUBSECTION.DereferenceList; none on XP): index
+ *                                          1.. in NextSubsection order (as !ca numbers them), its
+ *                                          address, and its DereferenceList.Flink/Blink as written:
+ *                                          a subsection no view maps is on the unused-subsection
+ *                                          list (nt!MmUnusedSubsectionList on Windows 7,
+ *                                          MiSystemPartition.Segments.UnusedSubsectionList on 1809+),
+ *                                          a mapped one linked to itself. Image and pagefile-backed
+ *                                          control areas have plain _SUBSECTIONs (no lines)
  *   catag <ca> <MmCa|MmCi> <pool_page>     (classic-pool builds) the control area's pool block
  *   vmcounter <name> <value>               a memory counter as written (pages; CommitFailures:
  *                                          the count !vm reports by the build's rule)
