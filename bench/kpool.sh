@@ -15,27 +15,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILL=${1:-4000}
-RUNS=${NTKD_BENCH_RUNS:-3}
-CORPUS=${NTKD_CORPUS:-$(cd ../shared/corpus && pwd)}
-ISF=$CORPUS/isf/windows/ntkrnlmp.pdb
+source bench/kscene_lib.sh kpool
 W1809=$ISF/8B11040A5928757B11390AC78F6B6925-1.json.xz
 W19041=$ISF/5278AFF86C341677D7D7835C85B7B844-1.json.xz
-SYMPATH="$CORPUS/isf;$CORPUS/symstore"
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DNTKD_TESTS=OFF >/dev/null
-ninja -C build-bench ntkd ntkd-genscene >/dev/null
-NTKD=build-bench/ntkd
-GEN=build-bench/tests/gen/scene/ntkd-genscene
-dir=$(mktemp -d "${TMPDIR:-/tmp}/ntkd-kpool.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-
-secs() { # wall time in seconds of "$@" (output discarded); exits on failure
-  local s e
-  s=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  e=$(date +%s.%N)
-  python3 -c "print($e - $s)"
-}
-minf() { python3 -c "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
 
 bench_one() { # LABEL TABLE SCENE CMD...
   local label=$1 table=$2 scene=$3

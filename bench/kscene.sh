@@ -17,29 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PROCS=${1:-10000}
 FILL=${2:-4000}
-RUNS=${NTKD_BENCH_RUNS:-3}
-CORPUS=${NTKD_CORPUS:-$(cd ../shared/corpus && pwd)}
-TABLE=$CORPUS/isf/windows/ntkrnlmp.pdb/5278AFF86C341677D7D7835C85B7B844-1.json.xz
-SYMPATH="$CORPUS/isf;$CORPUS/symstore"
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DNTKD_TESTS=OFF >/dev/null
-ninja -C build-bench ntkd ntkd-genscene >/dev/null
-NTKD=build-bench/ntkd
-GEN=build-bench/tests/gen/scene/ntkd-genscene
-dir=$(mktemp -d "${TMPDIR:-/tmp}/ntkd-kscene.XXXXXX")
-trap 'rm -rf "$dir"' EXIT
-
-secs() { # wall time in seconds of "$@" (output discarded); exits on failure
-  local s e
-  s=$(date +%s.%N)
-  "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  e=$(date +%s.%N)
-  python3 -c "print($e - $s)"
-}
-cpu() { # CPU time (user + system) in seconds of "$@" (output discarded)
-  /usr/bin/time -f "%U %S" -o "$dir/cpu" "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; exit 1; }
-  awk '{print $1 + $2}' "$dir/cpu"
-}
-minf() { python3 -c "import sys; print(min(float(x) for x in sys.argv[1:]))" "$@"; }
+source bench/kscene_lib.sh kscene
+TABLE=$ISF/5278AFF86C341677D7D7835C85B7B844-1.json.xz
 
 # ---- (a) !process 0 0 over PROCS processes
 a=$dir/procs.dmp

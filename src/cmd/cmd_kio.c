@@ -808,6 +808,22 @@ static void obj_type_check(nk_cmd_env *e, uint64_t body, const char *want)
     }
 }
 
+/* The checks !drvobj and !devobj make on their object: its object-manager type, and the I/O
+ * manager's Type field (4 for a driver object, 3 for a device object); warnings only. */
+static void io_obj_check(nk_cmd_env *e, uint64_t addr, bool driver)
+{
+    char b1[24];
+    obj_type_check(e, addr, driver ? "Driver" : "Device");
+    uint64_t want = driver ? 4 : 3;
+    uint64_t io_type = nk_k_get(e->t, addr, driver ? "_DRIVER_OBJECT" : "_DEVICE_OBJECT", "Type", 0) & 0xffff;
+    if (io_type != want) {
+        nk_printf(e->o, "WARNING: %s: Type %llu is not a %s object's (%llu)\n", P(e->t, b1, addr),
+                  (unsigned long long)io_type, driver ? "driver" : "device", (unsigned long long)want);
+        nk_json_str(e->o, NULL, "warning",
+                    driver ? "the Type field is not a driver object's" : "the Type field is not a device object's");
+    }
+}
+
 static void sym_or_mod(ntkd_target *t, uint64_t v, char *buf, size_t len)
 {
     buf[0] = 0;
@@ -833,12 +849,7 @@ nk_status cmd_drvobj(nk_cmd_env *e, const char *a)
         nk_cmd_error(o, "!drvobj: driver object %llx: %s", (unsigned long long)drv, kmsg(e));
         return NTKD_E_NOTPRESENT;
     }
-    obj_type_check(e, drv, "Driver");
-    uint64_t io_type = nk_k_get(t, drv, "_DRIVER_OBJECT", "Type", 0) & 0xffff;
-    if (io_type != 4) {
-        nk_printf(o, "WARNING: %s: Type %llu is not a driver object's (4)\n", P(t, b1, drv), (unsigned long long)io_type);
-        nk_json_str(o, NULL, "warning", "the Type field is not a driver object's");
-    }
+    io_obj_check(e, drv, true);
     char name[512];
     drv_name(t, drv, name, sizeof name);
     nk_json_u64(o, NULL, "driver", drv);
@@ -993,30 +1004,35 @@ static void obj_name(ntkd_target *t, uint64_t body, char *buf, size_t len)
     if (kobject(t, body, &ko) == NTKD_OK) snprintf(buf, len, "%s", ko.name);
 }
 
+/* The argument of !devobj / !devstack (cmd): a device object by name or address, read far
+ * enough to know it is there (its DriverObject field, in *drv). NTKD_OK, else the error is
+ * written. */
+static nk_status dev_arg(nk_cmd_env *e, const char *a, const char *cmd, const char *usage, uint64_t *dev,
+                         uint64_t *drv)
+{
+    char word[512];
+    nk_next_word(a, word, sizeof word);
+    if (!word[0]) {
+        nk_cmd_error(e->o, "usage: %s %s", cmd, usage);
+        return NTKD_E_ARG;
+    }
+    if (!resolve_obj(e, word, dev_dirs, 1, dev)) return NTKD_E_NOTFOUND;
+    if (!rd(e, *dev, "_DEVICE_OBJECT", "DriverObject", drv)) {
+        nk_cmd_error(e->o, "%s: device object %llx: %s", cmd, (unsigned long long)*dev, kmsg(e));
+        return NTKD_E_NOTPRESENT;
+    }
+    return NTKD_OK;
+}
+
 nk_status cmd_devobj(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
     nk_out *o = e->o;
-    char word[512];
-    nk_next_word(a, word, sizeof word);
-    if (!word[0]) {
-        nk_cmd_error(o, "usage: !devobj addr|name");
-        return NTKD_E_ARG;
-    }
-    uint64_t dev;
-    if (!resolve_obj(e, word, dev_dirs, 1, &dev)) return NTKD_E_NOTFOUND;
+    uint64_t dev, drv;
+    nk_status rc = dev_arg(e, a, "!devobj", "addr|name", &dev, &drv);
+    if (rc != NTKD_OK) return rc;
     char b1[24], b2[24], b3[24];
-    uint64_t drv;
-    if (!rd(e, dev, "_DEVICE_OBJECT", "DriverObject", &drv)) {
-        nk_cmd_error(o, "!devobj: device object %llx: %s", (unsigned long long)dev, kmsg(e));
-        return NTKD_E_NOTPRESENT;
-    }
-    obj_type_check(e, dev, "Device");
-    uint64_t io_type = nk_k_get(t, dev, "_DEVICE_OBJECT", "Type", 0) & 0xffff;
-    if (io_type != 3) {
-        nk_printf(o, "WARNING: %s: Type %llu is not a device object's (3)\n", P(t, b1, dev), (unsigned long long)io_type);
-        nk_json_str(o, NULL, "warning", "the Type field is not a device object's");
-    }
+    io_obj_check(e, dev, false);
     char name[512], dname[512];
     obj_name(t, dev, name, sizeof name);
     drv_name(t, drv, dname, sizeof dname);
@@ -1088,19 +1104,9 @@ nk_status cmd_devstack(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
     nk_out *o = e->o;
-    char word[512];
-    nk_next_word(a, word, sizeof word);
-    if (!word[0]) {
-        nk_cmd_error(o, "usage: !devstack addr");
-        return NTKD_E_ARG;
-    }
-    uint64_t dev;
-    if (!resolve_obj(e, word, dev_dirs, 1, &dev)) return NTKD_E_NOTFOUND;
-    uint64_t chk;
-    if (!rd(e, dev, "_DEVICE_OBJECT", "DriverObject", &chk)) {
-        nk_cmd_error(o, "!devstack: device object %llx: %s", (unsigned long long)dev, kmsg(e));
-        return NTKD_E_NOTPRESENT;
-    }
+    uint64_t dev, chk;
+    nk_status rc = dev_arg(e, a, "!devstack", "addr", &dev, &chk);
+    if (rc != NTKD_OK) return rc;
     uint64_t st[KIO_MAX_STACK];
     size_t n = nk_k_device_stack(t, dev, st, KIO_MAX_STACK);
     if (n == 0) {

@@ -1239,6 +1239,29 @@ static nk_status peb_user(nk_cmd_env *e, const char *s)
     return NTKD_OK;
 }
 
+/* Kernel !peb / !teb (cmd): switches to proc's address space and reads one field of the PEB
+ * or TEB (what, type _what) at addr as the proof that it is mapped; then its "PEB at ..." line
+ * and JSON key (cmd without '!'). On failure the error is written and the process restored. */
+static nk_status user_block_open(nk_cmd_env *e, const char *cmd, const char *what, uint64_t proc, uint64_t addr,
+                                 const char *field, uint64_t *probe)
+{
+    ntkd_target *t = e->t;
+    nk_out *o = e->o;
+    char a1[24], type[16];
+    snprintf(type, sizeof type, "_%s", what);
+    use_process(t, proc);
+    kclr(t);
+    nk_status rs = nk_k_read(t, addr, type, field, probe);
+    if (rs != NTKD_OK) {
+        nk_cmd_error(o, "%s: %s at %s is not readable: %s", cmd, what, hx(t, a1, addr), kerr(t, nk_status_name(rs)));
+        restore_process(t);
+        return rs;
+    }
+    nk_printf(o, "%s at %s\n", what, hx(t, a1, addr));
+    nk_json_u64(o, NULL, cmd + 1, addr);
+    return NTKD_OK;
+}
+
 nk_status cmd_peb(nk_cmd_env *e, const char *a)
 {
     ntkd_target *t = e->t;
@@ -1266,17 +1289,9 @@ nk_status cmd_peb(nk_cmd_env *e, const char *a)
             return NTKD_E_NOTFOUND;
         }
     }
-    use_process(t, proc);
     uint64_t probe;
-    kclr(t);
-    nk_status rs = nk_k_read(t, peb, "_PEB", "ImageBaseAddress", &probe);
-    if (rs != NTKD_OK) {
-        nk_cmd_error(o, "!peb: PEB at %s is not readable: %s", hx(t, a1, peb), kerr(t, nk_status_name(rs)));
-        restore_process(t);
-        return rs;
-    }
-    nk_printf(o, "PEB at %s\n", hx(t, a1, peb));
-    nk_json_u64(o, NULL, "peb", peb);
+    nk_status rs = user_block_open(e, "!peb", "PEB", proc, peb, "ImageBaseAddress", &probe);
+    if (rs != NTKD_OK) return rs;
     if (*s) nk_json_u64(o, NULL, "process", proc);
     static const struct { const char *label, *field; } yn[] = {
         {"InheritedAddressSpace:   ", "InheritedAddressSpace"},
@@ -1452,17 +1467,9 @@ nk_status cmd_teb(nk_cmd_env *e, const char *a)
             return NTKD_E_NOTFOUND;
         }
     }
-    use_process(t, proc);
     uint64_t self;
-    kclr(t);
-    nk_status rs = nk_k_read(t, teb, "_TEB", "NtTib.Self", &self);
-    if (rs != NTKD_OK) {
-        nk_cmd_error(o, "!teb: TEB at %s is not readable: %s", hx(t, a1, teb), kerr(t, nk_status_name(rs)));
-        restore_process(t);
-        return rs;
-    }
-    nk_printf(o, "TEB at %s\n", hx(t, a1, teb));
-    nk_json_u64(o, NULL, "teb", teb);
+    nk_status rs = user_block_open(e, "!teb", "TEB", proc, teb, "NtTib.Self", &self);
+    if (rs != NTKD_OK) return rs;
     static const struct { const char *label, *field, *key; } f[] = {
         {"ExceptionList:       ", "NtTib.ExceptionList", "exception_list"},
         {"StackBase:           ", "NtTib.StackBase", "stack_base"},

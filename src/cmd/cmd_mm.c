@@ -75,6 +75,25 @@ static void prog_cb(void *u, uint64_t done, uint64_t total)
 }
 
 /* ---- !vm ----------------------------------------------------------------------------------- */
+
+/* The per-pool lines of !vm (seed 003), one a pool: "\tNonPagedPool 1 Used:   ... Kb)" with the
+ * JSON key "NonPagedPool1Used" (kind "NonPagedPool", word "Used"; "PagedPool", "Usage"). */
+static void vm_pool_lines(nk_out *o, json_object *jc, const char *kind, const char *word, const uint64_t *used,
+                          unsigned n)
+{
+    for (unsigned k = 0; k < n; k++) {
+        char key[40], lab[40];
+        snprintf(key, sizeof key, "%s%u%s", kind, k, word);
+        snprintf(lab, sizeof lab, "%s %u %s:", kind, k, word);
+        json_object *j = nk_json_obj(o, jc, key);
+        nk_json_int(o, j, "pages", (int64_t)used[k]);
+        nk_json_int(o, j, "kb", (int64_t)(used[k] * 4));
+        int pad = 28 - (int)strlen(lab);
+        nk_printf(o, "\t%s%*llu (%10llu Kb)\n", lab, pad < 1 ? 1 : pad, (unsigned long long)used[k],
+                  (unsigned long long)(used[k] * 4));
+    }
+}
+
 nk_status cmd_vm(nk_cmd_env *e, const char *a)
 {
     nk_out *o = e->o;
@@ -108,29 +127,8 @@ nk_status cmd_vm(nk_cmd_env *e, const char *a)
         }
         /* per-pool lines before the totals (seed 003): nonpaged ones only with several pools */
         if (!strcmp(c->key, "NonPagedPoolUsage") && vm.n_np > 1)
-            for (unsigned k = 0; k < vm.n_np; k++) {
-                char key[40], lab[40];
-                snprintf(key, sizeof key, "NonPagedPool%uUsed", k);
-                snprintf(lab, sizeof lab, "NonPagedPool %u Used:", k);
-                json_object *j = nk_json_obj(o, jc, key);
-                nk_json_int(o, j, "pages", (int64_t)vm.np_used[k]);
-                nk_json_int(o, j, "kb", (int64_t)(vm.np_used[k] * 4));
-                int pad = 28 - (int)strlen(lab);
-                nk_printf(o, "\t%s%*llu (%10llu Kb)\n", lab, pad < 1 ? 1 : pad, (unsigned long long)vm.np_used[k],
-                          (unsigned long long)(vm.np_used[k] * 4));
-            }
-        if (!strcmp(c->key, "PagedPoolUsage"))
-            for (unsigned k = 0; k < vm.n_pp; k++) {
-                char key[40], lab[40];
-                snprintf(key, sizeof key, "PagedPool%uUsage", k);
-                snprintf(lab, sizeof lab, "PagedPool %u Usage:", k);
-                json_object *j = nk_json_obj(o, jc, key);
-                nk_json_int(o, j, "pages", (int64_t)vm.pp_used[k]);
-                nk_json_int(o, j, "kb", (int64_t)(vm.pp_used[k] * 4));
-                int pad = 28 - (int)strlen(lab);
-                nk_printf(o, "\t%s%*llu (%10llu Kb)\n", lab, pad < 1 ? 1 : pad, (unsigned long long)vm.pp_used[k],
-                          (unsigned long long)(vm.pp_used[k] * 4));
-            }
+            vm_pool_lines(o, jc, "NonPagedPool", "Used", vm.np_used, vm.n_np);
+        if (!strcmp(c->key, "PagedPoolUsage")) vm_pool_lines(o, jc, "PagedPool", "Usage", vm.pp_used, vm.n_pp);
         json_object *j = nk_json_obj(o, jc, c->key);
         nk_json_int(o, j, "pages", (int64_t)c->pages);
         nk_json_int(o, j, "kb", (int64_t)(c->pages * 4));

@@ -855,6 +855,16 @@ static void poolused_table(nk_out *o, ntkd_target *t, nk_pool_tag *tags, size_t 
     nk_json_int(o, jt, "paged_bytes", (int64_t)tot[3]);
 }
 
+/* !poolused: a tracker table (what) that could not be read: the error, then the readers' notes
+ * (why, freed); returns st. */
+static nk_status poolused_unreadable(nk_out *o, ntkd_target *t, const char *what, nk_strbuf *why, nk_status st)
+{
+    nk_cmd_error(o, "%s could not be read: %s", what, nk_cmd_errmsg(t));
+    nk_cmd_warnings(o, why, 40);
+    nk_sb_free(why);
+    return st;
+}
+
 /* !poolused 8: the current session's tracker tables, in the standard shape. */
 static nk_status poolused_session(nk_cmd_env *e, unsigned flags, uint64_t top, const char *pattern)
 {
@@ -865,12 +875,7 @@ static nk_status poolused_session(nk_cmd_env *e, unsigned flags, uint64_t top, c
     size_t n = 0;
     nk_pool_session_info si;
     nk_status st = nk_pool_session_tags(t, &tags, &n, &si, &why);
-    if (st != NTKD_OK) {
-        nk_cmd_error(o, "!poolused 8: the session pool tracker table could not be read: %s", nk_cmd_errmsg(t));
-        nk_cmd_warnings(o, &why, 40);
-        nk_sb_free(&why);
-        return st;
-    }
+    if (st != NTKD_OK) return poolused_unreadable(o, t, "!poolused 8: the session pool tracker table", &why, st);
     nk_pool_mod *mods = NULL;
     char a1[40], a2[40];
     nk_json_str(o, NULL, "pool", "session");
@@ -940,12 +945,7 @@ nk_status cmd_poolused(nk_cmd_env *e, const char *a)
     if (flags & 8) return poolused_session(e, flags, top, pattern);
     nk_pool_track_info tinfo;
     nk_status st = nk_pool_tags_ex(t, &tags, &n, &tinfo, &why);
-    if (st != NTKD_OK) {
-        nk_cmd_error(o, "!poolused: the pool tracker table could not be read: %s", nk_cmd_errmsg(t));
-        nk_cmd_warnings(o, &why, 40);
-        nk_sb_free(&why);
-        return st;
-    }
+    if (st != NTKD_OK) return poolused_unreadable(o, t, "!poolused: the pool tracker table", &why, st);
     nk_pool_mod *mods = NULL;
     uint64_t tot[4]; /* totals over every tag */
     poolused_table(o, t, tags, n, &mods, flags, top, pattern, tot, &why);

@@ -350,7 +350,9 @@ nk_status cmd_frame(nk_cmd_env *e, const char *a)
 
 /* ---- .cxr / .trap -------------------------------------------------------------------------- */
 
-static nk_status switch_to(ntkd_target *t, nk_cmd_env *e, uint8_t *buf, size_t len, const char *origin)
+/* Makes buf (a CONTEXT of arch, len bytes; ours from here on, freed on failure) the current
+ * register context, named origin, in place of the one installed before; frames start over. */
+static nk_status ctx_install(ntkd_target *t, uint8_t *buf, size_t len, nk_arch arch, const char *origin)
 {
     stack_state *ss = state_get(t);
     if (!ss) {
@@ -360,11 +362,18 @@ static nk_status switch_to(ntkd_target *t, nk_cmd_env *e, uint8_t *buf, size_t l
     frame_reset(t);
     uint8_t *old = ss->cxr_buf;
     ss->cxr_buf = buf;
-    t->cur_ctx.arch = t->cur_ctx.arch != NK_ARCH_UNKNOWN ? t->cur_ctx.arch : t->d.arch;
+    t->cur_ctx.arch = arch;
     t->cur_ctx.data = buf;
     t->cur_ctx.len = len;
     t->cur_ctx.origin = origin;
     free(old);
+    return NTKD_OK;
+}
+
+static nk_status switch_to(ntkd_target *t, nk_cmd_env *e, uint8_t *buf, size_t len, const char *origin)
+{
+    nk_status st = ctx_install(t, buf, len, t->cur_ctx.arch != NK_ARCH_UNKNOWN ? t->cur_ctx.arch : t->d.arch, origin);
+    if (st != NTKD_OK) return st;
     nk_cmd_env sub = *e;
     sub.name = "r";
     return cmd_r(&sub, "");
@@ -505,20 +514,7 @@ nk_status nk_cmd_use_regs(ntkd_target *t, const nk_uregs *r, const char *origin)
         }
     }
     ctx_patch(buf, len, r);
-    stack_state *ss = state_get(t);
-    if (!ss) {
-        free(buf);
-        return NTKD_E_NOMEM;
-    }
-    frame_reset(t);
-    uint8_t *old = ss->cxr_buf;
-    ss->cxr_buf = buf;
-    t->cur_ctx.arch = r->arch;
-    t->cur_ctx.data = buf;
-    t->cur_ctx.len = len;
-    t->cur_ctx.origin = origin;
-    free(old);
-    return NTKD_OK;
+    return ctx_install(t, buf, len, r->arch, origin);
 }
 
 /* ---- .fnent -------------------------------------------------------------------------------- */

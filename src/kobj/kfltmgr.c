@@ -174,29 +174,8 @@ static void fl_str(ntkd_target *t, uint64_t base, const fl_f *f, char *buf, size
 
 /* ---- list walks ----------------------------------------------------------------------------- */
 
-typedef struct fl_walk {
-    uint64_t *v;
-    size_t n, cap;
-    uint64_t bias; /* entry - bias = the object */
-    bool nomem;
-} fl_walk;
-
-static bool fl_collect(void *u, uint64_t entry)
-{
-    fl_walk *w = u;
-    if (w->n == w->cap) {
-        size_t nc = w->cap ? w->cap * 2 : 16;
-        uint64_t *p = realloc(w->v, nc * sizeof *p);
-        if (!p) {
-            w->nomem = true;
-            return false;
-        }
-        w->v = p;
-        w->cap = nc;
-    }
-    w->v[w->n++] = entry - w->bias;
-    return true;
-}
+/* fl_walk: the objects' addresses (nk_k_addrs: entry - bias = the object) */
+typedef nk_k_addrs fl_walk;
 
 /* Objects on the resource list head at `head` (rList), each linked by the field at `bias`. */
 static nk_status fl_objects_n(ntkd_target *t, const fl_lay *L, uint64_t head, uint64_t bias, fl_walk *w,
@@ -204,7 +183,7 @@ static nk_status fl_objects_n(ntkd_target *t, const fl_lay *L, uint64_t head, ui
 {
     memset(w, 0, sizeof *w);
     w->bias = bias;
-    nk_status st = nk_k_list(t, head + L->rl_list.off, limit, fl_collect, w, why);
+    nk_status st = nk_k_list(t, head + L->rl_list.off, limit, nk_k_addrs_push, w, why);
     if (w->nomem) return nk_fail(t->ctx, NTKD_E_NOMEM, "out of memory");
     return st;
 }
@@ -254,32 +233,54 @@ nk_status nk_flt_frame_read(ntkd_target *t, uint64_t addr, nk_flt_frame *out)
     return frame_read(t, &L, addr, out);
 }
 
-static nk_status frames(ntkd_target *t, const fl_lay *L, nk_flt_frame **out, size_t *n, nk_strbuf *why)
+/* Reads every object of a list (fl_objects_n, at most `limit`) into an array of `elem`-byte
+ * records with `read`; objects that cannot be read are skipped with their message in `why`. */
+typedef nk_status (*fl_reader)(ntkd_target *t, const fl_lay *L, uint64_t a, void *rec);
+
+static nk_status collect_n(ntkd_target *t, const fl_lay *L, uint64_t head, uint64_t bias, size_t limit, size_t elem,
+                           fl_reader read, void **out, size_t *n, nk_strbuf *why)
 {
     *out = NULL;
     *n = 0;
-    uint64_t head;
-    nk_status st = nk_flt_frame_list(t, &head);
-    if (st != NTKD_OK) return st;
-    /* FrameList is a resource list head: its rList links the frames' Links */
     fl_walk w;
-    nk_status wst = fl_objects_n(t, L, head, L->fr_links.off, &w, NK_FLT_MAX_FRAMES, why);
+    nk_status wst = fl_objects_n(t, L, head, bias, &w, limit, why);
     if (wst == NTKD_E_NOMEM) return wst;
-    nk_flt_frame *fr = calloc(w.n ? w.n : 1, sizeof *fr);
-    if (!fr) {
+    uint8_t *v = calloc(w.n ? w.n : 1, elem);
+    if (!v) {
         free(w.v);
         return nk_fail(t->ctx, NTKD_E_NOMEM, "out of memory");
     }
     size_t k = 0;
     for (size_t i = 0; i < w.n; i++) {
-        if (frame_read(t, L, w.v[i], &fr[k]) == NTKD_OK) k++;
+        if (read(t, L, w.v[i], v + k * elem) == NTKD_OK) k++;
         else if (why) nk_sb_printf(why, "%s%s", why->len ? "; " : "", t->ctx->errmsg);
     }
     free(w.v);
-    *out = fr;
+    *out = v;
     *n = k;
-    if (wst != NTKD_OK && !k) return wst;
-    return NTKD_OK;
+    return k || wst == NTKD_OK ? NTKD_OK : wst;
+}
+
+static nk_status collect(ntkd_target *t, const fl_lay *L, uint64_t head, uint64_t bias, size_t elem, fl_reader read,
+                         void **out, size_t *n, nk_strbuf *why)
+{
+    return collect_n(t, L, head, bias, NK_FLT_MAX, elem, read, out, n, why);
+}
+
+static nk_status frame_rd(ntkd_target *t, const fl_lay *L, uint64_t a, void *rec)
+{
+    return frame_read(t, L, a, rec);
+}
+
+static nk_status frames(ntkd_target *t, const fl_lay *L, nk_flt_frame **out, size_t *n, nk_strbuf *why)
+{
+    *out = NULL;
+    *n = 0;
+    uint64_t head = 0;
+    nk_status st = nk_flt_frame_list(t, &head);
+    if (st != NTKD_OK) return st;
+    /* FrameList is a resource list head: its rList links the frames' Links */
+    return collect_n(t, L, head, L->fr_links.off, NK_FLT_MAX_FRAMES, sizeof **out, frame_rd, (void **)out, n, why);
 }
 
 nk_status nk_flt_frames(ntkd_target *t, nk_flt_frame **out, size_t *n, nk_strbuf *why)
@@ -309,34 +310,6 @@ static nk_status filter_read(ntkd_target *t, const fl_lay *L, uint64_t a, nk_flt
     f->instances_head = a + L->fi_inst.off;
     f->ninstances = (uint32_t)fl_get(t, f->instances_head, &L->rl_count);
     return NTKD_OK;
-}
-
-/* Reads every object of a list (fl_objects) into an array of `elem`-byte records with `read`;
- * objects that cannot be read are skipped with their message in `why`. */
-typedef nk_status (*fl_reader)(ntkd_target *t, const fl_lay *L, uint64_t a, void *rec);
-
-static nk_status collect(ntkd_target *t, const fl_lay *L, uint64_t head, uint64_t bias, size_t elem, fl_reader read,
-                         void **out, size_t *n, nk_strbuf *why)
-{
-    *out = NULL;
-    *n = 0;
-    fl_walk w;
-    nk_status wst = fl_objects(t, L, head, bias, &w, why);
-    if (wst == NTKD_E_NOMEM) return wst;
-    uint8_t *v = calloc(w.n ? w.n : 1, elem);
-    if (!v) {
-        free(w.v);
-        return nk_fail(t->ctx, NTKD_E_NOMEM, "out of memory");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < w.n; i++) {
-        if (read(t, L, w.v[i], v + k * elem) == NTKD_OK) k++;
-        else if (why) nk_sb_printf(why, "%s%s", why->len ? "; " : "", t->ctx->errmsg);
-    }
-    free(w.v);
-    *out = v;
-    *n = k;
-    return k || wst == NTKD_OK ? NTKD_OK : wst;
 }
 
 static nk_status filter_rd(ntkd_target *t, const fl_lay *L, uint64_t a, void *rec)

@@ -33,16 +33,21 @@ static void kstate_free(void *p)
     free(s);
 }
 
-nk_kstate *nk_kstate_get(ntkd_target *t)
+void *nk_k_ext(ntkd_target *t, unsigned slot, size_t size, void (*free_fn)(void *))
 {
     if (!t) return NULL;
-    if (!t->ext[NK_EXT_KOBJ]) {
-        nk_kstate *s = calloc(1, sizeof *s);
+    if (!t->ext[slot]) {
+        void *s = calloc(1, size);
         if (!s) return NULL;
-        t->ext[NK_EXT_KOBJ] = s;
-        t->ext_free[NK_EXT_KOBJ] = kstate_free;
+        t->ext[slot] = s;
+        t->ext_free[slot] = free_fn;
     }
-    return t->ext[NK_EXT_KOBJ];
+    return t->ext[slot];
+}
+
+nk_kstate *nk_kstate_get(ntkd_target *t)
+{
+    return nk_k_ext(t, NK_EXT_KOBJ, sizeof(nk_kstate), kstate_free);
 }
 
 void nk_kstate_forget_memory(ntkd_target *t)
@@ -514,6 +519,17 @@ const char *nk_k_enum_name(ntkd_target *t, const char *enum_type, int64_t value,
 /* ---- the visited set ------------------------------------------------------------------------ */
 
 /* ---- lists ---------------------------------------------------------------------------------- */
+
+bool nk_k_addrs_push(void *u, uint64_t entry)
+{
+    nk_k_addrs *w = u;
+    if (!nk_grow((void **)&w->v, &w->cap, w->n + 1, sizeof *w->v)) {
+        w->nomem = true;
+        return false;
+    }
+    w->v[w->n++] = entry - w->bias;
+    return true;
+}
 
 nk_status nk_k_list(ntkd_target *t, uint64_t head, size_t limit, nk_k_list_fn fn, void *u, nk_strbuf *why)
 {

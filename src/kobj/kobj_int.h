@@ -70,6 +70,19 @@ nk_status nk_k_why_ln(ntkd_target *t, nk_strbuf *why, nk_status st, const char *
 void nk_k_note(nk_strbuf *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Ends `why` with a newline when it holds text that does not (a message of nk_k_why). */
 void nk_k_note_eol(nk_strbuf *why);
+/* An nk_k_list callback (u: an nk_k_addrs, zeroed but for bias) that appends every entry less
+ * `bias` (the object holding the LIST_ENTRY) to a growing array; on allocation failure it sets
+ * nomem and stops the walk. The caller frees v. */
+typedef struct nk_k_addrs {
+    uint64_t *v;
+    size_t n, cap;
+    uint64_t bias;
+    bool nomem;
+} nk_k_addrs;
+bool nk_k_addrs_push(void *u, uint64_t entry);
+/* The per-target state of slot `slot` of t->ext: allocated zeroed (`size` bytes, freed with
+ * `free_fn`) on first use; NULL when t is NULL or out of memory. */
+void *nk_k_ext(ntkd_target *t, unsigned slot, size_t size, void (*free_fn)(void *));
 /* A field's value from a buffer of len bytes holding the structure (little-endian, at most 8
  * bytes read; bitfields extracted); 0 when the field lies outside the buffer. */
 uint64_t nk_k_fget_buf(const uint8_t *p, size_t len, const nk_kfield *f);

@@ -959,51 +959,53 @@ static void visit_large(scan_ctx *s, uint64_t va, uint64_t pa, uint64_t size)
 
 static uint64_t sext48(uint64_t v) { return (v & 0x0000800000000000ull) ? (v | 0xffff000000000000ull) : v; }
 
+/* A page-table page (physical address pa), counted missing when it is not in the dump. */
+static const uint8_t *table(scan_ctx *s, uint64_t pa)
+{
+    const uint8_t *p = phys_page(s->t, pa);
+    if (!p) s->missing_tables++;
+    return p;
+}
+
+/* What the page-directory entry pde (mapping va, `large` bytes when a large page) maps: the
+ * large page, or every present page of its page table of `esize`-byte entries; am masks an
+ * entry's physical address. */
+static void scan_pde(scan_ctx *s, uint64_t va, uint64_t pde, uint64_t am, unsigned esize, uint64_t large)
+{
+    if (pde & 0x80) {
+        visit_large(s, va, pde & am & ~(large - 1), large);
+        return;
+    }
+    const uint8_t *pt = table(s, pde & am);
+    if (!pt) return;
+    for (unsigned l = 0; l < 0x1000 / esize && !s->stop; l++) {
+        uint64_t e1 = esize == 8 ? nk_le64(pt + 8 * l) : nk_le32(pt + 4 * l);
+        if (e1 & 1) visit(s, va | (uint64_t)l << 12, e1 & am);
+    }
+}
+
 static void scan_x64(scan_ctx *s)
 {
     ntkd_target *t = s->t;
     const uint64_t AM = 0x000ffffffffff000ull;
     uint64_t root = t->d.dtb & AM;
-    const uint8_t *l4 = phys_page(t, root);
-    if (!l4) {
-        s->missing_tables++;
-        return;
-    }
+    const uint8_t *l4 = table(s, root);
+    if (!l4) return;
     for (unsigned i = 256; i < 512 && !s->stop; i++) {
         uint64_t e4 = nk_le64(l4 + 8 * i);
         if (!(e4 & 1) || (e4 & AM) == root) continue; /* not present, or the self-map */
-        const uint8_t *l3 = phys_page(t, e4 & AM);
-        if (!l3) {
-            s->missing_tables++;
-            continue;
-        }
+        const uint8_t *l3 = table(s, e4 & AM);
+        if (!l3) continue;
         for (unsigned j = 0; j < 512 && !s->stop; j++) {
             uint64_t e3 = nk_le64(l3 + 8 * j);
             if (!(e3 & 1)) continue;
             uint64_t va3 = sext48((uint64_t)i << 39 | (uint64_t)j << 30);
             if (e3 & 0x80) continue; /* 1 GB pages: not pool */
-            const uint8_t *l2 = phys_page(t, e3 & AM);
-            if (!l2) {
-                s->missing_tables++;
-                continue;
-            }
+            const uint8_t *l2 = table(s, e3 & AM);
+            if (!l2) continue;
             for (unsigned k = 0; k < 512 && !s->stop; k++) {
                 uint64_t e2 = nk_le64(l2 + 8 * k);
-                if (!(e2 & 1)) continue;
-                uint64_t va2 = va3 | (uint64_t)k << 21;
-                if (e2 & 0x80) {
-                    visit_large(s, va2, e2 & 0x000fffffffe00000ull, 0x200000);
-                    continue;
-                }
-                const uint8_t *l1 = phys_page(t, e2 & AM);
-                if (!l1) {
-                    s->missing_tables++;
-                    continue;
-                }
-                for (unsigned l = 0; l < 512 && !s->stop; l++) {
-                    uint64_t e1 = nk_le64(l1 + 8 * l);
-                    if (e1 & 1) visit(s, va2 | (uint64_t)l << 12, e1 & AM);
-                }
+                if (e2 & 1) scan_pde(s, va3 | (uint64_t)k << 21, e2, AM, 8, 0x200000);
             }
         }
     }
@@ -1022,29 +1024,13 @@ static void scan_pae(scan_ctx *s)
     for (unsigned i = 2; i < 4 && !s->stop; i++) {
         uint64_t e3 = nk_le64(pdpt + 8 * i);
         if (!(e3 & 1)) continue;
-        const uint8_t *pd = phys_page(t, e3 & AM);
-        if (!pd) {
-            s->missing_tables++;
-            continue;
-        }
+        const uint8_t *pd = table(s, e3 & AM);
+        if (!pd) continue;
         for (unsigned k = 0; k < 512 && !s->stop; k++) {
             uint64_t va2 = (uint64_t)i << 30 | (uint64_t)k << 21;
             if (va2 >= 0xc0000000ull && va2 < 0xc0800000ull) continue; /* the page-table self-map */
             uint64_t e2 = nk_le64(pd + 8 * k);
-            if (!(e2 & 1)) continue;
-            if (e2 & 0x80) {
-                visit_large(s, va2, e2 & 0x0000000fffe00000ull, 0x200000);
-                continue;
-            }
-            const uint8_t *pt = phys_page(t, e2 & AM);
-            if (!pt) {
-                s->missing_tables++;
-                continue;
-            }
-            for (unsigned l = 0; l < 512 && !s->stop; l++) {
-                uint64_t e1 = nk_le64(pt + 8 * l);
-                if (e1 & 1) visit(s, va2 | (uint64_t)l << 12, e1 & AM);
-            }
+            if (e2 & 1) scan_pde(s, va2, e2, AM, 8, 0x200000);
         }
     }
 }
@@ -1052,29 +1038,13 @@ static void scan_pae(scan_ctx *s)
 static void scan_x86(scan_ctx *s)
 {
     ntkd_target *t = s->t;
-    const uint8_t *pd = phys_page(t, t->d.dtb & ~0xfffull);
-    if (!pd) {
-        s->missing_tables++;
-        return;
-    }
+    const uint8_t *pd = table(s, t->d.dtb & ~0xfffull);
+    if (!pd) return;
     for (unsigned k = 512; k < 1024 && !s->stop; k++) {
         uint64_t va2 = (uint64_t)k << 22;
         if (va2 >= 0xc0000000ull && va2 < 0xc0400000ull) continue;
         uint32_t e2 = nk_le32(pd + 4 * k);
-        if (!(e2 & 1)) continue;
-        if (e2 & 0x80) {
-            visit_large(s, va2, e2 & 0xffc00000u, 0x400000);
-            continue;
-        }
-        const uint8_t *pt = phys_page(t, e2 & 0xfffff000u);
-        if (!pt) {
-            s->missing_tables++;
-            continue;
-        }
-        for (unsigned l = 0; l < 1024 && !s->stop; l++) {
-            uint32_t e1 = nk_le32(pt + 4 * l);
-            if (e1 & 1) visit(s, va2 | (uint64_t)l << 12, e1 & 0xfffff000u);
-        }
+        if (e2 & 1) scan_pde(s, va2, e2, 0xfffff000u, 4, 0x400000);
     }
 }
 

@@ -771,23 +771,6 @@ nk_status nk_seg_walk_sub(nk_segpool *sp, const nk_seg_loc *loc, nk_seg_sub *out
 
 /* ---- enumeration ------------------------------------------------------------------------------ */
 
-typedef struct seglist {
-    uint64_t *v;
-    size_t n, cap;
-    bool nomem;
-} seglist;
-
-static bool seg_push(void *u, uint64_t entry)
-{
-    seglist *l = u;
-    if (!nk_grow((void **)&l->v, &l->cap, l->n + 1, sizeof *l->v)) {
-        l->nomem = true;
-        return false;
-    }
-    l->v[l->n++] = entry;
-    return true;
-}
-
 nk_status nk_seg_each_block(nk_segpool *sp, nk_seg_block_fn fn, void *u, nk_seg_stats *st, nk_strbuf *why)
 {
     ntkd_target *t = sp->t;
@@ -804,9 +787,9 @@ nk_status nk_seg_each_block(nk_segpool *sp, nk_seg_block_fn fn, void *u, nk_seg_
                      nk_seg_heapref_name(&sp->heaps[h]), i);
                 continue;
             }
-            seglist l = {0};
+            nk_k_addrs l = {0};
             nk_strbuf lw = {0};
-            nk_status ls = nk_k_list(t, c.addr + sp->ctx_list_off, NK_SEG_MAX_SEGMENTS, seg_push, &l, &lw);
+            nk_status ls = nk_k_list(t, c.addr + sp->ctx_list_off, NK_SEG_MAX_SEGMENTS, nk_k_addrs_push, &l, &lw);
             if (ls != NTKD_OK || l.nomem)
                 note(why, "heap %s context %u: segment list: %s", nk_k_fmt(t, sp->heaps[h].heap, a), i,
                      lw.len ? lw.s : "out of memory");

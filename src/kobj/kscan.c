@@ -40,13 +40,7 @@ static void kscan_free(void *p)
 
 static kscan_state *kscan_get(ntkd_target *t)
 {
-    if (!t->ext[NK_EXT_KSCAN]) {
-        kscan_state *s = calloc(1, sizeof *s);
-        if (!s) return NULL;
-        t->ext[NK_EXT_KSCAN] = s;
-        t->ext_free[NK_EXT_KSCAN] = kscan_free;
-    }
-    return t->ext[NK_EXT_KSCAN];
+    return nk_k_ext(t, NK_EXT_KSCAN, sizeof(kscan_state), kscan_free);
 }
 
 /* ---- paging geometry --------------------------------------------------------------------- */

@@ -8,32 +8,19 @@
 # usage: bash kex.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
-W=$WORKDIR/kex-cli
-mkdir -p "$W"
-fails=0
+scene_cli kex
 checked=0
 skipped=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-SYMP=$(scene_sympath)
 
 cat >"$W/check.py" <<'EOF'
 import json, subprocess, sys, collections
+import mf as mfl
 ntkd, dump, symp, tag, scene, mode = sys.argv[1:7]
-fails = []
-def fail(msg):
-    fails.append(msg)
-    print("FAIL: %s: %s" % (tag, msg))
+chk = mfl.Check(ntkd, dump, symp, tag)
+fails, fail, run = chk.fails, chk.fail, chk.run
+hexv = mfl.hexv
 
-def hexv(v):
-    return int(v, 16) if isinstance(v, str) else int(v)
-
-mf = collections.defaultdict(list)
-for line in open(dump + ".manifest"):
-    line = line.strip()
-    if not line or line.startswith("#"):
-        continue
-    p = line.split()
-    mf[p[0]].append(p[1:])
+mf = mfl.load(dump)
 # "arch x64|x86pae": its own line, or a field of the table line
 is64 = True
 for l in mf["arch"]:
@@ -41,23 +28,6 @@ for l in mf["arch"]:
 for l in mf["table"]:
     if "arch" in l[:-1]:
         is64 = l[l.index("arch") + 1] == "x64"
-
-def run(cmds, js):
-    args = [ntkd, "-z", dump, "-y", symp, "-c", "; ".join(cmds + ["q"])]
-    if js:
-        args.append("--json")
-    try:
-        p = subprocess.run(args, capture_output=True, text=True, timeout=100)
-    except subprocess.TimeoutExpired:
-        fail("ntkd hung (over 100 s) on: %s" % "; ".join(cmds))
-        return None
-    if p.returncode < 0 or p.returncode >= 124:
-        fail("ntkd died (status %d) on: %s\n%s" % (p.returncode, "; ".join(cmds), p.stderr[-2000:]))
-    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
-        if bad in p.stderr:
-            fail("sanitizer report: %s" % p.stderr[-3000:])
-            break
-    return p
 
 def jruns(cmds):
     p = run(cmds, True)

@@ -6,36 +6,24 @@
 # usage: bash kio.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
-W=$WORKDIR/kio-cli
-mkdir -p "$W"
-fails=0
+scene_cli kio
 checked=0
 hchecked=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-SYMP=$(scene_sympath)
 
 # The checker: runs ntkd once in JSON mode and once in text mode over every fact of the
 # manifest, compares. argv: ntkd dump sympath tag mode(normal|hostile)
 cat >"$W/check.py" <<'EOF'
 import json, subprocess, sys, collections
+import mf as mfl
 ntkd, dump, symp, tag, mode = sys.argv[1:6]
-fails = []
-def fail(msg):
-    fails.append(msg)
-    print("FAIL: %s: %s" % (tag, msg))
+chk = mfl.Check(ntkd, dump, symp, tag)
+fails, fail = chk.fails, chk.fail
 
 def num(s):
     return int(s, 0) if not s.startswith(("0x", "0X")) else int(s, 16)
-def hexv(v):
-    return int(v, 16) if isinstance(v, str) else int(v)
+hexv = mfl.hexv
 
-mf = collections.defaultdict(list)
-for line in open(dump + ".manifest"):
-    line = line.strip()
-    if not line or line.startswith("#"):
-        continue
-    p = line.split()
-    mf[p[0]].append(p[1:])
+mf = mfl.load(dump)
 
 def base(name):
     return name.rsplit("\\", 1)[-1]
@@ -155,15 +143,7 @@ if mode == "hostile":
 p = run(cmds, True)
 if p is None:
     sys.exit(1)
-res = collections.defaultdict(list)
-for l in p.stdout.splitlines():
-    if l.startswith("{"):
-        try:
-            j = json.loads(l)
-        except ValueError:
-            fail("bad JSON line: %s" % l[:200])
-            continue
-        res[j.get("command", "").strip()].append(j)
+res = mfl.by_command(p, fail)
 def get(cmd):
     r = res.get(cmd)
     if not r:

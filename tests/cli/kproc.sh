@@ -9,31 +9,20 @@
 # usage: bash kproc.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
-W=$WORKDIR/kproc-cli
-mkdir -p "$W"
-fails=0
+scene_cli kproc
 checked=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-SYMP=$(scene_sympath)
 
 cat >"$W/check.py" <<'EOF'
 import json, lzma, subprocess, sys, collections
+import mf as mfl
 ntkd, dump, symp, tag, mode, table = sys.argv[1:7]
-fails = []
-def fail(msg):
-    fails.append(msg)
-    print("FAIL: %s: %s" % (tag, msg))
+chk = mfl.Check(ntkd, dump, symp, tag)
+fails, fail = chk.fails, chk.fail
 def num(s):
     return int(s, 16) if s.lower().startswith("0x") else int(s, 0)
-def hexv(v):
-    return int(v, 16) if isinstance(v, str) else int(v)
+hexv = mfl.hexv
 
-mf = collections.defaultdict(list)
-for line in open(dump + ".manifest"):
-    line = line.strip()
-    if line and not line.startswith("#"):
-        p = line.split()
-        mf[p[0]].append(p[1:])
+mf = mfl.load(dump)
 
 def isf_offset(typ, field):
     op = lzma.open if table.endswith(".xz") else open
@@ -42,21 +31,7 @@ def isf_offset(typ, field):
     return d["user_types"][typ]["fields"][field]["offset"]
 
 def run(cmds, js):
-    args = [ntkd, "-z", dump, "-y", symp, "-c", "; ".join(cmds + ["q"])]
-    if js:
-        args.append("--json")
-    try:
-        p = subprocess.run(args, capture_output=True, text=True, errors="replace", timeout=100)
-    except subprocess.TimeoutExpired:
-        fail("ntkd hung (over 100 s) on: %s" % "; ".join(cmds)[:300])
-        return None
-    if p.returncode < 0 or p.returncode >= 124:
-        fail("ntkd died (status %d) on: %s\n%s" % (p.returncode, "; ".join(cmds)[:300], p.stderr[-2000:]))
-    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
-        if bad in p.stderr:
-            fail("sanitizer report: %s" % p.stderr[-3000:])
-            break
-    return p
+    return chk.run(cmds, js, errors="replace")
 
 procs = mf["process"]      # <eprocess> <pid> <ppid> <name> <dtb> <peb>
 threads = mf["thread"]     # <ethread> <process> <tid> <state> <waitreason> <teb> <base> <limit> <kstack>
@@ -127,15 +102,7 @@ if mode == "hostile":
 p = run(cmds, True)
 if p is None:
     sys.exit(1)
-res = collections.defaultdict(list)
-for l in p.stdout.splitlines():
-    if l.startswith("{"):
-        try:
-            j = json.loads(l)
-        except ValueError:
-            fail("bad JSON line: %s" % l[:200])
-            continue
-        res[j.get("command", "").strip()].append(j)
+res = mfl.by_command(p, fail)
 def get(cmd, quiet=False):
     r = res.get(cmd)
     if not r:

@@ -13,30 +13,18 @@
 # usage: bash mm.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
-W=$WORKDIR/mm-cli
-mkdir -p "$W"
-fails=0
+scene_cli mm
 checked=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-SYMP=$(scene_sympath)
 
 cat >"$W/check.py" <<'EOF'
 import json, subprocess, sys, collections, re
+import mf as mfl
 ntkd, dump, symp, tag, mode = sys.argv[1:6]
-fails = []
-def fail(msg):
-    fails.append(msg)
-    print("FAIL: %s: %s" % (tag, msg))
+chk = mfl.Check(ntkd, dump, symp, tag)
+fails, fail = chk.fails, chk.fail
+H = mfl.hexv
 
-def H(v):
-    return int(v, 16) if isinstance(v, str) else int(v)
-
-mf = collections.defaultdict(list)
-for line in open(dump + ".manifest"):
-    line = line.strip()
-    if line and not line.startswith("#"):
-        p = line.split()
-        mf[p[0]].append(p[1:])
+mf = mfl.load(dump)
 is64 = not any(l[0] == "x86pae" for l in mf["arch"])
 W = 16 if is64 else 8
 

@@ -7,77 +7,24 @@
 # usage: bash pool.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
-W=$WORKDIR/pool-cli
-mkdir -p "$W"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-SYMP=$(scene_sympath)
+scene_cli pool
 
 cat >"$W/check.py" <<'EOF'
 import json, subprocess, sys, collections, re
+import mf as mfl
 ntkd, dump, symp, tag, mode = sys.argv[1:6]
-fails = []
-def fail(msg):
-    fails.append(msg)
-    print("FAIL: %s: %s" % (tag, msg))
+chk = mfl.Check(ntkd, dump, symp, tag)
+fails, fail, run = chk.fails, chk.fail, chk.run
 
-mf = collections.defaultdict(list)
-for line in open(dump + ".manifest"):
-    line = line.strip()
-    if not line or line.startswith("#"):
-        continue
-    p = line.split()
-    mf[p[0]].append(p[1:])
+mf = mfl.load(dump)
 is64 = not any(l and l[0] == "x86pae" for l in mf["arch"])
 def H(v): return int(v, 16)
 def fmt(v): return ("%016x" if is64 else "%08x") % v
 
-def run(cmds, js):
-    args = [ntkd, "-z", dump, "-y", symp, "-c", "; ".join(cmds + ["q"])]
-    if js:
-        args.append("--json")
-    try:
-        p = subprocess.run(args, capture_output=True, text=True, timeout=100)
-    except subprocess.TimeoutExpired:
-        fail("ntkd hung (over 100 s) on: %s" % "; ".join(cmds))
-        return None
-    if p.returncode < 0 or p.returncode >= 124:
-        fail("ntkd died (status %d) on: %s\n%s" % (p.returncode, "; ".join(cmds), p.stderr[-2000:]))
-    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
-        if bad in p.stderr:
-            fail("sanitizer report: %s" % p.stderr[-3000:])
-            break
-    return p
-
 def jrun(cmds):
-    p = run(cmds, True)
-    out = []
-    if not p:
-        return out
-    for line in p.stdout.splitlines():
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            o = json.loads(line)
-        except ValueError:
-            fail("bad JSON line: %s" % line[:200])
-            continue
-        if o.get("command") != "q":
-            out.append(o)
-    return out
+    return mfl.jobjs(run(cmds, True), fail)
 
-def text_sections(p):
-    """the output of each command, split at the prompts"""
-    secs = []
-    cur = None
-    for line in (p.stdout if p else "").splitlines():
-        if re.match(r"^\d+: kd> ", line):
-            cur = []
-            secs.append(cur)
-        elif cur is not None:
-            cur.append(line)
-    return secs
+text_sections = mfl.sections  # the output of each command, split at the prompts
 
 if mode == "hostile":
     cmds = ["!poolused 2", "!poolfind Leak"]

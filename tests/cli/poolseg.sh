@@ -23,61 +23,18 @@ SYMP=$(scene_sympath)
 
 cat >"$W/check.py" <<'EOF'
 import json, subprocess, sys, collections, re
+import mf as mfl
 ntkd, dump, symp, tag, mode = sys.argv[1:6]
-fails = []
-def fail(msg):
-    fails.append(msg)
-    print("FAIL: %s: %s" % (tag, msg))
+chk = mfl.Check(ntkd, dump, symp, tag)
+fails, fail, run = chk.fails, chk.fail, chk.run
 
-mf = collections.defaultdict(list)
-for line in open(dump + ".manifest"):
-    p = line.split()
-    if p and not p[0].startswith("#"):
-        mf[p[0]].append(p[1:])
+mf = mfl.load(dump)
 def H(v): return int(v, 16)
 def fmt(v): return "%016x" % v
 def bq(v): return "%08x`%08x" % (v >> 32, v & 0xffffffff)
 
-def run(cmds, js):
-    args = [ntkd, "-z", dump, "-y", symp, "-c", "; ".join(cmds + ["q"])]
-    if js:
-        args.append("--json")
-    try:
-        p = subprocess.run(args, capture_output=True, text=True, timeout=100)
-    except subprocess.TimeoutExpired:
-        fail("ntkd hung (over 100 s) on: %s" % "; ".join(cmds)[:300])
-        return None
-    if p.returncode < 0 or p.returncode >= 124:
-        fail("ntkd died (status %d): %s" % (p.returncode, p.stderr[-2000:]))
-    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
-        if bad in p.stderr:
-            fail("sanitizer report: %s" % p.stderr[-3000:])
-            break
-    return p
-
-def sections(p):
-    secs, cur = [], None
-    for line in (p.stdout if p else "").splitlines():
-        if re.match(r"^\d+: kd> ", line):
-            cur = []
-            secs.append(cur)
-        elif cur is not None:
-            cur.append(line)
-    return secs
-
-def jobjs(p):
-    out = []
-    for line in (p.stdout if p else "").splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                o = json.loads(line)
-            except ValueError:
-                fail("bad JSON line: %s" % line[:200])
-                continue
-            if o.get("command") != "q":
-                out.append(o)
-    return out
+sections = mfl.sections
+def jobjs(p): return mfl.jobjs(p, fail)
 
 def both(cmds):
     t = sections(run(cmds, False))
@@ -166,7 +123,7 @@ if mode == "patched":
     data[at:at + 16] = b"\x41" * 16
     pd = "%s.patched.%d.dmp" % (dump, os.getpid())
     open(pd, "wb").write(data)
-    dump = pd
+    dump = chk.dump = pd  # the runs below read the patched copy
     try:
         t, j = both(["!pool %x" % (chunk + 8), "!pool %x" % (inside[-1][0] + inside[-1][1] // 2)])
     finally:

@@ -16,59 +16,18 @@ SYMP=$(scene_sympath)
 
 cat >"$W/check.py" <<'EOF'
 import json, subprocess, sys, collections, re
+import mf as mfl
 ntkd, dump, symp, name, mode = sys.argv[1:6]
-fails = []
-def fail(msg):
-    fails.append(msg)
-    print("FAIL: %s: %s" % (name, msg))
+chk = mfl.Check(ntkd, dump, symp, name)
+fails, fail, run = chk.fails, chk.fail, chk.run
 
-mf = collections.defaultdict(list)
-for line in open(dump + ".manifest"):
-    p = line.split()
-    if p and not p[0].startswith("#"):
-        mf[p[0]].append(p[1:])
+mf = mfl.load(dump)
 H = lambda v: int(v, 16)
 M64 = (1 << 64) - 1
 out = lambda a, f: max(a - f, 0)
 
-def run(cmds, js):
-    args = [ntkd, "-z", dump, "-y", symp, "-c", "; ".join(cmds + ["q"])] + (["--json"] if js else [])
-    try:
-        p = subprocess.run(args, capture_output=True, text=True, timeout=100)
-    except subprocess.TimeoutExpired:
-        fail("ntkd hung on %s" % cmds)
-        return None
-    if p.returncode < 0 or p.returncode >= 124:
-        fail("ntkd died (status %d) on %s: %s" % (p.returncode, cmds, p.stderr[-2000:]))
-    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
-        if bad in p.stderr:
-            fail("sanitizer report: %s" % p.stderr[-3000:])
-            break
-    return p
-
-def sections(p):
-    secs, cur = [], None
-    for line in (p.stdout if p else "").splitlines():
-        if re.match(r"^\d+: kd> ", line):
-            cur = []
-            secs.append(cur)
-        elif cur is not None:
-            cur.append(line)
-    return secs
-
-def jsons(p):
-    r = []
-    for line in (p.stdout if p else "").splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                o = json.loads(line)
-            except ValueError:
-                fail("bad JSON line %s" % line[:200])
-                continue
-            if o.get("command") != "q":
-                r.append(o)
-    return r
+sections = mfl.sections
+def jsons(p): return mfl.jobjs(p, fail)
 
 def rows(sec):
     r = {}

@@ -7,6 +7,8 @@
 #   ntkd -z "$f" -y "$(scene_sympath)" -c "..."   # symbol path: corpus ISF tables + symstore
 #   mf_get "$f" irp                               # the manifest lines of a kind (whole lines)
 #   scene_table w22000                            # the kernel table (ISF) of a layout
+#   scene_cli kex                                 # W=$WORKDIR/kex-cli, fails=0, fail(), SYMP
+#   python3 check.py ...                          # may `import mf` (tests/cli/mf.py): on PYTHONPATH
 #
 # Layouts: win7 (7601), w1809 (17763), w19041, w22000 (x64 ISF tables of the corpus) and xp
 # (Windows XP SP3 x86 PAE: ntkrnlpa.pdb converted by tests/gen/scene/pdb2isf.py, at build time
@@ -23,6 +25,19 @@ GENSCENE=$(dirname "$GENDUMP")/scene/ntkd-genscene
 SCENE_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../gen/scene" && pwd)
 SCENE_DIR=$WORKDIR/scenes
 mkdir -p "$SCENE_DIR"
+# check scripts import tests/cli/mf.py (manifest reader, ntkd runner); no bytecode in the tree
+PYTHONPATH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH PYTHONDONTWRITEBYTECODE=1
+
+# scene_cli NAME: the common start of a scene CLI test: its work directory W=$WORKDIR/NAME-cli
+# (made), fails=0 and fail MSG (prints "FAIL: MSG", counts it), SYMP=$(scene_sympath).
+scene_cli() {
+    W=$WORKDIR/$1-cli
+    mkdir -p "$W"
+    fails=0
+    fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+    SYMP=$(scene_sympath)
+}
 
 # The kernel table of a layout (echoes its path; 1 when unknown or not obtainable).
 scene_table() {

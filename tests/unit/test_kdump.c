@@ -21,28 +21,12 @@
 #include "dump/context.h"
 #include "dump/dump.h"
 #include "gen/pattern.h"
+#include "test_util.h"
 
 #define KDIR NTKD_CORPUS "/dumps/kernel/"
 #define TMPDIR "kdump-tmp"
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) *len = (size_t)n;
-    return buf;
-}
 
 static void spit(const char *path, const uint8_t *data, size_t len)
 {
@@ -228,7 +212,7 @@ static void test_corpus_truncated_full(void **state)
 
     /* the file's page at 0x2000 is the first page of the first run (read from the bytes) */
     size_t flen = 0;
-    uint8_t *raw = slurp(path, &flen);
+    uint8_t *raw = tu_slurp(path, &flen);
     assert_non_null(raw);
     assert_int_equal(flen, 16384);
     uint64_t base0 = nk_le64(raw + 0x98);
@@ -511,7 +495,7 @@ static void truncate_case(const gcase *c, const uint64_t *cuts, size_t ncuts, ui
     manifest m = {0};
     assert_true(mf_load(&m, path));
     size_t len = 0;
-    uint8_t *raw = slurp(path, &len);
+    uint8_t *raw = tu_slurp(path, &len);
     assert_non_null(raw);
     for (size_t i = 0; i < ncuts; i++) {
         uint64_t cut = cuts[i];
@@ -577,7 +561,7 @@ static void patch_case(const gcase *c, const patch *ps, size_t n)
     manifest m = {0};
     assert_true(mf_load(&m, path));
     size_t len = 0;
-    uint8_t *raw = slurp(path, &len);
+    uint8_t *raw = tu_slurp(path, &len);
     assert_non_null(raw);
     uint8_t *copy = malloc(len);
     for (size_t i = 0; i < n; i++) {
@@ -721,7 +705,7 @@ static void test_fuzz_headers(void **state)
         manifest m = {0};
         assert_true(mf_load(&m, path));
         size_t len = 0;
-        uint8_t *raw = slurp(path, &len);
+        uint8_t *raw = tu_slurp(path, &len);
         uint8_t *copy = malloc(len);
         size_t hdr = strstr(c->kind, "32") ? 0x1000 : 0x2000;
         for (int iter = 0; iter < 40; iter++) {

@@ -25,36 +25,12 @@
 #include "dump/dump.h"
 #include "kobj/kobj.h"
 #include "mem/mem.h"
+#include "test_util.h"
 
-#define ISF19041 NTKD_CORPUS "/isf/windows/ntkrnlmp.pdb/5278AFF86C341677D7D7835C85B7B844-1.json.xz"
+#define ISF19041 TU_ISF19041
 #define SCENE_SYMPATH NTKD_CORPUS "/isf;" NTKD_CORPUS "/symstore"
 
-typedef struct scene {
-    char dir[64], path[128];
-    uint8_t *buf;
-    size_t len;
-    ntkd_ctx *ctx;
-    ntkd_target *t;
-    char **lines; /* manifest lines */
-    size_t nlines;
-} scene;
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = b ? (size_t)n : 0;
-    return b;
-}
+typedef tu_scene scene;
 
 /* Builds the scene; `patch` (may be NULL) edits the file's bytes before the target opens. */
 static void scene_open_p(scene *s, const char *name, void (*patch)(scene *s));
@@ -65,44 +41,12 @@ static void scene_open(scene *s, const char *name)
 
 static void scene_open_p(scene *s, const char *name, void (*patch)(scene *s))
 {
-    memset(s, 0, sizeof *s);
-    snprintf(s->dir, sizeof s->dir, "/tmp/ntkd-kex-XXXXXX");
-    assert_non_null(mkdtemp(s->dir));
-    snprintf(s->path, sizeof s->path, "%s/%s.dmp", s->dir, name);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --table '%s' --scene %s --kind full '%s' >/dev/null 2>&1", NTKD_GENSCENE, ISF19041,
-             name, s->path);
-    assert_int_equal(system(cmd), 0);
-    char mp[160];
-    snprintf(mp, sizeof mp, "%s.manifest", s->path);
-    FILE *f = fopen(mp, "r");
-    assert_non_null(f);
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        s->lines = realloc(s->lines, (s->nlines + 1) * sizeof *s->lines);
-        assert_non_null(s->lines);
-        s->lines[s->nlines++] = strdup(line);
-    }
-    fclose(f);
-    s->buf = slurp(s->path, &s->len);
-    assert_non_null(s->buf);
+    tu_scene_build(s, "kex", name);
     if (patch) patch(s);
     s->ctx = ntkd_ctx_new();
     ntkd_open_opts o = {.sympath = SCENE_SYMPATH};
     assert_int_equal(ntkd_open_mem(s->ctx, "scene.dmp", s->buf, s->len, &o, &s->t), NTKD_OK);
     assert_non_null(nk_k_types(s->t));
-}
-
-static void scene_close(scene *s)
-{
-    ntkd_close(s->t);
-    ntkd_ctx_free(s->ctx);
-    free(s->buf);
-    for (size_t i = 0; i < s->nlines; i++) free(s->lines[i]);
-    free(s->lines);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", s->dir);
 }
 
 /* Writes 8 bytes at a kernel VA of the dump held in s->buf. */
@@ -183,7 +127,7 @@ static void timers_plain_and_encoded(void **state)
         assert_true(found);
     }
     nk_kd_timers_free(&tt);
-    scene_close(&s);
+    tu_scene_close(&s);
 }
 
 static void dpc_queues(void **state)
@@ -242,7 +186,7 @@ static void dpc_queues(void **state)
     snprintf(hexa, sizeof hexa, "%016llx", (unsigned long long)(loopdpc + le));
     assert_non_null(strstr(d.why.s, hexa)); /* the message names the looping link */
     nk_kd_dpcs_free(&d);
-    scene_close(&s);
+    tu_scene_close(&s);
 }
 
 static void self_deadlock(void **state)
@@ -287,7 +231,7 @@ static void self_deadlock(void **state)
     assert_int_equal(l.res[0].addr, res);
     nk_kd_locks_free(&l);
     assert_int_not_equal(nk_kd_locks_scan(s.t, 0x10, false, &l), NTKD_OK);
-    scene_close(&s);
+    tu_scene_close(&s);
 }
 
 /* ---- a two-thread deadlock (A waits for B's resource, B for A's) -------------------------------
@@ -345,7 +289,7 @@ static void two_thread_cycle(void **state)
     }
     assert_true(a && b);
     nk_kd_locks_free(&l);
-    scene_close(&s);
+    tu_scene_close(&s);
 }
 
 /* ---- 0x9F/4: the PnP lock owner ------------------------------------------------------------- */
@@ -424,7 +368,7 @@ static void analyze_9f4(void **state)
     snprintf(bucket, sizeof bucket, "0x9F_4_%s_IMAGE_", want);
     assert_memory_equal(a->bucket, bucket, strlen(bucket));
     free(a);
-    scene_close(&s);
+    tu_scene_close(&s);
 }
 
 int main(void)

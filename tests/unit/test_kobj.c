@@ -31,6 +31,7 @@
 #include "mem/mem.h"
 #include "sym/sym.h"
 #include "type/type.h"
+#include "test_util.h"
 
 #define ISFDIR NTKD_CORPUS "/isf/windows/ntkrnlmp.pdb/"
 #define ISF19041 ISFDIR "5278AFF86C341677D7D7835C85B7B844-1.json.xz"
@@ -56,23 +57,6 @@ typedef struct kw {
     uint64_t cur_pfn, cur_off; /* small-allocation page */
     bool has_cookie;
 } kw;
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 static uint64_t rva(kw *w, const char *name)
 {
@@ -277,7 +261,7 @@ static void kw_open(kw *w, const char *isf_path)
         if (nk_isf_symbol(w->isf, GLOBALS[g], &x))
             for (uint64_t b = x >> 12; b <= (x + GSIZE[g] - 1) >> 12; b++) w->pf[(uint64_t)best + b] = PF_USED;
     }
-    w->buf = slurp(w->path, &w->len);
+    w->buf = tu_slurp(w->path, &w->len);
     assert_non_null(w->buf);
     w->ctx = ntkd_ctx_new();
     ntkd_open_opts o = {.sympath = NTKD_CORPUS "/isf"};
@@ -312,9 +296,7 @@ static void kw_close(kw *w)
     nk_isf_close(w->isf);
     ntkd_ctx_free(w->ictx);
     mf_free(&w->mf);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", w->dir);
-    assert_int_equal(system(cmd), 0);
+    tu_rmdir_r(w->dir);
 }
 
 /* ---- the scene -------------------------------------------------------------------------------- */
@@ -842,84 +824,12 @@ static void no_types(void **state)
     assert_null(nk_k_enum_name(t, "_KWAIT_REASON", 0, b, sizeof b));
     ntkd_close(t);
     ntkd_ctx_free(ctx);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tu_rmdir_r(dir);
 }
 
 /* ---- scene dumps (ntkd-genscene) ------------------------------------------------------------ */
 
 #define SCENE_SYMPATH NTKD_CORPUS "/isf;" NTKD_CORPUS "/symstore"
-#define MAXW 12
-
-typedef struct mline {
-    char kind[16];
-    char w[MAXW][200];
-    size_t n;
-} mline;
-
-typedef struct smf {
-    mline *l;
-    size_t n;
-} smf;
-
-static void smf_load(smf *m, const char *path)
-{
-    memset(m, 0, sizeof *m);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[2048];
-    size_t cap = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        if (!line[0] || line[0] == '#') continue;
-        if (m->n == cap) {
-            cap = cap ? cap * 2 : 256;
-            m->l = realloc(m->l, cap * sizeof *m->l);
-            assert_non_null(m->l);
-        }
-        mline *x = &m->l[m->n++];
-        memset(x, 0, sizeof *x);
-        char *save = NULL, *tok = strtok_r(line, " ", &save);
-        snprintf(x->kind, sizeof x->kind, "%s", tok ? tok : "");
-        while ((tok = strtok_r(NULL, " ", &save)) && x->n < MAXW) snprintf(x->w[x->n++], sizeof x->w[0], "%s", tok);
-    }
-    fclose(f);
-}
-
-static uint64_t hx(const char *s) { return strtoull(s, NULL, 16); }
-
-/* Builds a scene; false (with a note) when the generator cannot build it. */
-static bool scene_gen(const char *table, const char *scene, const char *kind, const char *extra, char *out, size_t len,
-                      char *dir, size_t dlen)
-{
-    snprintf(dir, dlen, "/tmp/ntkd-kscene-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(out, len, "%s/s.dmp", dir);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --table '%s' --scene %s --kind %s '%s' %s >'%s/log' 2>&1", NTKD_GENSCENE, table,
-             scene, kind, out, extra ? extra : "", dir);
-    if (system(cmd) != 0) {
-        char l[300];
-        snprintf(l, sizeof l, "%s/log", dir);
-        FILE *f = fopen(l, "r");
-        char b[512] = "";
-        if (f) {
-            size_t n = fread(b, 1, sizeof b - 1, f);
-            b[n] = 0;
-            fclose(f);
-        }
-        print_message("ntkd-genscene --scene %s --kind %s with %s failed: %s\n", scene, kind, table, b);
-        return false;
-    }
-    return true;
-}
-
-static void rmdir_r(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
 
 typedef struct set_cb {
     uint64_t *v;
@@ -949,11 +859,11 @@ static bool in_set(const set_cb *s, uint64_t x)
 static void check_scene(const char *table, const char *scene, const char *kind)
 {
     char path[128], dir[64];
-    if (!scene_gen(table, scene, kind, NULL, path, sizeof path, dir, sizeof dir)) fail_msg("no scene");
+    if (!tu_scene_gen("kscene", table, scene, kind, NULL, dir, sizeof dir, path, sizeof path)) fail_msg("no scene");
     char mp[160];
     snprintf(mp, sizeof mp, "%s.manifest", path);
-    smf m;
-    smf_load(&m, mp);
+    tu_mfile m;
+    tu_mf_load(&m, mp);
     ntkd_ctx *ctx = ntkd_ctx_new();
     ntkd_target *t;
     ntkd_open_opts o = {.sympath = SCENE_SYMPATH};
@@ -967,15 +877,15 @@ static void check_scene(const char *table, const char *scene, const char *kind)
     if (nk_k_processes(t, &ps, &np, &why) != NTKD_OK) fail_msg("processes: %s", ntkd_ctx_error(ctx));
     size_t nthreads_seen = 0;
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "process")) continue;
         assert_true(k < np);
-        assert_int_equal(ps[k].addr, hx(l->w[0]));
-        assert_int_equal(ps[k].pid, hx(l->w[1]));
-        assert_int_equal(ps[k].ppid, hx(l->w[2]));
+        assert_int_equal(ps[k].addr, tu_hx(l->w[0]));
+        assert_int_equal(ps[k].pid, tu_hx(l->w[1]));
+        assert_int_equal(ps[k].ppid, tu_hx(l->w[2]));
         assert_string_equal(ps[k].image, l->w[3]);
-        assert_int_equal(ps[k].dtb, hx(l->w[4]));
-        assert_int_equal(ps[k].peb, hx(l->w[5]));
+        assert_int_equal(ps[k].dtb, tu_hx(l->w[4]));
+        assert_int_equal(ps[k].peb, tu_hx(l->w[5]));
         nk_kproc one;
         assert_int_equal(nk_k_process_read(t, ps[k].addr, &one), NTKD_OK);
         assert_int_equal(one.pid, ps[k].pid);
@@ -996,10 +906,10 @@ static void check_scene(const char *table, const char *scene, const char *kind)
         size_t nt, q = 0;
         assert_int_equal(nk_k_threads(t, ps[k].addr, &th, &nt, NULL), NTKD_OK);
         for (size_t j = 0; j < m.n; j++) {
-            mline *x = &m.l[j];
-            if (strcmp(x->kind, "thread") || hx(x->w[1]) != ps[k].addr) continue;
+            tu_mline *x = &m.l[j];
+            if (strcmp(x->kind, "thread") || tu_hx(x->w[1]) != ps[k].addr) continue;
             assert_true(q < nt);
-            assert_int_equal(th[q].addr, hx(x->w[0]));
+            assert_int_equal(th[q].addr, tu_hx(x->w[0]));
             q++;
         }
         assert_int_equal(q, nt);
@@ -1013,19 +923,19 @@ static void check_scene(const char *table, const char *scene, const char *kind)
     assert_true(nthreads_seen > 0);
     /* every thread line, read by address */
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "thread")) continue;
         nk_kthread th;
-        uint64_t et = hx(l->w[0]);
+        uint64_t et = tu_hx(l->w[0]);
         if (nk_k_thread_read(t, et, &th) != NTKD_OK) fail_msg("thread %llx: %s", (unsigned long long)et, ntkd_ctx_error(ctx));
-        assert_int_equal(th.process, hx(l->w[1]));
-        assert_int_equal(th.tid, hx(l->w[2]));
-        assert_int_equal(th.state, hx(l->w[3]));
-        assert_int_equal(th.wait_reason, hx(l->w[4]));
-        assert_int_equal(th.teb, hx(l->w[5]));
-        assert_int_equal(th.stack_base, hx(l->w[6]));
-        assert_int_equal(th.stack_limit, hx(l->w[7]));
-        assert_int_equal(th.kernel_stack, hx(l->w[8]));
+        assert_int_equal(th.process, tu_hx(l->w[1]));
+        assert_int_equal(th.tid, tu_hx(l->w[2]));
+        assert_int_equal(th.state, tu_hx(l->w[3]));
+        assert_int_equal(th.wait_reason, tu_hx(l->w[4]));
+        assert_int_equal(th.teb, tu_hx(l->w[5]));
+        assert_int_equal(th.stack_base, tu_hx(l->w[6]));
+        assert_int_equal(th.stack_limit, tu_hx(l->w[7]));
+        assert_int_equal(th.kernel_stack, tu_hx(l->w[8]));
         if (th.teb) assert_true(th.has_teb_errors); /* read through the owner's page tables */
         uint64_t owner;
         assert_int_equal(nk_k_thread_of_stack(t, th.kernel_stack, &owner), NTKD_OK);
@@ -1059,44 +969,44 @@ static void check_scene(const char *table, const char *scene, const char *kind)
     }
     /* the other processors' running threads: their KPRCB's saved context, in a module */
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
-        if (strcmp(l->kind, "prcb") || hx(l->w[0]) == t->d.bugcheck_cpu) continue;
+        tu_mline *l = &m.l[i];
+        if (strcmp(l->kind, "prcb") || tu_hx(l->w[0]) == t->d.bugcheck_cpu) continue;
         nk_uregs r;
-        if (nk_k_thread_regs(t, hx(l->w[3]), &r) != NTKD_OK) fail_msg("cpu %s: %s", l->w[0], ntkd_ctx_error(ctx));
+        if (nk_k_thread_regs(t, tu_hx(l->w[3]), &r) != NTKD_OK) fail_msg("cpu %s: %s", l->w[0], ntkd_ctx_error(ctx));
         char d[256];
         uint64_t pc = r.r[t->d.arch == NK_ARCH_X86 ? NK_UR_X86_EIP : NK_UR_X64_RIP];
         if (!nk_sym_describe(t, pc, d, sizeof d)) fail_msg("cpu %s: pc %llx in no module", l->w[0], (unsigned long long)pc);
         for (size_t j = 0; j < m.n; j++) { /* the stack pointer lies in the thread's stack */
-            mline *x = &m.l[j];
-            if (strcmp(x->kind, "thread") || hx(x->w[0]) != hx(l->w[3])) continue;
-            assert_true(r.r[4] >= hx(x->w[7]) && r.r[4] < hx(x->w[6]));
+            tu_mline *x = &m.l[j];
+            if (strcmp(x->kind, "thread") || tu_hx(x->w[0]) != tu_hx(l->w[3])) continue;
+            assert_true(r.r[4] >= tu_hx(x->w[7]) && r.r[4] < tu_hx(x->w[6]));
         }
     }
     /* the crashing processor's running thread: the dump's context */
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
-        if (strcmp(l->kind, "prcb") || hx(l->w[0]) != t->d.bugcheck_cpu) continue;
+        tu_mline *l = &m.l[i];
+        if (strcmp(l->kind, "prcb") || tu_hx(l->w[0]) != t->d.bugcheck_cpu) continue;
         for (size_t j = 0; j < m.n; j++) {
-            mline *h = &m.l[j];
+            tu_mline *h = &m.l[j];
             if (strcmp(h->kind, "header") || (strcmp(h->w[0], "rip") && strcmp(h->w[0], "eip"))) continue;
             nk_uregs r;
-            assert_int_equal(nk_k_thread_regs(t, hx(l->w[3]), &r), NTKD_OK);
-            assert_int_equal(r.r[t->d.arch == NK_ARCH_X86 ? NK_UR_X86_EIP : NK_UR_X64_RIP], hx(h->w[1]));
+            assert_int_equal(nk_k_thread_regs(t, tu_hx(l->w[3]), &r), NTKD_OK);
+            assert_int_equal(r.r[t->d.arch == NK_ARCH_X86 ? NK_UR_X86_EIP : NK_UR_X64_RIP], tu_hx(h->w[1]));
         }
     }
     /* processors */
     unsigned ncpu = 0;
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "prcb")) continue;
-        unsigned cpu = (unsigned)hx(l->w[0]);
+        unsigned cpu = (unsigned)tu_hx(l->w[0]);
         uint64_t prcb, pcr;
         assert_int_equal(nk_k_prcb(t, cpu, &prcb), NTKD_OK);
-        assert_int_equal(prcb, hx(l->w[1]));
+        assert_int_equal(prcb, tu_hx(l->w[1]));
         assert_int_equal(nk_k_pcr(t, cpu, &pcr), NTKD_OK);
-        assert_int_equal(pcr, hx(l->w[2]));
+        assert_int_equal(pcr, tu_hx(l->w[2]));
         nk_kthread th;
-        assert_int_equal(nk_k_thread_read(t, hx(l->w[3]), &th), NTKD_OK);
+        assert_int_equal(nk_k_thread_read(t, tu_hx(l->w[3]), &th), NTKD_OK);
         assert_int_equal(th.cpu, (int)cpu);
         ncpu++;
     }
@@ -1104,15 +1014,15 @@ static void check_scene(const char *table, const char *scene, const char *kind)
     /* objects: type, name, directory; named objects by path; objects of each type */
     size_t nobj = 0;
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "object")) continue;
-        uint64_t body = hx(l->w[0]);
+        uint64_t body = tu_hx(l->w[0]);
         nk_kobject ob;
         if (nk_k_object(t, body, &ob) != NTKD_OK) fail_msg("object %llx: %s", (unsigned long long)body, ntkd_ctx_error(ctx));
         assert_string_equal(ob.type_name, l->w[1]);
         assert_string_equal(ob.name, strcmp(l->w[2], "-") ? l->w[2] : "");
-        assert_int_equal(ob.directory, hx(l->w[3]));
-        if (strcmp(l->w[2], "-") && hx(l->w[3])) {
+        assert_int_equal(ob.directory, tu_hx(l->w[3]));
+        if (strcmp(l->w[2], "-") && tu_hx(l->w[3])) {
             char pb[512];
             nk_k_object_path(t, body, pb, sizeof pb);
             uint64_t found;
@@ -1132,72 +1042,74 @@ static void check_scene(const char *table, const char *scene, const char *kind)
             fail_msg("objects of %s: %s", tn[q], ntkd_ctx_error(ctx));
         size_t want = 0;
         for (size_t i = 0; i < m.n; i++) {
-            mline *l = &m.l[i];
+            tu_mline *l = &m.l[i];
             if (strcmp(l->kind, "object") || strcmp(l->w[1], tn[q])) continue;
             want++;
-            if (!in_set(&sc, hx(l->w[0]))) fail_msg("%s object %s is not on its type's list", tn[q], l->w[0]);
+            if (!in_set(&sc, tu_hx(l->w[0]))) fail_msg("%s object %s is not on its type's list", tn[q], l->w[0]);
         }
         assert_int_equal(sc.n, want);
         free(sc.v);
     }
     /* type lines: the type object by name, its object count, the index its objects carry */
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "type")) continue;
         uint64_t ty;
         if (nk_k_object_type(t, l->w[2], &ty) != NTKD_OK) fail_msg("type %s: %s", l->w[2], ntkd_ctx_error(ctx));
-        assert_int_equal(ty, hx(l->w[1]));
+        assert_int_equal(ty, tu_hx(l->w[1]));
         set_cb sc = {0};
         assert_int_equal(nk_k_objects_of_type(t, ty, set_add_cb, &sc, NULL), NTKD_OK);
-        if (sc.n != hx(l->w[3])) fail_msg("type %s: %zu objects on its list, the scene made %s", l->w[2], sc.n, l->w[3]);
+        if (sc.n != tu_hx(l->w[3]))
+            fail_msg("type %s: %zu objects on its list, the scene made %s", l->w[2], sc.n, l->w[3]);
         for (size_t q = 0; q < sc.n; q++) {
             nk_kobject ob;
             assert_int_equal(nk_k_object(t, sc.v[q], &ob), NTKD_OK);
             assert_string_equal(ob.type_name, l->w[2]);
             assert_int_equal(ob.type_obj, ty);
-            if (nk_k_has(t, "_OBJECT_HEADER", "TypeIndex")) assert_int_equal(ob.type_index, hx(l->w[0]));
+            if (nk_k_has(t, "_OBJECT_HEADER", "TypeIndex")) assert_int_equal(ob.type_index, tu_hx(l->w[0]));
         }
         free(sc.v);
     }
     /* drivers: name and device count */
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "driver")) continue;
         char nb[256];
-        nk_k_driver_name(t, hx(l->w[0]), nb, sizeof nb);
+        nk_k_driver_name(t, tu_hx(l->w[0]), nb, sizeof nb);
         assert_string_equal(nb, l->w[1]);
         uint64_t devs[64];
-        assert_int_equal(nk_k_driver_devices(t, hx(l->w[0]), devs, 64), hx(l->w[3]));
+        assert_int_equal(nk_k_driver_devices(t, tu_hx(l->w[0]), devs, 64), tu_hx(l->w[3]));
         uint64_t found;
         assert_int_equal(nk_k_lookup(t, l->w[1], &found), NTKD_OK);
-        assert_int_equal(found, hx(l->w[0]));
+        assert_int_equal(found, tu_hx(l->w[0]));
     }
     /* IRPs queued on threads */
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
-        if (strcmp(l->kind, "irp") || !hx(l->w[1])) continue;
+        tu_mline *l = &m.l[i];
+        if (strcmp(l->kind, "irp") || !tu_hx(l->w[1])) continue;
         collect c = {0};
-        assert_int_equal(nk_k_thread_irps(t, hx(l->w[1]), irp_cb, &c, NULL), NTKD_OK);
+        assert_int_equal(nk_k_thread_irps(t, tu_hx(l->w[1]), irp_cb, &c, NULL), NTKD_OK);
         bool seen = false;
-        for (size_t q = 0; q + 1 < c.n; q += 2) seen = seen || (c.v[q] == hx(l->w[0]) && c.v[q + 1] == hx(l->w[1]));
+        for (size_t q = 0; q + 1 < c.n; q += 2)
+            seen = seen || (c.v[q] == tu_hx(l->w[0]) && c.v[q + 1] == tu_hx(l->w[1]));
         assert_true(seen);
     }
     /* devices: driver and attachment */
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "device")) continue;
-        uint64_t dev = hx(l->w[0]), stk[32];
+        uint64_t dev = tu_hx(l->w[0]), stk[32];
         size_t n = nk_k_device_stack(t, dev, stk, 32);
         assert_true(n >= 1);
         bool seen = false;
         for (size_t q = 0; q < n; q++) seen = seen || stk[q] == dev;
         assert_true(seen);
-        if (hx(l->w[2])) { /* attached to: the next one down the stack */
+        if (tu_hx(l->w[2])) { /* attached to: the next one down the stack */
             for (size_t q = 0; q + 1 < n; q++)
-                if (stk[q] == dev) assert_int_equal(stk[q + 1], hx(l->w[2]));
+                if (stk[q] == dev) assert_int_equal(stk[q + 1], tu_hx(l->w[2]));
         }
         uint64_t devs[64];
-        size_t nd = nk_k_driver_devices(t, hx(l->w[1]), devs, 64);
+        size_t nd = nk_k_driver_devices(t, tu_hx(l->w[1]), devs, 64);
         seen = false;
         for (size_t q = 0; q < nd; q++) seen = seen || devs[q] == dev;
         assert_true(seen);
@@ -1206,7 +1118,7 @@ static void check_scene(const char *table, const char *scene, const char *kind)
     ntkd_close(t);
     ntkd_ctx_free(ctx);
     free(m.l);
-    rmdir_r(dir);
+    tu_rmdir_r(dir);
 }
 
 #define ISF1809 ISFDIR "8B11040A5928757B11390AC78F6B6925-1.json.xz"
@@ -1243,10 +1155,7 @@ static void scene_xp_pae(void **state)
 {
     (void)state;
     char table[600];
-    snprintf(table, sizeof table, "%s", NTKD_GENSCENE);
-    char *sl = strrchr(table, '/');
-    assert_non_null(sl);
-    snprintf(sl + 1, sizeof table - (size_t)(sl + 1 - table), "xp/ntkrnlpa.json");
+    assert_non_null(tu_xp_table(table, sizeof table));
     if (access(table, R_OK) != 0) fail_msg("no XP table at %s (pdb2isf.py at build time)", table);
     check_scene(table, "basic", "pae");
     check_scene(table, "objects", "pae");
@@ -1260,7 +1169,8 @@ static void scene_hostile(void **state)
 {
     (void)state;
     char path[128], dir[64];
-    if (!scene_gen(ISF19041, "basic", "full", "--hostile all", path, sizeof path, dir, sizeof dir)) fail_msg("no scene");
+    if (!tu_scene_gen("kscene", ISF19041, "basic", "full", "--hostile all", dir, sizeof dir, path, sizeof path))
+        fail_msg("no scene");
     ntkd_ctx *ctx = ntkd_ctx_new();
     ntkd_target *t;
     ntkd_open_opts o = {.sympath = SCENE_SYMPATH};
@@ -1303,20 +1213,21 @@ static void scene_hostile(void **state)
     /* the hostile facts: a broken type index is reported as such */
     char mp[160];
     snprintf(mp, sizeof mp, "%s.manifest", path);
-    smf m;
-    smf_load(&m, mp);
+    tu_mfile m;
+    tu_mf_load(&m, mp);
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "hostile")) continue;
         if (strstr(l->w[0], "type")) {
             nk_kobject ob;
-            if (nk_k_object(t, hx(l->w[1]), &ob) == NTKD_OK) fail_msg("hostile %s %s: decoded as %s", l->w[0], l->w[1], ob.type_name);
+            if (nk_k_object(t, tu_hx(l->w[1]), &ob) == NTKD_OK)
+                fail_msg("hostile %s %s: decoded as %s", l->w[0], l->w[1], ob.type_name);
         }
     }
     free(m.l);
     ntkd_close(t);
     ntkd_ctx_free(ctx);
-    rmdir_r(dir);
+    tu_rmdir_r(dir);
 }
 
 /* One hostile variant: the walk of each broken list ends with the status and a message naming
@@ -1325,21 +1236,21 @@ static void hostile_variant(const char *table, const char *kind, const char *var
 {
     char path[128], dir[64], extra[64];
     snprintf(extra, sizeof extra, "--hostile %s", variant);
-    if (!scene_gen(table, "basic", kind, extra, path, sizeof path, dir, sizeof dir)) fail_msg("no scene");
+    if (!tu_scene_gen("kscene", table, "basic", kind, extra, dir, sizeof dir, path, sizeof path)) fail_msg("no scene");
     char mp[160];
     snprintf(mp, sizeof mp, "%s.manifest", path);
-    smf m;
-    smf_load(&m, mp);
+    tu_mfile m;
+    tu_mf_load(&m, mp);
     ntkd_ctx *ctx = ntkd_ctx_new();
     ntkd_target *t;
     ntkd_open_opts o = {.sympath = SCENE_SYMPATH};
     assert_int_equal(ntkd_open(ctx, path, &o, &t), NTKD_OK);
     size_t checked = 0;
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "hostile")) continue;
         const char *what = l->w[0];
-        uint64_t a = hx(l->w[1]);
+        uint64_t a = tu_hx(l->w[1]);
         nk_strbuf why = {0};
         if (!strcmp(what, "process_cycle") || !strcmp(what, "missing_process_link")) {
             nk_kproc *ps;
@@ -1376,7 +1287,7 @@ static void hostile_variant(const char *table, const char *kind, const char *var
     free(m.l);
     ntkd_close(t);
     ntkd_ctx_free(ctx);
-    rmdir_r(dir);
+    tu_rmdir_r(dir);
 }
 
 static void scene_hostile_cycle(void **state)

@@ -23,25 +23,9 @@
 #include "dump/dump.h"
 #include "mem/mem.h"
 #include "type/type.h"
+#include "test_util.h"
 
 #define ISFDIR NTKD_CORPUS "/isf/windows/ntkrnlmp.pdb/"
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 typedef struct wt {
     uint8_t *buf;
@@ -102,22 +86,9 @@ static uint64_t foff(nk_typesrc *ts, const char *type, const char *field)
 
 static void handle_case(const char *guid)
 {
-    char dir[] = "/tmp/ntkd-kproc-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[256], cmd[1024], isf[512];
-    snprintf(path, sizeof path, "%s/s.dmp", dir);
+    char dir[64], path[256], isf[512];
     snprintf(isf, sizeof isf, ISFDIR "%s.json.xz", guid);
-    snprintf(cmd, sizeof cmd, "'%s' --table '%s' --scene basic --kind full '%s' >'%s/log' 2>&1", NTKD_GENSCENE, isf,
-             path, dir);
-    if (system(cmd) != 0) {
-        char log[300];
-        snprintf(log, sizeof log, "%s/log", dir);
-        size_t n;
-        uint8_t *l = slurp(log, &n);
-        print_message("ntkd-genscene failed: %.*s\n", l ? (int)(n < 500 ? n : 500) : 0, l ? (char *)l : "");
-        free(l);
-        fail();
-    }
+    if (!tu_scene_gen("kproc", isf, "basic", "full", NULL, dir, sizeof dir, path, sizeof path)) fail();
     /* facts: the first two processes, and a thread's kernel stack */
     char mpath[300];
     snprintf(mpath, sizeof mpath, "%s.manifest", path);
@@ -139,7 +110,7 @@ static void handle_case(const char *guid)
     assert_true(stack_limit != 0);
 
     wt w = {0};
-    w.buf = slurp(path, &w.len);
+    w.buf = tu_slurp(path, &w.len);
     assert_non_null(w.buf);
     w.ctx = ntkd_ctx_new();
     ntkd_open_opts o = {.sympath = NTKD_CORPUS "/isf"};
@@ -208,8 +179,7 @@ static void handle_case(const char *guid)
     ntkd_close(w.t);
     ntkd_ctx_free(w.ctx);
     free(w.buf);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tu_rmdir_r(dir);
 }
 
 static void handle_19041(void **state)

@@ -11,49 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "kobj/kscan.h"
 #include "mem/mem.h"
+#include "test_util.h"
 
 #define ISF NTKD_CORPUS "/isf/windows/ntkrnlmp.pdb/"
-
-static char *xp_table(char *buf, size_t len)
-{
-    /* pdb2isf.py's output next to the generator (built with it) */
-    snprintf(buf, len, "%s", NTKD_GENSCENE);
-    char *slash = strrchr(buf, '/');
-    if (!slash) return NULL;
-    snprintf(slash, len - (size_t)(slash - buf), "/xp/ntkrnlpa.json");
-    FILE *f = fopen(buf, "r");
-    if (!f) return NULL;
-    fclose(f);
-    return buf;
-}
-
-static bool gen(const char *table, const char *scene, const char *kind, const char *extra, char *dir, size_t dlen,
-                char *out, size_t olen)
-{
-    snprintf(dir, dlen, "/tmp/ntkd-kscan-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(out, olen, "%s/s.dmp", dir);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' --table '%s' --scene %s --kind %s '%s' %s >'%s/log' 2>&1", NTKD_GENSCENE, table, scene,
-             kind, out, extra ? extra : "", dir);
-    if (system(cmd) != 0) {
-        print_message("ntkd-genscene --table %s --scene %s --kind %s failed (see %s/log)\n", table, scene, kind, dir);
-        return false;
-    }
-    return true;
-}
-
-static void rm_r(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
 
 typedef struct found {
     uint64_t irp[64], thread[64];
@@ -75,7 +41,7 @@ static bool on_irp(void *u, uint64_t irp, uint64_t thread)
 static void check(const char *table, const char *scene, const char *kind, const char *extra, bool hostile)
 {
     char dir[64], path[128];
-    if (!gen(table, scene, kind, extra, dir, sizeof dir, path, sizeof path)) fail();
+    if (!tu_scene_gen("kscan", table, scene, kind, extra, dir, sizeof dir, path, sizeof path)) fail();
     ntkd_ctx *ctx = ntkd_ctx_new();
     ntkd_open_opts o = {.sympath = NTKD_CORPUS "/isf;" NTKD_CORPUS "/symstore"};
     ntkd_target *t = NULL;
@@ -142,7 +108,7 @@ static void check(const char *table, const char *scene, const char *kind, const 
     nk_sb_free(&why);
     ntkd_close(t);
     ntkd_ctx_free(ctx);
-    rm_r(dir);
+    tu_rmdir_r(dir);
 }
 
 static void test_w19041_full(void **st)
@@ -164,7 +130,7 @@ static void test_xp_pae(void **st)
 {
     (void)st;
     char t[512];
-    if (!xp_table(t, sizeof t)) skip();
+    if (!tu_xp_table(t, sizeof t) || access(t, R_OK) != 0) skip();
     check(t, "9f", "pae", NULL, false);
 }
 static void test_missing_pages(void **st)

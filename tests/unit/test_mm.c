@@ -16,62 +16,10 @@
 #include "dump/dump.h"
 #include "kobj/kmm.h"
 #include "mem/mem.h"
+#include "test_util.h"
 
 #define ISFDIR NTKD_CORPUS "/isf/windows/ntkrnlmp.pdb/"
 #define SCENE_SYMPATH NTKD_CORPUS "/isf;" NTKD_CORPUS "/symstore"
-
-typedef struct mline {
-    char kind[16];
-    char f[6][128];
-    int n;
-} mline;
-typedef struct manifest {
-    mline *l;
-    size_t n;
-} manifest;
-
-static void mf_load(manifest *m, const char *path)
-{
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    memset(m, 0, sizeof *m);
-    char buf[1024];
-    size_t cap = 0;
-    while (fgets(buf, sizeof buf, f)) {
-        char *save = NULL, *tok = strtok_r(buf, " \t\n", &save);
-        if (!tok || tok[0] == '#') continue;
-        if (strcmp(tok, "pfn") && strcmp(tok, "capfn") && strcmp(tok, "pfncount") && strcmp(tok, "ca") &&
-            strcmp(tok, "vmcounter") && strcmp(tok, "catag"))
-            continue;
-        if (m->n == cap) {
-            cap = cap ? cap * 2 : 64;
-            m->l = realloc(m->l, cap * sizeof *m->l);
-            assert_non_null(m->l);
-        }
-        mline *l = &m->l[m->n++];
-        memset(l, 0, sizeof *l);
-        snprintf(l->kind, sizeof l->kind, "%s", tok);
-        while ((tok = strtok_r(NULL, " \t\n", &save)) && l->n < 6) snprintf(l->f[l->n++], sizeof l->f[0], "%s", tok);
-    }
-    fclose(f);
-}
-
-static uint64_t hx(const char *s) { return strtoull(s, NULL, 16); }
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n);
-    assert_non_null(b);
-    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 static int list_index(const char *name)
 {
@@ -95,7 +43,7 @@ static void hot_add(ntkd_target *t, hot *h, uint64_t va, size_t len)
 }
 
 /* Every walker of the layer over the manifest's objects; returns the frames scanned. */
-static uint64_t walk_all(ntkd_target *t, const manifest *m)
+static uint64_t walk_all(ntkd_target *t, const tu_mfile *m)
 {
     nk_mm_pfndb db;
     nk_mm_scan_stats st;
@@ -104,7 +52,7 @@ static uint64_t walk_all(ntkd_target *t, const manifest *m)
         nk_mm_scan(t, &db, NULL, NULL, NULL, NULL, &st);
         for (size_t i = 0; i < m->n; i++) {
             nk_mmpfn p;
-            if (!strcmp(m->l[i].kind, "capfn") && nk_mm_pfn(t, &db, hx(m->l[i].f[1]), &p) == NTKD_OK) {
+            if (!strcmp(m->l[i].kind, "capfn") && nk_mm_pfn(t, &db, tu_hx(m->l[i].w[1]), &p) == NTKD_OK) {
                 uint64_t ca;
                 nk_mm_pfn_control_area(t, &p, &ca);
             }
@@ -113,11 +61,11 @@ static uint64_t walk_all(ntkd_target *t, const manifest *m)
     for (size_t i = 0; i < m->n; i++) {
         if (strcmp(m->l[i].kind, "ca")) continue;
         nk_mmca c;
-        nk_mm_ca(t, hx(m->l[i].f[0]), &c);
+        nk_mm_ca(t, tu_hx(m->l[i].w[0]), &c);
         nk_mmsub subs[16];
         size_t n;
         nk_strbuf why = {0};
-        nk_mm_subsections(t, hx(m->l[i].f[0]), subs, 16, &n, &why);
+        nk_mm_subsections(t, tu_hx(m->l[i].w[0]), subs, 16, &n, &why);
         nk_sb_free(&why);
     }
     nk_mmvm vm;
@@ -140,10 +88,11 @@ static void check(const char *table, const char *kind)
         fail_msg("ntkd-genscene failed for %s", table);
     }
     snprintf(mp, sizeof mp, "%s.manifest", path);
-    manifest m;
-    mf_load(&m, mp);
+    tu_mfile m;
+    tu_mf_load(&m, mp);
     size_t len;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = tu_slurp(path, &len);
+    assert_non_null(buf);
     ntkd_ctx *ctx = ntkd_ctx_new();
     ntkd_target *t;
     ntkd_open_opts o = {.sympath = SCENE_SYMPATH};
@@ -159,58 +108,58 @@ static void check(const char *table, const char *kind)
     assert_int_equal(st.unreadable, 0);
     uint64_t hostile_pfn = 0;
     for (size_t i = 0; i < m.n; i++) {
-        const mline *l = &m.l[i];
+        const tu_mline *l = &m.l[i];
         if (!strcmp(l->kind, "pfncount")) {
-            int li = list_index(l->f[0]);
+            int li = list_index(l->w[0]);
             assert_true(li >= 0);
-            if (!strcmp(l->f[0], "Zeroed") || !strcmp(l->f[0], "Active")) assert_true(st.count[li] >= hx(l->f[1]));
-            else assert_int_equal(st.count[li], hx(l->f[1]));
+            if (!strcmp(l->w[0], "Zeroed") || !strcmp(l->w[0], "Active")) assert_true(st.count[li] >= tu_hx(l->w[1]));
+            else assert_int_equal(st.count[li], tu_hx(l->w[1]));
         } else if (!strcmp(l->kind, "pfn")) {
             nk_mmpfn p;
-            assert_int_equal(nk_mm_pfn(t, &db, hx(l->f[0]), &p), NTKD_OK);
-            assert_string_equal(nk_mm_list_name(p.list), l->f[1]);
-            assert_int_equal(p.share, hx(l->f[2]));
-            assert_int_equal(p.ref, hx(l->f[3]));
-            assert_int_equal(p.pte_addr, hx(l->f[4]));
-        } else if (!strcmp(l->kind, "vmcounter") && strcmp(l->f[0], "CommitFailures")) {
+            assert_int_equal(nk_mm_pfn(t, &db, tu_hx(l->w[0]), &p), NTKD_OK);
+            assert_string_equal(nk_mm_list_name(p.list), l->w[1]);
+            assert_int_equal(p.share, tu_hx(l->w[2]));
+            assert_int_equal(p.ref, tu_hx(l->w[3]));
+            assert_int_equal(p.pte_addr, tu_hx(l->w[4]));
+        } else if (!strcmp(l->kind, "vmcounter") && strcmp(l->w[0], "CommitFailures")) {
             nk_mmvm vm;
             assert_int_equal(nk_mm_counters(t, &vm), NTKD_OK);
             bool found = false;
             for (int k = 0; k < NK_MM_NCOUNTERS; k++)
-                if (!strcmp(vm.c[k].key, l->f[0])) {
+                if (!strcmp(vm.c[k].key, l->w[0])) {
                     found = true;
                     assert_true(vm.c[k].have);
-                    assert_int_equal(vm.c[k].pages, hx(l->f[1]));
+                    assert_int_equal(vm.c[k].pages, tu_hx(l->w[1]));
                 }
             assert_true(found);
         } else if (!strcmp(l->kind, "vmcounter")) {
             nk_mmvm vm;
             assert_int_equal(nk_mm_counters(t, &vm), NTKD_OK);
             assert_true(vm.have_failures);
-            assert_int_equal(vm.failure_count, hx(l->f[1]));
+            assert_int_equal(vm.failure_count, tu_hx(l->w[1]));
         } else if (!strcmp(l->kind, "ca")) {
             nk_mmca c;
-            uint64_t a = hx(l->f[0]);
+            uint64_t a = tu_hx(l->w[0]);
             assert_int_equal(nk_mm_ca(t, a, &c), NTKD_OK);
-            assert_int_equal(c.mapped_views, hx(l->f[3]));
-            assert_int_equal(c.pfn_refs, hx(l->f[4]));
+            assert_int_equal(c.mapped_views, tu_hx(l->w[3]));
+            assert_int_equal(c.pfn_refs, tu_hx(l->w[4]));
             assert_true(c.seg_ok);
             assert_int_equal(c.seg_control_area, a);
-            if (!strcmp(l->f[1], "pagefile")) {
+            if (!strcmp(l->w[1], "pagefile")) {
                 assert_int_equal(c.file_object, 0);
             } else {
-                assert_string_equal(c.file_name, l->f[2]);
-                assert_int_equal(c.image, !strcmp(l->f[1], "image"));
+                assert_string_equal(c.file_name, l->w[2]);
+                assert_int_equal(c.image, !strcmp(l->w[1], "image"));
             }
         } else if (!strcmp(l->kind, "capfn")) {
             nk_mmpfn p;
-            uint64_t a = hx(l->f[0]), ca = 0;
-            assert_int_equal(nk_mm_pfn(t, &db, hx(l->f[1]), &p), NTKD_OK);
+            uint64_t a = tu_hx(l->w[0]), ca = 0;
+            assert_int_equal(nk_mm_pfn(t, &db, tu_hx(l->w[1]), &p), NTKD_OK);
             assert_true(p.proto);
             nk_status s = nk_mm_pfn_control_area(t, &p, &ca);
             bool pagefile = false;
             for (size_t j = 0; j < m.n; j++)
-                if (!strcmp(m.l[j].kind, "ca") && hx(m.l[j].f[0]) == a) pagefile = !strcmp(m.l[j].f[1], "pagefile");
+                if (!strcmp(m.l[j].kind, "ca") && tu_hx(m.l[j].w[0]) == a) pagefile = !strcmp(m.l[j].w[1], "pagefile");
             if (pagefile) assert_int_equal(s, NTKD_E_NOTFOUND);
             else {
                 assert_int_equal(s, NTKD_OK);
@@ -225,7 +174,7 @@ static void check(const char *table, const char *kind)
         nk_mmsub subs[16];
         size_t n;
         nk_strbuf why = {0};
-        if (nk_mm_subsections(t, hx(m.l[i].f[0]), subs, 16, &n, &why) != NTKD_OK) {
+        if (nk_mm_subsections(t, tu_hx(m.l[i].w[0]), subs, 16, &n, &why) != NTKD_OK) {
             assert_non_null(strstr(why.s, "loops back"));
             loops++;
         }
@@ -258,12 +207,12 @@ static void check(const char *table, const char *kind)
     /* ---- mutations */
     hot h = {.n = 0};
     for (size_t i = 0; i < m.n; i++) {
-        const mline *l = &m.l[i];
-        if (!strcmp(l->kind, "pfn")) hot_add(t, &h, db.base + hx(l->f[0]) * db.esz, len);
+        const tu_mline *l = &m.l[i];
+        if (!strcmp(l->kind, "pfn")) hot_add(t, &h, db.base + tu_hx(l->w[0]) * db.esz, len);
         if (!strcmp(l->kind, "ca")) {
             nk_mmca c;
-            hot_add(t, &h, hx(l->f[0]), len);
-            if (nk_mm_ca(t, hx(l->f[0]), &c) == NTKD_OK) {
+            hot_add(t, &h, tu_hx(l->w[0]), len);
+            if (nk_mm_ca(t, tu_hx(l->w[0]), &c) == NTKD_OK) {
                 hot_add(t, &h, c.segment, len);
                 hot_add(t, &h, c.proto_ptes, len);
                 hot_add(t, &h, c.file_object, len);

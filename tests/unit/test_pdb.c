@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "pdb/pdb.h"
+#include "test_util.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
@@ -98,23 +99,6 @@ static char *slurp_cmd(const char *cmd, int *status)
     if (buf) buf[len] = 0;
     *status = pclose(f);
     return buf;
-}
-
-static uint8_t *slurp_file(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return b;
 }
 
 static bool have_llvm_pdbutil(void)
@@ -1125,7 +1109,7 @@ static void test_cut_streams(void **state)
     uint32_t *ss;
     uint32_t ns = read_streams(p, &sd, &ss);
     size_t fsize;
-    uint8_t *raw = slurp_file(path, &fsize);
+    uint8_t *raw = tu_slurp(path, &fsize);
     assert_non_null(raw);
     nk_pdb_close(p);
     /* stream-level cuts: each stream shortened to 0, 1, 13, half, and one byte short */
@@ -1192,7 +1176,7 @@ static void test_open_mem_equals_file(void **state)
     (void)state;
     const char *path = NTKD_CORPUS "/pdb-fixtures/dump_syms/basic32.pdb";
     size_t size;
-    uint8_t *buf = slurp_file(path, &size);
+    uint8_t *buf = tu_slurp(path, &size);
     assert_non_null(buf);
     ntkd_ctx *ctx = ntkd_ctx_new();
     nk_pdb *a, *b;

@@ -16,64 +16,10 @@
 #include "kobj/kpool.h"
 #include "kobj/kpool_seg.h"
 #include "mem/mem.h"
+#include "test_util.h"
 
 #define ISFDIR NTKD_CORPUS "/isf/windows/ntkrnlmp.pdb/"
 #define SCENE_SYMPATH NTKD_CORPUS "/isf;" NTKD_CORPUS "/symstore"
-
-typedef struct mline {
-    char kind[16];
-    char w[10][64];
-    int n;
-} mline;
-
-typedef struct mfile {
-    mline *l;
-    size_t n, cap;
-} mfile;
-
-static void mf_load(mfile *m, const char *path)
-{
-    memset(m, 0, sizeof *m);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (line[0] == '#' || line[0] == '\n') continue;
-        line[strcspn(line, "\n")] = 0;
-        if (m->n == m->cap) {
-            m->cap = m->cap ? m->cap * 2 : 256;
-            m->l = realloc(m->l, m->cap * sizeof *m->l);
-            assert_non_null(m->l);
-        }
-        mline *x = &m->l[m->n++];
-        memset(x, 0, sizeof *x);
-        char *save = NULL, *tok = strtok_r(line, " ", &save);
-        snprintf(x->kind, sizeof x->kind, "%s", tok ? tok : "");
-        while ((tok = strtok_r(NULL, " ", &save)) && x->n < 10) snprintf(x->w[x->n++], sizeof x->w[0], "%s", tok);
-    }
-    fclose(f);
-}
-
-static uint64_t hx(const char *s) { return strtoull(s, NULL, 16); }
-
-/* Builds the pool scene into a fresh directory; the dump's path in out. */
-static bool gen(const char *table, const char *kind, char *out, size_t len, char *dir, size_t dlen)
-{
-    snprintf(dir, dlen, "/tmp/ntkd-pool-XXXXXX");
-    assert_non_null(mkdtemp(dir));
-    snprintf(out, len, "%s/s.dmp", dir);
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "'%s' --table '%s' --scene pool --kind %s '%s' >'%s/log' 2>&1", NTKD_GENSCENE, table, kind,
-             out, dir);
-    return system(cmd) == 0;
-}
-
-static void rmdir_r(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
 
 /* Walk invariants on any page: blocks inside the page, in order, bounded. */
 static void check_walk_sane(const nk_pool_page *p)
@@ -92,7 +38,7 @@ static void check_walk_sane(const nk_pool_page *p)
 /* A segment-heap page (19H1+): located and walked with the segment-heap reader; every manifest
  * block of the page is among the subsegment's blocks with its size, tag and state, the region is
  * the manifest's, a corrupt page's subsegment is reported corrupt at the manifest's chunk. */
-static void check_seg_page(ntkd_target *t, const mfile *m, uint64_t page, const mline *pl)
+static void check_seg_page(ntkd_target *t, const tu_mfile *m, uint64_t page, const tu_mline *pl)
 {
     nk_segpool sp;
     nk_strbuf why = {0};
@@ -100,7 +46,8 @@ static void check_seg_page(ntkd_target *t, const mfile *m, uint64_t page, const 
     nk_sb_free(&why);
     uint64_t probe = 0;
     for (size_t k = 0; k < m->n && !probe; k++)
-        if (!strcmp(m->l[k].kind, "poolblock") && (hx(m->l[k].w[0]) & ~0xfffull) == page) probe = hx(m->l[k].w[0]);
+        if (!strcmp(m->l[k].kind, "poolblock") && (tu_hx(m->l[k].w[0]) & ~0xfffull) == page)
+            probe = tu_hx(m->l[k].w[0]);
     assert_true(probe != 0);
     nk_seg_loc loc;
     assert_int_equal(nk_seg_locate(&sp, probe, &loc), NTKD_OK);
@@ -111,14 +58,14 @@ static void check_seg_page(ntkd_target *t, const mfile *m, uint64_t page, const 
     assert_int_equal(nk_seg_paged(sub.pool_index), !strcmp(pl->w[1], "paged"));
     assert_int_equal(sub.corrupt, pl->w[2][0] == '1');
     for (size_t k = 0; k < m->n; k++) {
-        const mline *b = &m->l[k];
-        if (!strcmp(b->kind, "poolbad") && hx(b->w[0]) == page) assert_int_equal(sub.bad_chunk, hx(b->w[1]));
-        if (strcmp(b->kind, "poolblock") || (hx(b->w[0]) & ~0xfffull) != page) continue;
+        const tu_mline *b = &m->l[k];
+        if (!strcmp(b->kind, "poolbad") && tu_hx(b->w[0]) == page) assert_int_equal(sub.bad_chunk, tu_hx(b->w[1]));
+        if (strcmp(b->kind, "poolblock") || (tu_hx(b->w[0]) & ~0xfffull) != page) continue;
         bool found = false;
         for (size_t j = 0; j < sub.n; j++) {
-            if (sub.b[j].addr != hx(b->w[0])) continue;
+            if (sub.b[j].addr != tu_hx(b->w[0])) continue;
             found = true;
-            assert_int_equal(sub.b[j].size, hx(b->w[1]));
+            assert_int_equal(sub.b[j].size, tu_hx(b->w[1]));
             assert_int_equal(sub.b[j].free_, b->w[3][0] == '1');
             if (!sub.b[j].free_) {
                 char tg[5];
@@ -134,11 +81,12 @@ static void check_seg_page(ntkd_target *t, const mfile *m, uint64_t page, const 
 static void check_layout(const char *table, const char *kind)
 {
     char path[128], dir[64];
-    if (!gen(table, kind, path, sizeof path, dir, sizeof dir)) fail_msg("ntkd-genscene failed for %s", table);
+    if (!tu_scene_gen("pool", table, "pool", kind, NULL, dir, sizeof dir, path, sizeof path))
+        fail_msg("ntkd-genscene failed for %s", table);
     char mp[160];
     snprintf(mp, sizeof mp, "%s.manifest", path);
-    mfile m;
-    mf_load(&m, mp);
+    tu_mfile m;
+    tu_mf_load(&m, mp);
     ntkd_ctx *ctx = ntkd_ctx_new();
     ntkd_target *t;
     ntkd_open_opts o = {.sympath = SCENE_SYMPATH};
@@ -155,7 +103,7 @@ static void check_layout(const char *table, const char *kind)
     assert_int_equal(nk_pool_find_owners(t, tags, n, mods, nmods, &why), NTKD_OK);
     size_t nmf = 0;
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "pooltag")) continue;
         nmf++;
         uint32_t key = 0;
@@ -164,12 +112,12 @@ static void check_layout(const char *table, const char *kind)
         for (size_t j = 0; j < n; j++)
             if (tags[j].key == key) g = &tags[j];
         if (!g) fail_msg("tag %s not read", l->w[0]);
-        assert_int_equal(g->np_allocs, hx(l->w[1]));
-        assert_int_equal(g->np_frees, hx(l->w[2]));
-        assert_int_equal(g->np_bytes, hx(l->w[3]));
-        assert_int_equal(g->p_allocs, hx(l->w[4]));
-        assert_int_equal(g->p_frees, hx(l->w[5]));
-        assert_int_equal(g->p_bytes, hx(l->w[6]));
+        assert_int_equal(g->np_allocs, tu_hx(l->w[1]));
+        assert_int_equal(g->np_frees, tu_hx(l->w[2]));
+        assert_int_equal(g->np_bytes, tu_hx(l->w[3]));
+        assert_int_equal(g->p_allocs, tu_hx(l->w[4]));
+        assert_int_equal(g->p_frees, tu_hx(l->w[5]));
+        assert_int_equal(g->p_bytes, tu_hx(l->w[6]));
         if (!strcmp(l->w[7], "-")) {
             assert_int_equal(g->nowners, 0);
         } else {
@@ -188,14 +136,14 @@ static void check_layout(const char *table, const char *kind)
     for (size_t j = 0; j < big.n; j++) live += !big.v[j].free_;
     size_t nbig = 0;
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "bigpool")) continue;
         nbig++;
         bool found = false;
         for (size_t j = 0; j < big.n; j++) {
-            if (big.v[j].free_ || big.v[j].va != hx(l->w[0])) continue;
+            if (big.v[j].free_ || big.v[j].va != tu_hx(l->w[0])) continue;
             found = true;
-            assert_int_equal(big.v[j].bytes, hx(l->w[1]));
+            assert_int_equal(big.v[j].bytes, tu_hx(l->w[1]));
             char tg[5];
             nk_pool_tag_str(big.v[j].key, tg);
             assert_string_equal(tg, l->w[2]);
@@ -211,10 +159,10 @@ static void check_layout(const char *table, const char *kind)
     bool seg = nk_pool_segment_heap(t);
     size_t npages = 0;
     for (size_t i = 0; i < m.n; i++) {
-        mline *l = &m.l[i];
+        tu_mline *l = &m.l[i];
         if (strcmp(l->kind, "poolpage")) continue;
         npages++;
-        uint64_t page = hx(l->w[0]);
+        uint64_t page = tu_hx(l->w[0]);
         if (seg) {
             check_seg_page(t, &m, page, l);
             continue;
@@ -224,14 +172,14 @@ static void check_layout(const char *table, const char *kind)
         assert_int_equal(pg->corrupt, l->w[2][0] == '1');
         assert_int_equal(pg->region, !strcmp(l->w[1], "nonpaged") ? 1 : 2);
         for (size_t k = 0; k < m.n; k++) {
-            mline *b = &m.l[k];
-            if (!strcmp(b->kind, "poolbad") && hx(b->w[0]) == page) assert_int_equal(pg->bad_hdr, hx(b->w[1]));
-            if (strcmp(b->kind, "poolblock") || (hx(b->w[0]) & ~0xfffull) != page) continue;
+            tu_mline *b = &m.l[k];
+            if (!strcmp(b->kind, "poolbad") && tu_hx(b->w[0]) == page) assert_int_equal(pg->bad_hdr, tu_hx(b->w[1]));
+            if (strcmp(b->kind, "poolblock") || (tu_hx(b->w[0]) & ~0xfffull) != page) continue;
             bool found = false;
             for (size_t j = 0; j < pg->n; j++) {
-                if (pg->b[j].addr != hx(b->w[0])) continue;
+                if (pg->b[j].addr != tu_hx(b->w[0])) continue;
                 found = true;
-                assert_int_equal(pg->b[j].size, hx(b->w[1]));
+                assert_int_equal(pg->b[j].size, tu_hx(b->w[1]));
                 char tg[5];
                 nk_pool_tag_str(pg->b[j].key, tg);
                 assert_string_equal(tg, b->w[2]);
@@ -283,7 +231,7 @@ static void check_layout(const char *table, const char *kind)
     ntkd_close(t);
     ntkd_ctx_free(ctx);
     free(m.l);
-    rmdir_r(dir);
+    tu_rmdir_r(dir);
 }
 
 static void test_win7(void **state)
@@ -302,10 +250,7 @@ static void test_xp(void **state)
 {
     (void)state;
     char table[1024];
-    snprintf(table, sizeof table, "%s", NTKD_GENSCENE);
-    char *sl = strrchr(table, '/');
-    assert_non_null(sl);
-    snprintf(sl + 1, sizeof table - (size_t)(sl + 1 - table), "xp/ntkrnlpa.json");
+    assert_non_null(tu_xp_table(table, sizeof table));
     if (access(table, R_OK) != 0) skip();
     check_layout(table, "pae");
 }

@@ -32,6 +32,7 @@
 #include "sym/sym.h"
 #include "sym/sym_int.h"
 #include "type/type.h"
+#include "test_util.h"
 
 #define TRIAGE NTKD_CORPUS "/dumps/kernel/triage-x64-19041.dmp"
 #define SYMPATH NTKD_CORPUS "/symstore;" NTKD_CORPUS "/isf"
@@ -41,23 +42,6 @@
 #define CALC NTKD_CORPUS "/dumps/user/calc-x64-win7.dmp"
 
 /* ---- helpers ----------------------------------------------------------------------------- */
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 typedef struct session {
     ntkd_ctx *ctx;
@@ -117,7 +101,7 @@ static uint64_t jhex(json_object *o, const char *k)
 static void pe_facts(const char *path, uint32_t *ts, uint32_t *size, uint64_t *image_base)
 {
     size_t n;
-    uint8_t *b = slurp(path, &n);
+    uint8_t *b = tu_slurp(path, &n);
     assert_non_null(b);
     assert_true(n > 0x200 && b[0] == 'M' && b[1] == 'Z');
     uint32_t pe = nk_le32(b + 0x3c);
@@ -323,7 +307,7 @@ static void triage_lmv(void **state)
     m = json_object_array_get_idx(mods, 0);
     assert_true(json_object_object_get_ex(m, "version_strings", &vs));
     size_t n;
-    uint8_t *img = slurp(STORE "/amdppm.sys/c9c030003b000/amdppm.sys", &n);
+    uint8_t *img = tu_slurp(STORE "/amdppm.sys/c9c030003b000/amdppm.sys", &n);
     assert_non_null(img);
     size_t count = 0;
     json_object_object_foreach(vs, key, val) {
@@ -626,7 +610,7 @@ static void psl_walk(void **state)
 
     for (int pass = 0; pass < 3; pass++) { /* 0: typed (ISF match), 1: no types: not walked, 2: a loop */
         wtarget w = {0};
-        w.buf = slurp(path, &w.len);
+        w.buf = tu_slurp(path, &w.len);
         assert_non_null(w.buf);
         w.ctx = ntkd_ctx_new();
         ntkd_open_opts o = {.sympath = pass != 1 ? NTKD_CORPUS "/isf" : NULL};
@@ -705,9 +689,7 @@ static void psl_walk(void **state)
         free(w.buf);
     }
     mf_free(&mf);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tu_rmdir_r(dir);
 }
 
 /* ---- the kernel match with a PDB candidate (x86) ----------------------------------------------- */
@@ -767,9 +749,7 @@ static void kmatch_pdb_x86(void **state)
     assert_non_null(strstr(txt, "no kernel table on the symbol path matches this dump"));
     free(txt);
     close_s(&s);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tu_rmdir_r(dir);
 }
 
 /* ---- s over page tables: a generated full dump's pattern bytes ---------------------------------- */
@@ -857,8 +837,7 @@ static void search_paged(void **state)
     }
     close_s(&s);
     mf_free(&mf);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tu_rmdir_r(dir);
 }
 
 /* ---- pieces ------------------------------------------------------------------------------------ */
@@ -928,9 +907,7 @@ static void isf_scan_errors(void **state)
     assert_string_equal(st.v[st.by_name[k]].name, "B");
     nk_symtab_free(&st);
     ntkd_ctx_free(ctx);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tu_rmdir_r(dir);
 }
 
 int main(void)

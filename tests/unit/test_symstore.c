@@ -33,6 +33,7 @@
 #include "pdb/pdb.h"
 #include "sym/cab.h"
 #include "sym/sym.h"
+#include "test_util.h"
 
 #define CORPUS NTKD_CORPUS
 #define STORE CORPUS "/symstore"
@@ -101,27 +102,10 @@ static void write_file(const char *path, const char *text)
     fclose(f);
 }
 
-static uint8_t *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)(n > 0 ? n : 0);
-    return b;
-}
-
 static bool same_bytes(const char *a, const char *b)
 {
     size_t la, lb;
-    uint8_t *x = read_all(a, &la), *y = read_all(b, &lb);
+    uint8_t *x = tu_slurp(a, &la), *y = tu_slurp(b, &lb);
     bool eq = x && y && la == lb && memcmp(x, y, la) == 0;
     free(x);
     free(y);
@@ -527,8 +511,8 @@ static void test_cab_mem(void **state)
 {
     (void)state;
     size_t clen, plen;
-    uint8_t *cab = read_all(DS "/basic32.pd_", &clen);
-    uint8_t *pdb = read_all(DS "/basic32.pdb", &plen);
+    uint8_t *cab = tu_slurp(DS "/basic32.pd_", &clen);
+    uint8_t *pdb = tu_slurp(DS "/basic32.pdb", &plen);
     assert_non_null(cab);
     assert_non_null(pdb);
     assert_true(nk_cab_is_cab(cab, clen));

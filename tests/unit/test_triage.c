@@ -23,29 +23,13 @@
 #include "dump/dump.h"
 #include "gen/pattern.h"
 #include "mem/mem.h"
+#include "test_util.h"
 
 #define X64_DUMP NTKD_CORPUS "/dumps/kernel/triage-x64-19041.dmp"
 #define ARM64_DUMP NTKD_CORPUS "/dumps/kernel/triage-arm64-22000.dmp"
 #define SYMSTORE NTKD_CORPUS "/symstore"
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 static void spit(const char *path, const uint8_t *b, size_t len)
 {
@@ -74,9 +58,7 @@ static int make_tmpdir(void **state)
 static int remove_tmpdir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tu_rm_rf(tmpdir) == 0 ? 0 : -1;
 }
 
 /* ntkd_open, or a skip when the container parser is not there yet (it reports "not a Windows
@@ -127,7 +109,7 @@ static const nk_hdr_field *find_field(const nk_dump *d, const char *section, con
 static void pe_facts(const char *path, uint32_t *ts, uint32_t *size)
 {
     size_t n;
-    uint8_t *b = slurp(path, &n);
+    uint8_t *b = tu_slurp(path, &n);
     assert_non_null(b);
     uint32_t pe = get32(b, 0x3c);
     assert_true(pe + 0x60 < n);
@@ -151,7 +133,7 @@ static void test_x64_corpus(void **state)
 {
     (void)state;
     size_t flen;
-    uint8_t *raw = slurp(X64_DUMP, &flen);
+    uint8_t *raw = tu_slurp(X64_DUMP, &flen);
     assert_non_null(raw);
     ntkd_ctx *ctx = ntkd_ctx_new();
     ntkd_target *t = open_or_skip(ctx, X64_DUMP);
@@ -294,7 +276,7 @@ static void test_arm64_corpus(void **state)
 {
     (void)state;
     size_t flen;
-    uint8_t *raw = slurp(ARM64_DUMP, &flen);
+    uint8_t *raw = tu_slurp(ARM64_DUMP, &flen);
     assert_non_null(raw);
     ntkd_ctx *ctx = ntkd_ctx_new();
     ntkd_target *t = open_or_skip(ctx, ARM64_DUMP);
@@ -515,7 +497,7 @@ static void test_direct(void **state)
 
     /* a header cut short is an error naming the file and the header's offset */
     size_t n;
-    uint8_t *raw = slurp(X64_DUMP, &n);
+    uint8_t *raw = tu_slurp(X64_DUMP, &n);
     char path[128];
     snprintf(path, sizeof path, "%s/short.dmp", tmpdir);
     spit(path, raw, 0x2040);
@@ -582,7 +564,7 @@ static void test_hostile(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *raw = slurp(X64_DUMP, &len);
+    uint8_t *raw = tu_slurp(X64_DUMP, &len);
     assert_non_null(raw);
     const uint32_t sod = get32(raw, 0x2004), pool = get32(raw, 0x2038);
     const uint32_t drivers = get32(raw, 0x2030), blocks = get32(raw, 0x2078);
@@ -637,7 +619,7 @@ static void test_fuzz(void **state)
 {
     (void)state;
     size_t len;
-    uint8_t *raw = slurp(X64_DUMP, &len);
+    uint8_t *raw = tu_slurp(X64_DUMP, &len);
     assert_non_null(raw);
     uint8_t *b = malloc(len);
     assert_non_null(b);

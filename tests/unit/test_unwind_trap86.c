@@ -36,29 +36,13 @@
 #include "pdb/pdb.h"
 #include "sym/sym.h"
 #include "type/type.h"
+#include "test_util.h"
 
 #define STORE NTKD_CORPUS "/symstore"
 #define NTPDB STORE "/ntkrnlpa.pdb/30B5FB31AE7E4ACAABA750AA241FF3312/ntkrnlpa.pdb"
 #define ORACLE NTKD_CORPUS "/oracles/ntkrnlpa/publics-dbghelp-base-804d7000.txt"
 #define NTBASE 0x80100000u
 #define NTSIZE 0x100000u
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 /* The RVA dbghelp gives a public of ntkrnlpa.pdb (the oracle lists addresses at 0x804d7000). */
 static uint32_t oracle_rva(const char *name)
@@ -176,7 +160,7 @@ static void trap_frame_walk(void **state)
     char *mp = strdup(mpath);
     assert_int_equal(mf_load(&w.mf, mp), 0);
     free(mp);
-    w.buf = slurp(path, &w.len);
+    w.buf = tu_slurp(path, &w.len);
     assert_non_null(w.buf);
     w.ctx = ntkd_ctx_new();
     ntkd_open_opts o = {.sympath = STORE};
@@ -303,8 +287,7 @@ static void trap_frame_walk(void **state)
     ntkd_ctx_free(w.ctx);
     free(w.buf);
     mf_free(&w.mf);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    tu_rmdir_r(dir);
 }
 
 /* The independent check of the layout above: llvm-pdbutil's dump of the PDB's FrameData

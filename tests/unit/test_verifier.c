@@ -20,60 +20,16 @@
 #include "kobj/kobj.h"
 #include "kobj/kverifier.h"
 #include "mem/mem.h"
+#include "test_util.h"
 
-#define ISF19041 NTKD_CORPUS "/isf/windows/ntkrnlmp.pdb/5278AFF86C341677D7D7835C85B7B844-1.json.xz"
+#define ISF19041 TU_ISF19041
 #define SCENE_SYMPATH NTKD_CORPUS "/isf;" NTKD_CORPUS "/symstore"
 
-typedef struct scene {
-    char dir[64], path[128];
-    uint8_t *buf;
-    size_t len;
-    ntkd_ctx *ctx;
-    ntkd_target *t;
-    char **lines;
-    size_t nlines;
-} scene;
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = n > 0 ? malloc((size_t)n) : NULL;
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = b ? (size_t)n : 0;
-    return b;
-}
+typedef tu_scene scene;
 
 static void scene_build(scene *s, const char *name)
 {
-    memset(s, 0, sizeof *s);
-    snprintf(s->dir, sizeof s->dir, "/tmp/ntkd-vrf-XXXXXX");
-    assert_non_null(mkdtemp(s->dir));
-    snprintf(s->path, sizeof s->path, "%s/%s.dmp", s->dir, name);
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s' --table '%s' --scene %s --kind full '%s' >/dev/null 2>&1", NTKD_GENSCENE, ISF19041,
-             name, s->path);
-    assert_int_equal(system(cmd), 0);
-    char mp[160];
-    snprintf(mp, sizeof mp, "%s.manifest", s->path);
-    FILE *f = fopen(mp, "r");
-    assert_non_null(f);
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        s->lines = realloc(s->lines, (s->nlines + 1) * sizeof *s->lines);
-        assert_non_null(s->lines);
-        s->lines[s->nlines++] = strdup(line);
-    }
-    fclose(f);
-    s->buf = slurp(s->path, &s->len);
-    assert_non_null(s->buf);
+    tu_scene_build(s, "vrf", name);
 }
 
 static void scene_target(scene *s)
@@ -86,18 +42,6 @@ static void scene_target(scene *s)
     ntkd_open_opts o = {.sympath = SCENE_SYMPATH};
     assert_int_equal(ntkd_open_mem(s->ctx, "scene.dmp", s->buf, s->len, &o, &s->t), NTKD_OK);
     assert_non_null(nk_k_types(s->t));
-}
-
-static void scene_close(scene *s)
-{
-    ntkd_close(s->t);
-    ntkd_ctx_free(s->ctx);
-    free(s->buf);
-    for (size_t i = 0; i < s->nlines; i++) free(s->lines[i]);
-    free(s->lines);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", s->dir);
 }
 
 /* The n-th manifest line starting with `prefix` (NULL when none). */
@@ -181,7 +125,7 @@ static void verifier_state_and_logs(void **state)
     uint32_t g = 0;
     assert_int_equal(nk_kv_gflag(s.t, &g), NTKD_OK);
     assert_int_equal(g, strtoul(mline(&s, "gflag ", 0), NULL, 0));
-    scene_close(&s);
+    tu_scene_close(&s);
 }
 
 static void apc_balance_and_blame(void **state)
@@ -216,7 +160,7 @@ static void apc_balance_and_blame(void **state)
     assert_int_equal(a.code, 0x20);
     assert_string_equal(a.module_name, "BadDriver");
     assert_string_equal(a.image_name, "BadDriver.sys");
-    scene_close(&s);
+    tu_scene_close(&s);
 }
 
 /* bug check 0x1 (APC_INDEX_MISMATCH): the parameters as the manifest's header records them
@@ -255,7 +199,7 @@ static void apcmismatch_blame(void **state)
             strstr(a.kfacts[i].value, "on the crashing thread"))
             culprit = true;
     assert_true(culprit);
-    scene_close(&s);
+    tu_scene_close(&s);
 }
 
 static void hostile_edits(void **state)
@@ -298,7 +242,7 @@ static void hostile_edits(void **state)
     nk_kv_free(&vs);
     nk_analysis a;
     assert_int_equal(nk_analyze(s.t, &a), NTKD_OK);
-    scene_close(&s);
+    tu_scene_close(&s);
 }
 
 int main(void)
