@@ -96,5 +96,6 @@ print('  cat:        %.3f s = %.0f pages/s = %.0f MiB/s (best of $RUNS, warm cac
 print('  scan:       %.3f s = %.0f pages/s = %.0f MiB/s (best of $RUNS; reverse page map + scan of the %d pages the kernel maps; $nirps IRPs)' % (ts, scan_pps, spages * 4096 / 1048576 / ts, spages))
 print('  whole runs: !irpfind -s %.3f s (best of $RUNS), !irpfind (scan + thread lists) %.3f s' % (ta, tall))
 print('  ratio scan / cat bandwidth: %.2f (target >= 0.50); whole !irpfind -s run / cat: %.2f' % (scan_pps / cat_pps, (dpages / ta) / cat_pps))
-print('  CPU time (user + system, best of $RUNS; what a loaded machine does not distort): cat %.3f s, scan %.3f s; ratio %.2f' % (cc, cs, (spages / cs) / (dpages / cc)))
+ratio = '%.2f' % ((spages / cs) / (dpages / cc)) if cs > 0 and cc > 0 else 'not measurable (a time of 0 at this size)'
+print('  CPU time (user + system, best of $RUNS; what a loaded machine does not distort): cat %.3f s, scan %.3f s; ratio %s' % (cc, cs, ratio))
 "

@@ -1,6 +1,7 @@
 # kscene_lib.sh: what the kernel-scene benchmarks (kscene.sh, kpool.sh) share; sourced from the
 # project root. Sets CORPUS, ISF, SYMPATH, RUNS, NTKD, GEN (Release build in build-bench) and a
-# temporary $dir removed on exit (NAME: its prefix); defines secs, cpu and minf.
+# temporary $dir removed on exit (NAME: its prefix) holding NTKD_CACHE_DIR; defines secs, cpu and
+# minf.
 # usage: source bench/kscene_lib.sh NAME
 RUNS=${NTKD_BENCH_RUNS:-3}
 CORPUS=${NTKD_CORPUS:-$(cd ../shared/corpus && pwd)}
@@ -12,6 +13,9 @@ NTKD=build-bench/ntkd
 GEN=build-bench/tests/gen/scene/ntkd-genscene
 dir=$(mktemp -d "${TMPDIR:-/tmp}/ntkd-$1.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
+# ntkd keeps parsed type tables in a cache (README); the benchmarks use their own, filled by the
+# first run, so that every timed run is a warm one and nothing is written to $HOME
+export NTKD_CACHE_DIR=$dir/table-cache
 
 secs() { # wall time in seconds of "$@" (output discarded); exits on failure
   local s e

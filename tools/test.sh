@@ -58,6 +58,9 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
   mkdir -p "$seeds/isf"
   printf '{"metadata":{"format":"6.2.0"},"base_types":{"int":{"kind":"int","size":4,"signed":true,"endian":"little"}},"user_types":{"_S":{"kind":"struct","size":8,"fields":{"a":{"offset":0,"type":{"kind":"base","name":"int"}}}}},"enums":{},"symbols":{"x":{"address":16}}}' > "$seeds/isf/min.json"
   run_fuzz fuzz_isf "$seeds/isf"
+  mkdir -p "$seeds/isfcache"
+  NTKD_FUZZ_ISFCACHE_OUT="$seeds/isfcache/min.bin" build-fuzz/fuzz/fuzz_isfcache "$seeds/isf/min.json" >/dev/null 2>&1 || true
+  run_fuzz fuzz_isfcache "$seeds/isfcache"
   mkdir -p "$seeds/unwind" "$seeds/rpn" "$seeds/a64unwind"
   printf '$T0 .raSearch = $eip $T0 ^ = $esp $T0 4 + = ' > "$seeds/rpn/prog"
   run_fuzz fuzz_unwind "$seeds/unwind"

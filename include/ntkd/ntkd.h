@@ -36,7 +36,13 @@ typedef struct ntkd_open_opts {
     uint64_t dtb;
     const char *arch;  /* with raw: "x64" (default), "x86", "x86pae", "arm64" */
     const char *sympath; /* -y: symbol path (used by the symbol layer) */
+    const char *table_cache; /* directory of parsed-table caches (ISF); NULL or "": none.
+                                The library never picks one itself (the CLI does). */
 } ntkd_open_opts;
+
+/* The user's ntkd cache directory, ~/.cache/ntkd (the symbol cache is its "symbols", the
+ * parsed-table cache its "tables"); NULL when there is no home directory or buf is too short. */
+const char *ntkd_user_cache_dir(char *buf, size_t len);
 
 ntkd_ctx *ntkd_ctx_new(void);
 void ntkd_ctx_free(ntkd_ctx *ctx);

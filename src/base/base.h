@@ -113,6 +113,28 @@ typedef struct nk_strbuf {
 void nk_sb_printf(nk_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void nk_sb_free(nk_strbuf *sb);
 
+/* ---- read-ahead (prefetch.c) --------------------------------------------------------- */
+
+/* The 4 KB pages of a mapping (page-aligned `base`, `size` bytes) that a scan is about to read:
+ * one bit a page (128 KB for a 4 GB dump). set() ignores pointers outside the mapping. init
+ * returns false when memory ran out (the caller then scans without read-ahead). */
+typedef struct nk_pagemask {
+    const uint8_t *base;
+    size_t npages, marked;
+    uint64_t *bits;
+} nk_pagemask;
+bool nk_pagemask_init(nk_pagemask *m, const uint8_t *base, uint64_t size);
+void nk_pagemask_set(nk_pagemask *m, const uint8_t *p);
+void nk_pagemask_free(nk_pagemask *m);
+
+/* Populates the page tables of the marked pages, in file order, on helper threads while the
+ * caller scans them (the scan reads the same memory; this only makes its first touches cheap).
+ * NULL when there is too little to gain or no thread could start; the scan proceeds the same
+ * either way. The mask is borrowed until nk_prefetch_stop, which stops the helpers and waits. */
+typedef struct nk_prefetch nk_prefetch;
+nk_prefetch *nk_prefetch_start(const nk_pagemask *m);
+void nk_prefetch_stop(nk_prefetch *pf);
+
 /* ---- formatting -------------------------------------------------------------------- */
 
 /* WinDbg's 64-bit address style: "fffff804`7bdf5a80". buf needs 18 bytes. */

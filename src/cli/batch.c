@@ -27,6 +27,7 @@
 #include "ntkd/ntkd.h"
 
 int batch_main(int argc, char **argv);
+const char *ntkd_cli_table_cache(char *buf, size_t len); /* main.c */
 
 enum { FMT_TEXT, FMT_JSONL, FMT_CSV };
 #define MAX_DEPTH 64
@@ -126,7 +127,8 @@ static void worker(const char *path, const char *sympath, int fd)
         for (;;) pause();
     json_object *o = json_object_new_object();
     ntkd_ctx *ctx = ntkd_ctx_new();
-    ntkd_open_opts opts = {.sympath = sympath};
+    char cache_dir[4096];
+    ntkd_open_opts opts = {.sympath = sympath, .table_cache = ntkd_cli_table_cache(cache_dir, sizeof cache_dir)};
     ntkd_target *t = NULL;
     char *aj = NULL;
     if (!ctx) {

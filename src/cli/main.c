@@ -71,6 +71,28 @@ static void banner(ntkd_target *t, const char *path)
 }
 
 int batch_main(int argc, char **argv); /* batch.c: `ntkd analyze FILE|DIR ...` */
+const char *ntkd_cli_table_cache(char *buf, size_t len);
+
+/* Where parsed symbol tables are cached: $NTKD_CACHE_DIR ("off" or empty: no cache), else
+ * $XDG_CACHE_HOME/ntkd/tables, else ~/.cache/ntkd/tables. NULL when there is none. Also used
+ * by batch.c. */
+const char *ntkd_cli_table_cache(char *buf, size_t len)
+{
+    const char *env = getenv("NTKD_CACHE_DIR");
+    int n;
+    if (env) {
+        if (!env[0] || !strcmp(env, "off")) return NULL;
+        n = snprintf(buf, len, "%s", env);
+    } else if ((env = getenv("XDG_CACHE_HOME")) && env[0] == '/') {
+        n = snprintf(buf, len, "%s/ntkd/tables", env);
+    } else {
+        if (!ntkd_user_cache_dir(buf, len)) return NULL;
+        size_t l = strlen(buf);
+        n = snprintf(buf + l, len - l, "/tables");
+        if (n >= 0) n += (int)l;
+    }
+    return n > 0 && (size_t)n < len ? buf : NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -102,7 +124,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (!sympath) sympath = getenv("_NT_SYMBOL_PATH");
-    ntkd_open_opts opts = {.raw = raw, .arch = arch, .sympath = sympath};
+    char cache_dir[4096];
+    ntkd_open_opts opts = {.raw = raw, .arch = arch, .sympath = sympath,
+                           .table_cache = ntkd_cli_table_cache(cache_dir, sizeof cache_dir)};
     if (dtb) {
         char *end;
         opts.dtb = strtoull(dtb, &end, 16);

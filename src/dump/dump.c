@@ -333,6 +333,10 @@ static ntkd_status open_target(ntkd_ctx *ctx, ntkd_target *t, const ntkd_open_op
         ntkd_close(t);
         return nk_fail(ctx, NTKD_E_NOMEM, "out of memory");
     }
+    if (opts && opts->table_cache && opts->table_cache[0] && !(t->table_cache = strdup(opts->table_cache))) {
+        ntkd_close(t);
+        return nk_fail(ctx, NTKD_E_NOMEM, "out of memory");
+    }
     *out = t;
     return NTKD_OK;
 }
@@ -380,6 +384,7 @@ void ntkd_close(ntkd_target *t)
         if (t->ext[i] && t->ext_free[i]) t->ext_free[i](t->ext[i]);
     dump_free(&t->d);
     free(t->sympath);
+    free(t->table_cache);
     for (size_t i = 0; i < t->nwarnings; i++) free(t->warnings[i]);
     free(t->warnings);
     nk_file_unmap(&t->file);

@@ -199,6 +199,7 @@ typedef struct nk_dump {
 struct ntkd_target {
     ntkd_ctx *ctx;
     char *sympath;          /* symbol path given at open (-y / _NT_SYMBOL_PATH); may be NULL */
+    char *table_cache;      /* opts.table_cache (parsed ISF tables); may be NULL */
     nk_file file;
     nk_dump d;
     char **warnings;

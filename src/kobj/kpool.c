@@ -934,6 +934,7 @@ typedef struct scan_ctx {
     uint64_t pages;
     bool stop;
     uint64_t missing_tables;
+    nk_pagemask *collect; /* the first pass: where each page is, for the read-ahead */
 } scan_ctx;
 
 static const uint8_t *phys_page(ntkd_target *t, uint64_t pa)
@@ -948,6 +949,10 @@ static void visit(scan_ctx *s, uint64_t va, uint64_t pa)
     if (s->stop) return;
     const uint8_t *p = phys_page(s->t, pa);
     if (!p) return;
+    if (s->collect) {
+        nk_pagemask_set(s->collect, p);
+        return;
+    }
     s->pages++;
     if (!s->fn(s->u, va, p)) s->stop = true;
 }
@@ -1048,17 +1053,34 @@ static void scan_x86(scan_ctx *s)
     }
 }
 
+static void scan_tables(scan_ctx *s)
+{
+    switch (s->t->d.paging) {
+    case NK_PAGING_X64_4L: scan_x64(s); break;
+    case NK_PAGING_X86_PAE: scan_pae(s); break;
+    default: scan_x86(s); break;
+    }
+}
+
+/* Every present kernel page, in page-table order. Two passes over the page tables: the first
+ * only notes where each page lies in the dump, so that helper threads can map those pages
+ * (nk_prefetch) while the second pass hands them to fn. */
 nk_status nk_pool_scan_kernel_pages(ntkd_target *t, nk_pool_page_fn fn, void *u, uint64_t *npages, nk_strbuf *why)
 {
-    scan_ctx s = {.t = t, .fn = fn, .u = u};
-    switch (t->d.paging) {
-    case NK_PAGING_X64_4L: scan_x64(&s); break;
-    case NK_PAGING_X86_PAE: scan_pae(&s); break;
-    case NK_PAGING_X86: scan_x86(&s); break;
-    default:
+    if (t->d.paging != NK_PAGING_X64_4L && t->d.paging != NK_PAGING_X86_PAE && t->d.paging != NK_PAGING_X86)
         return nk_k_why_ln(t, why, NTKD_E_UNSUPPORTED, "the kernel pages of this dump cannot be enumerated (%s)",
                         t->d.paging == NK_PAGING_NONE ? "no page tables" : "paging mode not supported by the pool scan");
+    nk_pagemask where;
+    nk_prefetch *pf = NULL;
+    if (nk_pagemask_init(&where, t->file.data, t->file.size)) {
+        scan_ctx first = {.t = t, .collect = &where};
+        scan_tables(&first);
+        pf = nk_prefetch_start(&where);
     }
+    scan_ctx s = {.t = t, .fn = fn, .u = u};
+    scan_tables(&s);
+    nk_prefetch_stop(pf);
+    nk_pagemask_free(&where);
     if (s.missing_tables)
         nk_k_note(why, "%llu page-table pages are not in the dump: the pages they map were not scanned",
                  (unsigned long long)s.missing_tables);

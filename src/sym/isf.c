@@ -34,80 +34,12 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "type/type.h"
+#include "sym/isf_int.h"
 
 #define ISF_MAX_JSON (512u << 20) /* decompressed JSON cap */
 #define ISF_MAX_DEPTH 48          /* nesting of type descriptors */
-#define ISF_MAX_ITEMS (1u << 24)  /* types, fields, enumerators, symbols */
 #define ISF_LZMA_MEMLIMIT (256u << 20)
 #define ISF_MACHINE_I386 0x14c
-
-enum { F_SIGNED = 1, F_FLOAT = 2, F_CHAR = 4, F_FWD = 8 };
-
-typedef struct isf_type {
-    const char *name;   /* NULL for anonymous and derived types */
-    const char *c_name; /* base types */
-    const char *isf_name; /* the table's own name (base types: "unsigned long") */
-    uint64_t size, count;
-    uint32_t target;    /* id (0 none) */
-    uint32_t first, n;  /* fields (struct/union) or enumerators (enum) */
-    uint8_t kind, flags, bit_pos, bit_len;
-} isf_type;
-
-typedef struct isf_field {
-    const char *name;
-    uint64_t offset;
-    uint32_t type;
-    uint32_t order;
-} isf_field;
-
-typedef struct isf_enumr {
-    const char *name;
-    int64_t value;
-} isf_enumr;
-
-typedef struct isf_sym {
-    const char *name;
-    uint64_t rva;
-} isf_sym;
-
-/* Open-addressing table of type ids (0 = empty slot). */
-typedef struct id_tab {
-    uint32_t *slots;
-    size_t cap, n;
-} id_tab;
-
-typedef struct arena_blk {
-    struct arena_blk *next;
-    size_t used, cap;
-    char data[];
-} arena_blk;
-
-struct nk_isf {
-    nk_typesrc src; /* first member: nk_isf_types() hands it out */
-    ntkd_ctx *ctx;
-    char *name;
-    char *origin;
-    isf_type *types;
-    size_t ntypes, cap_types;
-    isf_field *fields;
-    size_t nfields, cap_fields;
-    isf_enumr *enumrs;
-    size_t nenumrs, cap_enumrs;
-    isf_sym *syms;      /* sorted case-insensitively, then exactly, by name */
-    size_t nsyms;
-    uint32_t *by_rva;   /* indexes into syms sorted by (rva, index) */
-    id_tab tags;        /* user types and enums by name */
-    id_tab bases;       /* base types by their ISF name */
-    id_tab derived;     /* pointers, arrays, bitfields by shape */
-    uint32_t func_id, unknown_id;
-    arena_blk *arena;
-    bool has_ident;
-    char guid[33];
-    uint32_t age;
-    uint32_t machine;
-    bool failed;        /* an error was recorded in ctx during conversion */
-};
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
@@ -922,23 +854,30 @@ static nk_status convert(nk_isf *x, json_object *root)
     return load_symbols(x, sy);
 }
 
-nk_status nk_isf_open_mem(ntkd_ctx *ctx, const char *name, const void *data, size_t size, nk_isf **out)
+nk_isf *nk_isf_alloc(ntkd_ctx *ctx, const char *name)
 {
-    *out = NULL;
     nk_isf *x = calloc(1, sizeof *x);
-    if (!x) return nk_fail(ctx, NTKD_E_NOMEM, "%s: out of memory", name);
+    if (!x) return NULL;
     x->ctx = ctx;
     x->name = strdup(name ? name : "ISF");
     size_t ol = strlen(x->name ? x->name : "") + 8;
     x->origin = malloc(ol);
     if (!x->name || !x->origin) {
         nk_isf_close(x);
-        return nk_fail(ctx, NTKD_E_NOMEM, "%s: out of memory", name);
+        return NULL;
     }
     snprintf(x->origin, ol, "ISF %s", x->name);
     x->src.ops = &ISF_OPS;
     x->src.origin = x->origin;
     x->src.ptr_size = 8;
+    return x;
+}
+
+nk_status nk_isf_open_mem(ntkd_ctx *ctx, const char *name, const void *data, size_t size, nk_isf **out)
+{
+    *out = NULL;
+    nk_isf *x = nk_isf_alloc(ctx, name);
+    if (!x) return nk_fail(ctx, NTKD_E_NOMEM, "%s: out of memory", name ? name : "ISF");
 
     const uint8_t *p = data;
     char *text = NULL;

@@ -16,6 +16,7 @@
 
 #include "mem/mem.h"
 #include "sym/sym_int.h"
+#include "sym/isf_int.h"
 
 /* ---- the layer ------------------------------------------------------------------------ */
 
@@ -547,6 +548,33 @@ static void tab_from_exports(nk_smod *m)
     }
 }
 
+/* The module's ISF table opened through the table cache (also its types, as nk_sym_types
+ * would); its symbols, the ones the streaming scan (nk_isf_load_symtab) takes, into m->tab.
+ * The names are borrowed from the table, which lives as long as the module. */
+static bool tab_from_isf(nk_symlayer *L, nk_smod *m)
+{
+    ntkd_target *t = L->t;
+    if (!m->isf && !m->types && !m->types_tried) {
+        /* a table that does not parse is left to the scan here, and to nk_sym_types to report */
+        char saved[sizeof t->ctx->errmsg];
+        memcpy(saved, t->ctx->errmsg, sizeof saved);
+        if (nk_isf_open_cached(t->ctx, m->isf_file, t->table_cache, &m->isf) == NTKD_OK) {
+            m->types_tried = true;
+            m->types = nk_isf_types(m->isf);
+        } else {
+            m->isf = NULL;
+            memcpy(t->ctx->errmsg, saved, sizeof saved);
+        }
+    }
+    if (!m->isf) return false;
+    const char *name;
+    uint64_t rva;
+    for (size_t i = 0; nk_isf_symbol_at(m->isf, i, &name, &rva); i++)
+        if (rva <= UINT32_MAX && strlen(name) < 1023) nk_symtab_add(&m->tab, (uint32_t)rva, 0, name, 0, NK_SS_ISF, false);
+    if (nk_symtab_finish(&m->tab) != NTKD_OK) nk_symtab_free(&m->tab);
+    return true;
+}
+
 nk_symtab *nk_sym_tab(nk_symlayer *L, nk_smod *m)
 {
     nk_sym_ensure(L, m);
@@ -555,6 +583,8 @@ nk_symtab *nk_sym_tab(nk_symlayer *L, nk_smod *m)
     switch (m->src) {
     case NK_SRC_PDB: tab_from_pdb(L, m); break;
     case NK_SRC_ISF: {
+        /* with a table cache the parsed table is cheaper than scanning the JSON again */
+        if (L->t->table_cache && tab_from_isf(L, m)) return &m->tab;
         nk_isf_meta meta;
         if (nk_isf_load_symtab(L->t->ctx, m->isf_file, &m->tab, &meta) != NTKD_OK)
             nk_sym_note(L, "%s: %s", m->name, L->t->ctx->errmsg);
@@ -708,7 +738,7 @@ nk_typesrc *nk_sym_types(ntkd_target *t, const char *module)
             nk_sym_note(L, "%s: types: %s", m->name, t->ctx->errmsg);
         }
     } else if (m->isf_file) {
-        if (nk_isf_open(t->ctx, m->isf_file, &m->isf) == NTKD_OK) m->types = nk_isf_types(m->isf);
+        if (nk_isf_open_cached(t->ctx, m->isf_file, t->table_cache, &m->isf) == NTKD_OK) m->types = nk_isf_types(m->isf);
         else {
             m->isf = NULL;
             nk_sym_note(L, "%s: types: %s", m->name, t->ctx->errmsg);

@@ -253,7 +253,7 @@ void nk_sympath_free(nk_sympath *sp)
     memset(sp, 0, sizeof *sp);
 }
 
-const char *nk_sympath_default_cache(char *buf, size_t len)
+const char *ntkd_user_cache_dir(char *buf, size_t len)
 {
     if (!buf || !len) return NULL;
     const char *home = getenv("HOME");
@@ -265,8 +265,17 @@ const char *nk_sympath_default_cache(char *buf, size_t len)
             return NULL;
         home = pw.pw_dir;
     }
-    int n = snprintf(buf, len, "%s/.cache/ntkd/symbols", home);
+    int n = snprintf(buf, len, "%s/.cache/ntkd", home);
     if (n < 0 || (size_t)n >= len) return NULL;
+    return buf;
+}
+
+const char *nk_sympath_default_cache(char *buf, size_t len)
+{
+    if (!ntkd_user_cache_dir(buf, len)) return NULL;
+    size_t l = strlen(buf);
+    int n = snprintf(buf + l, len - l, "/symbols");
+    if (n < 0 || (size_t)n >= len - l) return NULL;
     return buf;
 }
 
