@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "sym/isf_int.h"
 #include "sym/sym_int.h"
 
 #define JBUF 65536
@@ -589,6 +590,47 @@ static bool decide(check *c, uint64_t *base_out)
 
 static void fmt_a(char *b, uint64_t v, bool is64) { nk_fmt_ptr(b, v, is64); }
 
+/* A candidate ISF table through the table cache (t->table_cache): the parsed table, whose
+ * lookups replace the streaming scan (a cache hit costs a few ms; a miss parses the table once
+ * and caches it for the next dump). Fills what the scan would: the metadata (the PDB name from
+ * the table's directory, <dir>/ntkrnlmp.pdb/<file>) and the RVAs of the wanted symbols. */
+static nk_status check_cached(ntkd_target *t, const char *path, check *c, nk_isf_meta *meta, nk_isf **out)
+{
+    nk_isf *x;
+    nk_status st = nk_isf_open_cached(t->ctx, path, t->table_cache, &x);
+    if (st != NTKD_OK) return st;
+    meta->has_guid = nk_isf_identity(x, meta->guid, &meta->age);
+    meta->machine = x->machine;
+    meta->has_machine = x->machine != 0;
+    const char *e = strrchr(path, '/'), *b = e;
+    while (b && b > path && b[-1] != '/') b--;
+    if (b && e - b > 4 && (size_t)(e - b) < sizeof meta->database && !strncasecmp(e - 4, ".pdb", 4))
+        snprintf(meta->database, sizeof meta->database, "%.*s", (int)(e - b), b);
+    if (meta->has_machine && c->machine && meta->machine != c->machine) c->wrong_machine = true;
+    else {
+        for (int i = 0; i < 3; i++) c->have[i] = nk_isf_symbol(x, want_names[i], &c->rva[i]);
+        /* with nt's base known, the first symbol in the table's (name) order that misses the
+           header, as the scan meets them */
+        int ord[3] = {0, 1, 2};
+        for (int a = 1; a < 3; a++)
+            for (int b = a; b > 0 && strcmp(want_names[ord[b - 1]], want_names[ord[b]]) > 0; b--) {
+                int tmp = ord[b];
+                ord[b] = ord[b - 1];
+                ord[b - 1] = tmp;
+            }
+        for (int k = 0; k < 3 && c->base; k++) {
+            int i = ord[k];
+            if (c->have[i] && c->hdr[i] && c->base + c->rva[i] != c->hdr[i]) {
+                c->mismatch = true;
+                c->bad = i;
+                break;
+            }
+        }
+    }
+    *out = x;
+    return NTKD_OK;
+}
+
 bool nk_kmatch(nk_symlayer *L, nk_smod *m, nk_strbuf *log)
 {
     ntkd_target *t = L->t;
@@ -629,9 +671,15 @@ bool nk_kmatch(nk_symlayer *L, nk_smod *m, nk_strbuf *log)
         memset(&meta, 0, sizeof meta);
         c.meta = &meta;
         nk_pdb *pdb = NULL;
+        nk_isf *isf = NULL;
         uint64_t base = 0;
         bool ok = false;
-        if (cv[i].isf) {
+        if (cv[i].isf && t->table_cache) {
+            if (check_cached(t, cv[i].path, &c, &meta, &isf) != NTKD_OK) {
+                if (log) nk_sb_printf(log, "  %s: unreadable: %s\n", cv[i].path, t->ctx->errmsg);
+                continue;
+            }
+        } else if (cv[i].isf) {
             bool stopped;
             nk_status st = nk_isf_scan(t->ctx, cv[i].path, &meta, check_sym, &c, &stopped);
             if (st != NTKD_OK) {
@@ -694,7 +742,17 @@ bool nk_kmatch(nk_symlayer *L, nk_smod *m, nk_strbuf *log)
                 free(m->isf_file);
                 m->isf_file = strdup(cv[i].path);
                 m->src = NK_SRC_ISF;
-                if (nk_symtab_finish(&c.tab) == NTKD_OK) {
+                if (isf) {
+                    /* the table is open already: its types, and (nk_sym_tab) its symbols */
+                    if (!m->isf && !m->types) {
+                        m->isf = isf;
+                        m->types = nk_isf_types(isf);
+                        m->types_tried = true;
+                        isf = NULL;
+                        nk_symtab_free(&m->tab);
+                        m->tab_built = false;
+                    }
+                } else if (nk_symtab_finish(&c.tab) == NTKD_OK) {
                     nk_symtab_free(&m->tab);
                     m->tab = c.tab;
                     m->tab_built = true;
@@ -716,6 +774,7 @@ bool nk_kmatch(nk_symlayer *L, nk_smod *m, nk_strbuf *log)
         }
         nk_symtab_free(&c.tab);
         if (pdb) nk_pdb_close(pdb);
+        nk_isf_close(isf);
     }
     if (!found && log)
         nk_sb_printf(log, "%s: no kernel table on the symbol path matches this dump%s\n", m->name,

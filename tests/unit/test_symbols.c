@@ -29,6 +29,7 @@
 #include "expr/expr.h"
 #include "manifest.h"
 #include "mem/mem.h"
+#include "sym/isf_int.h"
 #include "sym/sym.h"
 #include "sym/sym_int.h"
 #include "type/type.h"
@@ -47,6 +48,15 @@ typedef struct session {
     ntkd_ctx *ctx;
     ntkd_target *t;
 } session;
+
+/* with a table cache directory (NULL: none), as the CLI opens dumps */
+static void open_sc(session *s, const char *path, const char *sympath, const char *cache)
+{
+    s->ctx = ntkd_ctx_new();
+    assert_non_null(s->ctx);
+    ntkd_open_opts o = {.sympath = sympath, .table_cache = cache};
+    if (ntkd_open(s->ctx, path, &o, &s->t) != NTKD_OK) fail_msg("open %s: %s", path, ntkd_ctx_error(s->ctx));
+}
 
 static void open_s(session *s, const char *path, const char *sympath)
 {
@@ -185,13 +195,27 @@ static void triage_lm(void **state)
     close_s(&s);
 }
 
-static void triage_kernel_match(void **state)
+/* The table cache modes a triage open runs in: none (the streaming scan of each candidate),
+ * then one cache directory twice (cold: parsed and written; warm: read back). */
+#define CACHE_MODES 3
+static const char *cache_mode(int mode, char *dir)
 {
-    (void)state;
+    if (mode == 0) return NULL;
+    if (mode == 1) {
+        strcpy(dir, "/tmp/ntkd-symcache-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+    }
+    return dir;
+}
+
+/* Returns the .reload report (every candidate's verdict), malloc'd. */
+static char *kernel_match_in(const char *cache)
+{
     session s;
-    open_s(&s, TRIAGE, SYMPATH);
+    open_sc(&s, TRIAGE, SYMPATH, cache);
     json_object *j = run_json(s.t, ".reload");
     const char *cmdok = json_object_to_json_string(j);
+    char *report = strdup(cmdok);
     assert_non_null(strstr(cmdok, "5278AFF86C341677D7D7835C85B7B844-1.json.xz: match"));
     assert_non_null(strstr(cmdok, "nt: kernel symbols from ISF 5278AFF86C341677D7D7835C85B7B844-1.json.xz "
                                   "(PsLoadedModuleList, PsActiveProcessHead, KdDebuggerDataBlock match the dump header)"));
@@ -220,13 +244,40 @@ static void triage_kernel_match(void **state)
     uint64_t id;
     assert_true(nk_type_find(ts, "_EPROCESS", &id));
     close_s(&s);
+    return report;
 }
 
-static void triage_symbols(void **state)
+static void triage_kernel_match(void **state)
 {
     (void)state;
+    char dir[64], *first = NULL;
+    for (int mode = 0; mode < CACHE_MODES; mode++) {
+        char *report = kernel_match_in(cache_mode(mode, dir));
+        if (mode == 0) {
+            first = report;
+            continue;
+        }
+        /* the same verdict on every candidate, cached or scanned */
+        assert_string_equal(report, first);
+        free(report);
+        /* the match went through the cache (the streaming scan writes nothing): the matching
+           table is cached */
+        ntkd_ctx *ctx = ntkd_ctx_new();
+        nk_isf *x = NULL;
+        bool hit = false;
+        assert_int_equal(nk_isf_open_cached_ex(ctx, ISF5278, dir, &x, &hit), NTKD_OK);
+        assert_true(hit);
+        nk_isf_close(x);
+        ntkd_ctx_free(ctx);
+    }
+    free(first);
+    tu_rmdir_r(dir);
+}
+
+static void symbols_in(const char *cache)
+{
     session s;
-    open_s(&s, TRIAGE, SYMPATH);
+    open_sc(&s, TRIAGE, SYMPATH, cache);
     char *txt = run(s.t, "ln fffff8048b58334c", false, NULL);
     assert_non_null(strstr(txt, "amdppm!WriteIoMemRawEx+0x70"));
     assert_true(txt[0] == '(' && strstr(txt, "   |  ("));
@@ -279,6 +330,14 @@ static void triage_symbols(void **state)
     assert_non_null(strstr(txt, "amdppm!WriteIoMemRawEx+0x70:\n"));
     free(txt);
     close_s(&s);
+}
+
+static void triage_symbols(void **state)
+{
+    (void)state;
+    char dir[64];
+    for (int mode = 0; mode < CACHE_MODES; mode++) symbols_in(cache_mode(mode, dir));
+    tu_rmdir_r(dir);
 }
 
 /* UTF-16LE occurrence of an ASCII string in a buffer. */
