@@ -1,7 +1,8 @@
 #!/bin/bash
 # pool.sh: !pool, !poolused and !poolfind on the "pool" scene of ntkd-genscene, in text and
 # --json, against the generator's manifest (pooltag / poolblock / poolpage / poolbad / bigpool /
-# module lines), on every layout (win7, w1809, w19041, w22000 full; xp pae; w1809 bitmap), and
+# module lines), on every layout (win7, w1809, w19041, w22000 full; xp pae; w1809 bitmap; w1809
+# and xp again with 48 MB of filler, which the scans read ahead on helper threads), and
 # the hostile variant (absurd table sizes, a missing expansion table, a page whose first header
 # has BlockSize 0) which must give messages, never a crash or a hang.
 # usage: bash pool.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
@@ -268,6 +269,11 @@ wait
 run_one win7 full hostile --hostile cycle &
 run_one xp pae hostile --hostile missing &
 run_one w22000 full hostile --hostile all &
+wait
+# 48 MB of filler pages: the page scans go through the read-ahead helper threads (over 32 MB of
+# kernel pages, src/base/prefetch.c) and must find exactly the manifest's blocks again
+run_one w1809 full normal --fill-mb 48 &
+run_one xp pae normal --fill-mb 48 &
 wait
 # a scene that sets up no pool (9f): the big-pool table's globals are not in the dump, and
 # !poolfind says so (not a stale or empty error)
