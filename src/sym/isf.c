@@ -421,7 +421,7 @@ static uint32_t resolve_desc(nk_isf *x, json_object *d, int depth, const char *w
     if (strcmp(kind, "bitfield") == 0) {
         int64_t pos = 0, len = 0;
         if (!get_i64(d, "bit_position", &pos) || !get_i64(d, "bit_length", &len) || pos < 0 || len < 1 ||
-            len > 64 || pos + len > 128) {
+            len > 64 || pos > 128 - len) { /* (json-c gives INT64_MAX for a longer number: no sum) */
             isf_err(x, NTKD_E_FORMAT, "%s: bitfield without a valid bit_position/bit_length", where);
             return 0;
         }

@@ -519,6 +519,9 @@ static void test_broken(void **state)
     expect_fail(ctx, buf, "bad offset");
     snprintf(buf, sizeof buf, "{%s,\"user_types\":{\"A\":{\"kind\":\"struct\",\"size\":4,\"fields\":{\"f\":{\"offset\":0,\"type\":{\"kind\":\"bitfield\",\"bit_position\":0,\"bit_length\":0,\"type\":{\"kind\":\"base\",\"name\":\"int\"}}}}}}}", M);
     expect_fail(ctx, buf, "bitfield");
+    /* a bit position past any integer (json-c saturates it at INT64_MAX; found by fuzzing) */
+    snprintf(buf, sizeof buf, "{%s,\"user_types\":{\"A\":{\"kind\":\"struct\",\"size\":4,\"fields\":{\"f\":{\"offset\":0,\"type\":{\"kind\":\"bitfield\",\"bit_position\":22222222222222222222222222223,\"bit_length\":5,\"type\":{\"kind\":\"base\",\"name\":\"int\"}}}}}}}", M);
+    expect_fail(ctx, buf, "bitfield without a valid bit_position");
     snprintf(buf, sizeof buf, "{%s,\"user_types\":{\"A\":{\"kind\":\"struct\",\"size\":4,\"fields\":{\"f\":{\"offset\":0,\"type\":{\"kind\":\"array\",\"count\":-1,\"subtype\":{\"kind\":\"base\",\"name\":\"int\"}}}}}}}", M);
     expect_fail(ctx, buf, "count");
     snprintf(buf, sizeof buf, "{%s,\"user_types\":{\"A\":{\"kind\":\"struct\",\"size\":4,\"fields\":{\"f\":{\"offset\":0,\"type\":{\"kind\":\"pointer\"}}}}}}", M);
