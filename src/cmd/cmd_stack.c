@@ -42,11 +42,7 @@ static void state_free(void *p)
 
 static stack_state *state_get(ntkd_target *t)
 {
-    if (!t->ext[NK_EXT_STACK]) {
-        t->ext[NK_EXT_STACK] = calloc(1, sizeof(stack_state));
-        t->ext_free[NK_EXT_STACK] = state_free;
-    }
-    return t->ext[NK_EXT_STACK];
+    return nk_target_ext(t, NK_EXT_STACK, sizeof(stack_state), state_free);
 }
 
 static void frame_reset(ntkd_target *t)

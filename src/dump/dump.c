@@ -45,6 +45,18 @@ void nk_warn(ntkd_target *t, const char *fmt, ...)
     if (s) t->warnings[t->nwarnings++] = s;
 }
 
+void *nk_target_ext(ntkd_target *t, unsigned slot, size_t size, void (*free_fn)(void *))
+{
+    if (!t || slot >= sizeof t->ext / sizeof t->ext[0]) return NULL;
+    if (!t->ext[slot]) {
+        void *s = calloc(1, size);
+        if (!s) return NULL;
+        t->ext[slot] = s;
+        t->ext_free[slot] = free_fn;
+    }
+    return t->ext[slot];
+}
+
 void nk_dump_field(ntkd_target *t, const char *section, const char *name, uint64_t off,
                    uint64_t value, uint8_t width, const char *text)
 {

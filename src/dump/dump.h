@@ -302,6 +302,10 @@ uint32_t nk_exception_decode(const uint8_t *p, size_t len, bool is64, nk_excepti
 
 /* Helpers every parser uses. */
 void nk_warn(ntkd_target *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The per-target state an upper layer keeps in slot `slot` of t->ext: allocated zeroed (`size`
+ * bytes, freed with `free_fn` when the target closes) on first use; NULL when t is NULL or out
+ * of memory. */
+void *nk_target_ext(ntkd_target *t, unsigned slot, size_t size, void (*free_fn)(void *));
 /* Records a `.dumpdebug` field. text may be NULL; it is copied. */
 void nk_dump_field(ntkd_target *t, const char *section, const char *name, uint64_t off,
                    uint64_t value, uint8_t width, const char *text);

@@ -33,21 +33,9 @@ static void kstate_free(void *p)
     free(s);
 }
 
-void *nk_k_ext(ntkd_target *t, unsigned slot, size_t size, void (*free_fn)(void *))
-{
-    if (!t) return NULL;
-    if (!t->ext[slot]) {
-        void *s = calloc(1, size);
-        if (!s) return NULL;
-        t->ext[slot] = s;
-        t->ext_free[slot] = free_fn;
-    }
-    return t->ext[slot];
-}
-
 nk_kstate *nk_kstate_get(ntkd_target *t)
 {
-    return nk_k_ext(t, NK_EXT_KOBJ, sizeof(nk_kstate), kstate_free);
+    return nk_target_ext(t, NK_EXT_KOBJ, sizeof(nk_kstate), kstate_free);
 }
 
 void nk_kstate_forget_memory(ntkd_target *t)

@@ -80,9 +80,6 @@ typedef struct nk_k_addrs {
     bool nomem;
 } nk_k_addrs;
 bool nk_k_addrs_push(void *u, uint64_t entry);
-/* The per-target state of slot `slot` of t->ext: allocated zeroed (`size` bytes, freed with
- * `free_fn`) on first use; NULL when t is NULL or out of memory. */
-void *nk_k_ext(ntkd_target *t, unsigned slot, size_t size, void (*free_fn)(void *));
 /* A field's value from a buffer of len bytes holding the structure (little-endian, at most 8
  * bytes read; bitfields extracted); 0 when the field lies outside the buffer. */
 uint64_t nk_k_fget_buf(const uint8_t *p, size_t len, const nk_kfield *f);

@@ -40,7 +40,7 @@ static void kscan_free(void *p)
 
 static kscan_state *kscan_get(ntkd_target *t)
 {
-    return nk_k_ext(t, NK_EXT_KSCAN, sizeof(kscan_state), kscan_free);
+    return nk_target_ext(t, NK_EXT_KSCAN, sizeof(kscan_state), kscan_free);
 }
 
 /* ---- paging geometry --------------------------------------------------------------------- */
