@@ -21,6 +21,9 @@
  * order of fields is lost: fields are given by offset, then whole members before bitfields,
  * then bit position, then name. Enumerators are given by value.
  *
+ * The converted form is what isf_cache.c stores: a change here that builds a different table from
+ * the same JSON must also change that file's ISFC_TAG.
+ *
  * Input is hostile: every member is type-checked, numbers are range-checked, descriptor
  * nesting and the decompressed size are capped, and any inconsistency fails the open with a
  * one-line message naming the file and the JSON path. */

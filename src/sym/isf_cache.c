@@ -42,6 +42,9 @@
 #define ISFC_MAX_NAMES (0xfffffff0u)    /* names section (offsets are u32) */
 
 static const char ISFC_MAGIC[8] = "NTKDISF";
+/* Part of every key: a new tag gives every table a new file name. Change it (with
+ * ISFC_VERSION) whenever isf.c's conversion would build a different table from the same JSON
+ * (field order, interning, what is accepted), or old caches keep the old answers. */
 static const char ISFC_TAG[] = "ntkd isf cache v1";
 
 enum { S_TYPES, S_FIELDS, S_ENUMRS, S_SYMS, S_BYRVA, S_TAGS, S_BASES, S_DERIVED, S_NAMES, S_COUNT };
