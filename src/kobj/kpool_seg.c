@@ -655,8 +655,8 @@ out:
     free(present);
 }
 
-/* LFH: BlockOffsets decoded with the contract's formula; a second reading (the low 32 bits of
- * the address shifted) is tried when the first gives no plausible layout. */
+/* LFH: whether BlockOffsets decoded one way (see lfh_walk) give a layout that fits the
+ * subsegment: a block size of at least 16 and a first block after the bitmap, inside the range. */
 static bool lfh_plausible(const nk_segpool *sp, uint32_t dec, uint64_t bytes, unsigned *bs, unsigned *fo)
 {
     *bs = (unsigned)vbits(dec, &sp->lfh_bsize);
@@ -683,9 +683,12 @@ static void lfh_walk(nk_segpool *sp, const nk_seg_loc *loc, nk_seg_sub *s)
     unsigned count = (unsigned)fget(hdr, hl, &sp->lfh_count), freec = (unsigned)fget(hdr, hl, &sp->lfh_free);
     uint32_t enc = (uint32_t)fget(hdr, hl, &sp->lfh_enc);
     unsigned bs = 0, fo = 0;
-    if (!lfh_plausible(sp, enc ^ (uint32_t)sp->lfh_key ^ (uint32_t)(R >> 12), bytes, &bs, &fo)) {
-        if (lfh_plausible(sp, enc ^ (uint32_t)sp->lfh_key ^ ((uint32_t)R >> 12), bytes, &bs, &fo)) {
-            note(&s->notes, "LFH subsegment %s: BlockOffsets decoded with (u32)R >> 12", nk_k_fmt(t, R, a));
+    /* the key: LfhKey and the subsegment's low 32 address bits shifted right 12 (the form a
+       public segment-heap walker, DbgHelpUtils, decodes real heaps with); the 64-bit address
+       shifted then truncated is tried second */
+    if (!lfh_plausible(sp, enc ^ (uint32_t)sp->lfh_key ^ ((uint32_t)R >> 12), bytes, &bs, &fo)) {
+        if (lfh_plausible(sp, enc ^ (uint32_t)sp->lfh_key ^ (uint32_t)(R >> 12), bytes, &bs, &fo)) {
+            note(&s->notes, "LFH subsegment %s: BlockOffsets decoded with (u32)(R >> 12)", nk_k_fmt(t, R, a));
         } else {
             s->corrupt = true;
             s->bad_chunk = R;

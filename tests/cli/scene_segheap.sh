@@ -6,7 +6,7 @@
 # are the published ones (Yason, Black Hat USA 2016; Bayet & Fariello, SSTIC 2020):
 #   segment signature = S ^ context ^ HeapKey ^ 0xA2E64EADA2E64EAD, heap signature 0xDDEEDDEE,
 #   VS chunk header = decoded ^ chunk ^ HeapKey, VS subsegment signature = Size ^ 0x2BED,
-#   LFH offsets = (BlockSize | FirstBlockOffset << 16) ^ (u32)LfhKey ^ (u32)(range >> 12).
+#   LFH offsets = (BlockSize | FirstBlockOffset << 16) ^ (u32)LfhKey ^ ((u32)range >> 12).
 # Every manifest line of the kinds heapkey segheap hpseg subseg poolblock poolpage poolbad catag
 # and the hostile segheap lines is checked against what the dump holds, and the walk of the
 # dump's structures must find exactly the listed subsegments and blocks. The session paged heap
@@ -387,7 +387,7 @@ def check(dump_path, table, combo, manifest):
                 pages[p & ~0xfff] = (hkind, 1 if corrupt else 0)
         elif kind == "lfh":
             enc = rf("_HEAP_LFH_SUBSEGMENT", R, "BlockOffsets.EncodedData")
-            dec = enc ^ (lk & 0xffffffff) ^ ((R >> 12) & 0xffffffff)
+            dec = enc ^ (lk & 0xffffffff) ^ ((R & 0xffffffff) >> 12)
             bsz, first = dec & 0xffff, dec >> 16
             cnt = rf("_HEAP_LFH_SUBSEGMENT", R, "BlockCount")
             if bsz == 0 or bsz % 16 or first < L.off("_HEAP_LFH_SUBSEGMENT", "BlockBitmap") or first >= nbytes:

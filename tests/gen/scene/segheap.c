@@ -318,7 +318,7 @@ static uint64_t lfh_build(int hi, unsigned n, uint32_t bsize, unsigned count, co
     uint64_t first = r16(bmo + 8 * words);
     if (bsize % 16 || bsize == 0 || first + (uint64_t)count * bsize > bytes || first > 0xffff)
         sc_die("segheap: %u LFH blocks of %#x bytes do not fit %u units", count, bsize, n);
-    uint32_t enc = ((uint32_t)bsize | (uint32_t)first << 16) ^ (uint32_t)s->lfhkey ^ (uint32_t)(R >> 12);
+    uint32_t enc = ((uint32_t)bsize | (uint32_t)first << 16) ^ (uint32_t)s->lfhkey ^ ((uint32_t)R >> 12);
     w_set(w, R, LS, "BlockOffsets.EncodedData", enc);
     w_set(w, R, LS, "BlockCount", count);
     w_set(w, R, LS, "FreeCount", nfree);
