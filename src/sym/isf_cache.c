@@ -22,6 +22,7 @@
  * ranges the JSON reader produces, type targets below their own id so no chain loops). Any
  * failure is a miss: the source is parsed and the file rewritten. Writes go to a temporary file
  * renamed over the final name, so concurrent processes never see a partial file. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sym/isf_int.h"
@@ -522,9 +524,32 @@ static bool make_dirs(const char *dir)
     return stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
+#define ISFC_STALE_TMP_SECS 3600 /* a temporary file this old lost its writer */
+#define ISFC_SWEEP_MAX 4096      /* directory entries looked at in one sweep */
+
+/* Removes the temporary files (".isf-XXXXXX") of writers that died before their rename, once an
+ * hour old; the final files are left alone. Runs only when a table is being written. */
+static void sweep_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    time_t now = time(NULL);
+    struct dirent *e;
+    for (int n = 0; n < ISFC_SWEEP_MAX && (e = readdir(d)); n++) {
+        if (strncmp(e->d_name, ".isf-", 5) != 0 || strlen(e->d_name) != 11) continue;
+        char p[PATH_MAX];
+        struct stat sb;
+        int l = snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (l < 0 || (size_t)l >= sizeof p || lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        if (now - sb.st_mtime > ISFC_STALE_TMP_SECS) unlink(p);
+    }
+    closedir(d);
+}
+
 static void save(const nk_isf *x, const char *dir, const char *final, uint64_t key_crc, uint64_t key_size)
 {
     if (!make_dirs(dir)) return;
+    sweep_stale(dir);
     uint8_t *img;
     size_t len;
     if (!nk_isf_cache_serialize(x, key_crc, key_size, &img, &len)) return;

@@ -11,6 +11,7 @@
  *   rewritten and used on the next open.
  * - An unwritable cache directory and a cache file for another source are not used. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <lzma.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -493,6 +495,34 @@ static void test_other_source(void **state)
     tu_rmdir_r(dir);
 }
 
+/* A writer that died leaves its temporary file: the next write into the directory removes it
+ * once it is an hour old; a recent one (a writer at work) and every other file stay. */
+static void test_stale_temp(void **state)
+{
+    (void)state;
+    char dir[64], path[128], cdir[100], old[160], fresh[160], other[160];
+    tiny_path(dir, sizeof dir, path, sizeof path);
+    snprintf(cdir, sizeof cdir, "%s/c", dir);
+    assert_int_equal(mkdir(cdir, 0700), 0);
+    snprintf(old, sizeof old, "%s/.isf-AbC123", cdir);
+    snprintf(fresh, sizeof fresh, "%s/.isf-XyZ789", cdir);
+    snprintf(other, sizeof other, "%s/.isf-notmine.txt", cdir);
+    write_bytes(old, "x", 1);
+    write_bytes(fresh, "x", 1);
+    write_bytes(other, "x", 1);
+    struct timespec two_hours_ago[2] = {{time(NULL) - 7200, 0}, {time(NULL) - 7200, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, old, two_hours_ago, 0), 0);
+    assert_int_equal(utimensat(AT_FDCWD, other, two_hours_ago, 0), 0);
+    ntkd_ctx *ctx = ntkd_ctx_new();
+    nk_isf_close(open_c(ctx, path, cdir, 0)); /* a miss: the table is written */
+    assert_int_not_equal(access(old, F_OK), 0);
+    assert_int_equal(access(fresh, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    nk_isf_close(open_c(ctx, path, cdir, 1));
+    ntkd_ctx_free(ctx);
+    tu_rmdir_r(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_files),
         cmocka_unit_test(test_unwritable_dir),
         cmocka_unit_test(test_other_source),
+        cmocka_unit_test(test_stale_temp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
