@@ -24,10 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "ntkd/ntkd.h"
 
-int batch_main(int argc, char **argv);
-const char *ntkd_cli_table_cache(char *buf, size_t len); /* main.c */
 
 enum { FMT_TEXT, FMT_JSONL, FMT_CSV };
 #define MAX_DEPTH 64

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "ntkd/ntkd.h"
 
 enum { EXIT_OKAY = 0, EXIT_CMDFAIL = 1, EXIT_USAGE = 2, EXIT_OPEN = 3 };
@@ -70,12 +71,6 @@ static void banner(ntkd_target *t, const char *path)
     printf("\n");
 }
 
-int batch_main(int argc, char **argv); /* batch.c: `ntkd analyze FILE|DIR ...` */
-const char *ntkd_cli_table_cache(char *buf, size_t len);
-
-/* Where parsed symbol tables are cached: $NTKD_CACHE_DIR ("off" or empty: no cache), else
- * $XDG_CACHE_HOME/ntkd/tables, else ~/.cache/ntkd/tables. NULL when there is none. Also used
- * by batch.c. */
 const char *ntkd_cli_table_cache(char *buf, size_t len)
 {
     const char *env = getenv("NTKD_CACHE_DIR");

@@ -248,32 +248,24 @@ for b in blocks:
 sys.exit(1 if fails else 0)
 EOF
 
-run_one() { # layout kind mode [options]
-    local layout=$1 kind=$2 mode=$3
-    shift 3
-    local f
-    f=$(scene_dump "$layout" pool "$kind" "$@") || { echo "FAIL: scene_dump $layout pool $kind $*"; touch "$W/failed.$layout.$kind.$mode"; return; }
-    python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$layout/$kind/$mode" "$mode" ||
-        { echo "FAIL: $layout $kind $mode"; touch "$W/failed.$layout.$kind.$mode"; }
-}
 rm -f "$W"/failed.*
 
-run_one win7 full normal &
-run_one w1809 full normal &
-run_one w19041 full normal &
+scene_check win7 pool full normal &
+scene_check w1809 pool full normal &
+scene_check w19041 pool full normal &
 wait
-run_one w22000 full normal &
-run_one xp pae normal &
-run_one w1809 bitmap normal &
+scene_check w22000 pool full normal &
+scene_check xp pool pae normal &
+scene_check w1809 pool bitmap normal &
 wait
-run_one win7 full hostile --hostile cycle &
-run_one xp pae hostile --hostile missing &
-run_one w22000 full hostile --hostile all &
+scene_check win7 pool full hostile --hostile cycle &
+scene_check xp pool pae hostile --hostile missing &
+scene_check w22000 pool full hostile --hostile all &
 wait
 # 48 MB of filler pages: the page scans go through the read-ahead helper threads (over 32 MB of
 # kernel pages, src/base/prefetch.c) and must find exactly the manifest's blocks again
-run_one w1809 full normal --fill-mb 48 &
-run_one xp pae normal --fill-mb 48 &
+scene_check w1809 pool full normal --fill-mb 48 &
+scene_check xp pool pae normal --fill-mb 48 &
 wait
 # a scene that sets up no pool (9f): the big-pool table's globals are not in the dump, and
 # !poolfind says so (not a stale or empty error)
@@ -291,6 +283,6 @@ if f=$(scene_dump w22000 pool full --hostile all); then
     grep -q "^WARNING: list at .*after [0-9]* entries$" <<<"$out" ||
         fail "w22000 hostile: !poolused: the module walk's warning is not a line of its own: $(grep '^WARNING: list' <<<"$out")"
 fi
-fails=$((fails + $(ls "$W"/failed.* 2>/dev/null | wc -l)))
+fails=$((fails + $(scene_failed_count)))
 [ $fails = 0 ] && echo "pool: all checks passed"
 exit $((fails > 0))

@@ -16,10 +16,7 @@
 # usage: bash poolseg.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
-W=$WORKDIR/poolseg-cli
-mkdir -p "$W"
-fails=0
-SYMP=$(scene_sympath)
+scene_cli poolseg
 
 cat >"$W/check.py" <<'EOF'
 import json, subprocess, sys, collections, re
@@ -239,26 +236,18 @@ for g, sec, js in zip(G_find, t, j):
 sys.exit(1 if fails else 0)
 EOF
 
-run_one() { # layout scene kind mode [options]
-    local layout=$1 scene=$2 kind=$3 mode=$4
-    shift 4
-    local f
-    f=$(scene_dump "$layout" "$scene" "$kind" "$@") || { echo "FAIL: scene_dump $layout $scene $kind $*"; touch "$W/failed.$layout.$scene.$kind.$mode"; return; }
-    timeout 300 python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$layout/$scene/$kind/$mode" "$mode" ||
-        { echo "FAIL: $layout $scene $kind $mode"; touch "$W/failed.$layout.$scene.$kind.$mode"; }
-}
 rm -f "$W"/failed.*
 
-run_one w19041 pool full normal &
-run_one w22000 pool full normal &
-run_one w19041 pool bitmap normal &
-run_one w19041 pool full patched &
+scene_check w19041 pool full normal &
+scene_check w22000 pool full normal &
+scene_check w19041 pool bitmap normal &
+scene_check w19041 pool full patched &
 wait
-run_one w19041 mm full mm &
-run_one w22000 mm full mm &
-run_one w22000 pool full hostile --hostile all &
-run_one w19041 pool full hostile --hostile cycle &
+scene_check w19041 mm full mm &
+scene_check w22000 mm full mm &
+scene_check w22000 pool full hostile --hostile all &
+scene_check w19041 pool full hostile --hostile cycle &
 wait
-fails=$(ls "$W"/failed.* 2>/dev/null | wc -l)
+fails=$((fails + $(scene_failed_count)))
 [ "$fails" = 0 ] && echo "poolseg: all checks passed"
 exit $((fails > 0))

@@ -12,66 +12,28 @@
 # usage: bash poolspecial.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
-W=$WORKDIR/poolspecial-cli
-mkdir -p "$W"
-SYMP=$(scene_sympath)
+scene_cli poolspecial
 
 cat >"$W/check.py" <<'EOF'
-import json, subprocess, sys, collections, re, copy
+import copy, re, sys
 ntkd, dump, symp, tag, mode = sys.argv[1:6]
 
-def load(path):
-    mf = collections.defaultdict(list)
-    for line in open(path):
-        line = line.strip()
-        if line and not line.startswith("#"):
-            p = line.split()
-            mf[p[0]].append(p[1:])
-    return mf
-
+import mf as mfl
+chk = mfl.Check(ntkd, dump, symp, tag)
+crash = chk.fails  # hangs, crashes, sanitizer reports and bad JSON (printed as they happen)
 H = lambda v: int(v, 16)
 X = lambda v: int(v, 16) if isinstance(v, str) else v  # a JSON "0x..." field
 cache = {}
-crash = []
 
 def run(cmds, js):
-    key = (tuple(cmds), js)
-    if key in cache:
-        return cache[key]
-    args = [ntkd, "-z", dump, "-y", symp, "-c", "; ".join(cmds + ["q"])] + (["--json"] if js else [])
-    try:
-        p = subprocess.run(args, capture_output=True, text=True, timeout=100)
-    except subprocess.TimeoutExpired:
-        crash.append("ntkd hung on %s" % cmds)
-        cache[key] = []
-        return []
-    if p.returncode < 0 or p.returncode >= 124:
-        crash.append("ntkd died (status %d): %s" % (p.returncode, p.stderr[-2000:]))
-    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
-        if bad in p.stderr:
-            crash.append("sanitizer: %s" % p.stderr[-3000:])
-    out = []
-    if js:
-        for line in p.stdout.splitlines():
-            line = line.strip()
-            if line.startswith("{"):
-                try:
-                    o = json.loads(line)
-                except ValueError:
-                    crash.append("bad JSON line %s" % line[:200])
-                    continue
-                if o.get("command") != "q":
-                    out.append(o)
-    else:
-        cur = None
-        for line in p.stdout.splitlines():
-            if re.match(r"^\d+: kd> ", line):
-                cur = []
-                out.append(cur)
-            elif cur is not None:
-                cur.append(line)
-    cache[key] = out
-    return out
+    """The output of one ntkd run on the dump in `dump` now (the patched mode swaps in a copy):
+    its JSON objects, or its text split at the prompts (cached)."""
+    key = (dump, tuple(cmds), js)
+    if key not in cache:
+        chk.dump = dump
+        p = chk.run(cmds, js)
+        cache[key] = mfl.jobjs(p, chk.fail) if js else mfl.sections(p)
+    return cache[key]
 
 def check(mf):
     fails = []
@@ -238,7 +200,8 @@ def check(mf):
         ck(sec, j)
     return fails
 
-mf = load(dump + ".manifest")
+mf = mfl.load(dump)
+is64_ = not any(l and l[0] == "x86pae" for l in mf["arch"])  # (used in a mutation lambda)
 if mode == "patched":
     # segment-heap builds: a session heap chunk header overwritten (16 bytes of 0x41) in a copy
     # of the dump: !pool names the bad header under the session region and resumes at the next
@@ -280,11 +243,11 @@ if mode == "patched":
             star = [x for x in (J[1] if len(J) > 1 else {}).get("blocks", []) if x.get("holds_address")]
             if len(star) != 1 or X(star[0]["address"]) != sb[-1][0] or star[0]["tag"] != sb[-1][2]:
                 fails.append("patched: the last session block %x is not found after the resync: %s" % (sb[-1][0], star))
-    for f in fails + crash:
+    for f in fails:
         print("FAIL: %s: %s" % (tag, f))
     sys.exit(1 if fails or crash else 0)
 fails = check(mf)
-for f in fails + crash:
+for f in fails:
     print("FAIL: %s: %s" % (tag, f))
 if mode == "mutate" and not fails and not crash:
     # every assertion must be able to fail: change one fact at a time
@@ -326,29 +289,20 @@ if mode == "mutate" and not fails and not crash:
     fails += undetected
 sys.exit(1 if fails or crash else 0)
 EOF
-# is64_ for the mutation of a range start (module-level name used in a lambda)
-sed -i 's/^mf = load(dump + ".manifest")$/mf = load(dump + ".manifest")\nis64_ = not any(l and l[0] == "x86pae" for l in mf["arch"])/' "$W/check.py"
 
 rm -f "$W"/failed.*
-run_one() { # layout kind mode [options]
-    local layout=$1 kind=$2 mode=$3
-    shift 3
-    local f
-    f=$(scene_dump "$layout" pool "$kind" "$@") || { echo "FAIL: scene_dump $layout pool $kind $*"; touch "$W/failed.$layout.$mode"; return; }
-    python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$layout/$kind/$mode" "$mode" || touch "$W/failed.$layout.$kind.$mode"
-}
-run_one win7 full mutate &
-run_one w1809 full normal &
-run_one xp pae normal &
-run_one w19041 full mutate &
-run_one w22000 full normal &
+scene_check win7 pool full mutate &
+scene_check w1809 pool full normal &
+scene_check xp pool pae normal &
+scene_check w19041 pool full mutate &
+scene_check w22000 pool full normal &
 wait
-run_one win7 full hostile --hostile cycle &
-run_one xp pae hostile --hostile missing &
-run_one w22000 full hostile --hostile all &
-run_one w19041 full patched &
-run_one w1809 full hostile --hostile all &
+scene_check win7 pool full hostile --hostile cycle &
+scene_check xp pool pae hostile --hostile missing &
+scene_check w22000 pool full hostile --hostile all &
+scene_check w19041 pool full patched &
+scene_check w1809 pool full hostile --hostile all &
 wait
-fails=$(ls "$W"/failed.* 2>/dev/null | wc -l)
+fails=$((fails + $(scene_failed_count)))
 [ "$fails" = 0 ] && echo "poolspecial: all checks passed"
 exit $((fails > 0))

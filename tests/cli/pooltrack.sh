@@ -10,9 +10,7 @@
 # usage: bash pooltrack.sh NTKD_BIN GENDUMP CORPUS_DIR WORKDIR
 set -u
 source "$(dirname "$0")/scene_lib.sh" "$@"
-W=$WORKDIR/pooltrack-cli
-mkdir -p "$W"
-SYMP=$(scene_sympath)
+scene_cli pooltrack
 
 cat >"$W/check.py" <<'EOF'
 import json, subprocess, sys, collections, re
@@ -169,25 +167,17 @@ sys.exit(1 if fails else 0)
 EOF
 
 rm -f "$W"/failed.*
-run_one() { # layout kind mode [options]
-    local layout=$1 kind=$2 mode=$3
-    shift 3
-    local f
-    f=$(scene_dump "$layout" pool "$kind" "$@") || { echo "FAIL: scene_dump $layout pool $kind $*"; touch "$W/failed.$layout.$kind.$mode$*"; return; }
-    python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$layout/$kind/$mode${*:+ $*}" "$mode" ||
-        { echo "FAIL: $layout $kind $mode $*"; touch "$W/failed.$layout.$kind.$mode${*//[^a-z0-9]/}"; }
-}
-run_one win7 full normal &
-run_one w1809 full normal &
-run_one w19041 full normal &
-run_one w22000 full normal &
+scene_check win7 pool full normal &
+scene_check w1809 pool full normal &
+scene_check w19041 pool full normal &
+scene_check w22000 pool full normal &
 wait
-run_one xp pae normal &
-run_one w19041 full normal --cpus 4 &
-run_one win7 full hostile --hostile cycle &
-run_one w1809 full hostile --hostile all &
-run_one w22000 full hostile --hostile all &
+scene_check xp pool pae normal &
+scene_check w19041 pool full normal --cpus 4 &
+scene_check win7 pool full hostile --hostile cycle &
+scene_check w1809 pool full hostile --hostile all &
+scene_check w22000 pool full hostile --hostile all &
 wait
-fails=$(ls "$W"/failed.* 2>/dev/null | wc -l)
+fails=$((fails + $(scene_failed_count)))
 [ "$fails" = 0 ] && echo "pooltrack: all checks passed"
 exit $((fails > 0))

@@ -32,27 +32,7 @@ COMBOS+=("w19041 133 full --cpus 4" "w19041 basic full --hostile all" "xp deadlo
     "w1809 9f full --hostile cycle" "win7 objects full --hostile badtype")
 
 # 1. build (in parallel: each scene_dump is independent; the cache makes reruns cheap)
-jobs_max=$(nproc 2>/dev/null || echo 4)
-[ "$jobs_max" -gt 8 ] && jobs_max=8
-i=0
-for c in "${COMBOS[@]}"; do
-    set -- $c
-    (scene_dump "$@" >"$T/path.$i" 2>"$T/err.$i") &
-    i=$((i + 1))
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do sleep 0.05; done
-done
-wait
-n=$i
-: >"$T/list"
-for ((i = 0; i < n; i++)); do
-    set -- ${COMBOS[$i]}
-    p=$(cat "$T/path.$i")
-    if [ -z "$p" ]; then
-        fail "build ${COMBOS[$i]}: $(cat "$T/err.$i")"
-        continue
-    fi
-    printf '%s\t%s\t%s\n' "$p" "$(scene_table "$1")" "${COMBOS[$i]}" >>"$T/list"
-done
+scene_build_list "$T"
 
 # 2. plan: the commands that read each fact, with the expected answers
 cat >"$T/check.py" <<'EOF'
@@ -599,7 +579,7 @@ while IFS=$'\t' read -r dump table combo; do
         echo $? >"$T/rc.$i"
     ) &
     i=$((i + 1))
-    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do sleep 0.05; done
+    while [ "$(jobs -rp | wc -l)" -ge "$SCENE_JOBS" ]; do sleep 0.05; done
 done <"$T/list"
 wait
 i=0

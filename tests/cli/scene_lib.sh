@@ -39,6 +39,52 @@ scene_cli() {
     SYMP=$(scene_sympath)
 }
 
+# how many jobs the scripts run at once: the CPUs, at most 8
+SCENE_JOBS=$(nproc 2>/dev/null || echo 4)
+[ "$SCENE_JOBS" -gt 8 ] && SCENE_JOBS=8
+
+# scene_check LAYOUT SCENE KIND MODE [genscene options...]: builds the scene (scene_dump) and runs
+# the script's checker on it: python3 $W/check.py NTKD DUMP SYMP TAG MODE (TAG: what FAIL lines
+# name; 300 s at most). A failure, of either, is printed and leaves a file $W/failed.* behind, so
+# that checks run in the background can be counted after `wait`: scene_failed_count.
+scene_check() {
+    local layout=$1 scene=$2 kind=$3 mode=$4
+    shift 4
+    local id="$layout/$scene/$kind/$mode${*:+ $*}" f
+    local mark="$W/failed.${id//[^A-Za-z0-9]/_}"
+    if ! f=$(scene_dump "$layout" "$scene" "$kind" "$@"); then
+        echo "FAIL: scene_dump $layout $scene $kind $*"
+        touch "$mark"
+        return
+    fi
+    timeout 300 python3 "$W/check.py" "$NTKD" "$f" "$SYMP" "$id" "$mode" || { echo "FAIL: $id"; touch "$mark"; }
+}
+scene_failed_count() { ls "$W"/failed.* 2>/dev/null | wc -l; }
+
+# scene_build_list DIR: builds every scene of the array COMBOS ("LAYOUT SCENE KIND [options]"
+# each) with scene_dump, in parallel (SCENE_JOBS at once), and writes DIR/list:
+# one line per built dump, "PATH<TAB>TABLE<TAB>COMBO". A scene that does not build is reported
+# with fail (the caller's) and left out.
+scene_build_list() {
+    local dir=$1 i n=${#COMBOS[@]}
+    for ((i = 0; i < n; i++)); do
+        (set -- ${COMBOS[$i]}; scene_dump "$@" >"$dir/path.$i" 2>"$dir/err.$i") &
+        while [ "$(jobs -rp | wc -l)" -ge "$SCENE_JOBS" ]; do sleep 0.05; done
+    done
+    wait
+    : >"$dir/list"
+    for ((i = 0; i < n; i++)); do
+        set -- ${COMBOS[$i]}
+        local p
+        p=$(cat "$dir/path.$i")
+        if [ -z "$p" ]; then
+            fail "build ${COMBOS[$i]}: $(cat "$dir/err.$i")"
+            continue
+        fi
+        printf '%s\t%s\t%s\n' "$p" "$(scene_table "$1")" "${COMBOS[$i]}" >>"$dir/list"
+    done
+}
+
 # The kernel table of a layout (echoes its path; 1 when unknown or not obtainable).
 scene_table() {
     local isf=$CORPUS/isf/windows/ntkrnlmp.pdb

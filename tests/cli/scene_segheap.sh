@@ -27,23 +27,7 @@ command -v python3 >/dev/null || { echo "FAIL: no python3"; exit 1; }
 
 COMBOS=("w19041 pool full" "w22000 pool full" "w19041 mm full" "w22000 mm full"
     "w19041 pool full --hostile all" "w22000 pool full --hostile cycle")
-i=0
-for c in "${COMBOS[@]}"; do
-    set -- $c
-    (scene_dump "$@" >"$T/path.$i" 2>"$T/err.$i") &
-    i=$((i + 1))
-done
-wait
-: >"$T/list"
-for ((i = 0; i < ${#COMBOS[@]}; i++)); do
-    set -- ${COMBOS[$i]}
-    p=$(cat "$T/path.$i")
-    if [ -z "$p" ]; then
-        fail "build ${COMBOS[$i]}: $(cat "$T/err.$i")"
-        continue
-    fi
-    printf '%s\t%s\t%s\n' "$p" "$(scene_table "$1")" "${COMBOS[$i]}" >>"$T/list"
-done
+scene_build_list "$T"
 
 cat >"$T/check.py" <<'EOF'
 import json, lzma, mmap, struct, sys

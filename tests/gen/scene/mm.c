@@ -496,8 +496,7 @@ static uint64_t pool_alloc(mm *m, uint64_t size, const char *tag)
     if (first + unit > SC_PAGE)
         sc_die("mm: a control area of 0x%llx bytes does not fit a pool page", (unsigned long long)size);
     uint64_t page = w_alloc(w, SC_PAGE, SC_PAGE);
-    uint64_t tv = (uint64_t)(uint8_t)tag[0] | (uint64_t)(uint8_t)tag[1] << 8 | (uint64_t)(uint8_t)tag[2] << 16 |
-                  (uint64_t)(uint8_t)tag[3] << 24;
+    uint64_t tv = sc_tag(tag);
     w_set(w, page, "_POOL_HEADER", "PreviousSize", 0);
     w_set(w, page, "_POOL_HEADER", "PoolIndex", 0);
     w_set(w, page, "_POOL_HEADER", "BlockSize", first / unit);

@@ -191,15 +191,6 @@ static void dir_insert(kern *k, uint64_t dir, uint64_t body, const char *name)
     snprintf(n->name, sizeof n->name, "%s", name);
 }
 
-static uint32_t pool_tag(const char *name)
-{
-    char t[4] = {' ', ' ', ' ', ' '};
-    for (unsigned i = 0; i < 4 && name[i]; i++)
-        t[i] = name[i];
-    return (uint32_t)(uint8_t)t[0] | (uint32_t)(uint8_t)t[1] << 8 | (uint32_t)(uint8_t)t[2] << 16 |
-           (uint32_t)(uint8_t)t[3] << 24;
-}
-
 /* The object itself: pool header, creator info, name info, header, body. */
 static uint64_t ob_new(kern *k, ob_typ *t, const char *name, uint64_t dir, uint64_t body_size,
                        bool quiet)
@@ -226,7 +217,7 @@ static uint64_t ob_new(kern *k, ob_typ *t, const char *name, uint64_t dir, uint6
         w_try(w, base, "_POOL_HEADER", "BlockSize", total / align);
         /* NonPagedPool as the pool header stores it: 2 on Vista+, 1 on XP */
         w_try(w, base, "_POOL_HEADER", "PoolType", S.xp ? 1 : 2);
-        w_try(w, base, "_POOL_HEADER", "PoolTag", pool_tag(t->name));
+        w_try(w, base, "_POOL_HEADER", "PoolTag", sc_tag(t->name));
     }
     w_set(w, hdr, "_OBJECT_HEADER", "PointerCount", name ? 2 : 1);
     w_set(w, hdr, "_OBJECT_HEADER", "HandleCount", 0);
@@ -288,7 +279,7 @@ static ob_typ *type_new(kern *k, const char *name)
     uint64_t o = t->addr;
     w_ustr(w, o + lay_off_req(L, "_OBJECT_TYPE", "Name"), name);
     w_try(w, o, "_OBJECT_TYPE", "Index", t->index);
-    w_try(w, o, "_OBJECT_TYPE", "Key", pool_tag(name));
+    w_try(w, o, "_OBJECT_TYPE", "Key", sc_tag(name));
     w_try(w, o, "_OBJECT_TYPE", "TypeInfo.Length", lay_has_type(L, "_OBJECT_TYPE_INITIALIZER")
                                                          ? lay_size(L, "_OBJECT_TYPE_INITIALIZER")
                                                          : 0);

@@ -44,12 +44,6 @@ typedef struct ptag {
     bool expansion;    /* in the expansion table (x64 builds that have one) */
 } ptag;
 
-static uint32_t tagval(const char *t)
-{
-    return (uint32_t)(uint8_t)t[0] | (uint32_t)(uint8_t)t[1] << 8 | (uint32_t)(uint8_t)t[2] << 16 |
-           (uint32_t)(uint8_t)t[3] << 24;
-}
-
 /* "mov ecx, imm32" with the tag as the immediate, as a driver's call to
  * ExAllocatePoolWithTag passes it. */
 static void plant_tag(kern *k, uint64_t va, const char *tag)
@@ -71,16 +65,8 @@ static uint64_t nt_routine(kern *k, const char *const *names, size_t n)
     return SC_NONE;
 }
 
-typedef struct blk {
-    uint32_t size; /* bytes, header included */
-    const char *tag;
-    bool free_;
-} blk;
-
-/* Writes a pool page of blocks (the last one takes the rest of the page); returns the header
- * addresses in hdr[]. type1: the header's PoolType for allocated blocks (POOL_TYPE + 1). */
-static void pool_page(kern *k, uint64_t page, const blk *b, size_t n, unsigned type1, uint64_t *hdr,
-                      uint32_t *sizes)
+void sc_pool_page(kern *k, uint64_t page, const sc_blk *b, size_t n, unsigned type1, uint64_t *hdr,
+                  uint32_t *sizes)
 {
     const lay *L = w_lay(k->w);
     unsigned unit = w_ptr(k->w) == 8 ? 16u : 8u;
@@ -94,7 +80,7 @@ static void pool_page(kern *k, uint64_t page, const blk *b, size_t n, unsigned t
         w_set(k->w, h, "_POOL_HEADER", "PoolIndex", 0);
         w_set(k->w, h, "_POOL_HEADER", "BlockSize", sz / unit);
         w_set(k->w, h, "_POOL_HEADER", "PoolType", b[i].free_ ? 0 : type1);
-        w_set(k->w, h, "_POOL_HEADER", "PoolTag", tagval(b[i].tag));
+        w_set(k->w, h, "_POOL_HEADER", "PoolTag", sc_tag(b[i].tag));
         /* a little body content (never the tag bytes: only images hold those) */
         uint64_t hs = lay_size(L, "_POOL_HEADER");
         if (sz > hs + 8)
@@ -177,13 +163,13 @@ void scene_pool(kern *k, const sc_base *b)
             e = exptab + esz * used_exp++;
         } else {
             /* a hash of the tag, linear probing on collisions */
-            uint32_t v = tagval(t->tag);
+            uint32_t v = sc_tag(t->tag);
             uint64_t slot = ((uint64_t)v * 0x9e3779b1u >> 7) & (nslots - 1);
             while (w_field(w, table + slot * esz, "_POOL_TRACKER_TABLE", "Key") != 0)
                 slot = (slot + 1) & (nslots - 1);
             e = table + slot * esz;
         }
-        w_set(w, e, "_POOL_TRACKER_TABLE", "Key", tagval(t->tag));
+        w_set(w, e, "_POOL_TRACKER_TABLE", "Key", sc_tag(t->tag));
         w_set(w, e, "_POOL_TRACKER_TABLE", "NonPagedAllocs", t->np_allocs);
         w_set(w, e, "_POOL_TRACKER_TABLE", "NonPagedFrees", t->np_frees);
         w_set(w, e, "_POOL_TRACKER_TABLE", "NonPagedBytes", t->np_bytes);
@@ -232,7 +218,7 @@ void scene_pool(kern *k, const sc_base *b)
             slot = (slot + 1) & (nbig - 1);
         uint64_t e = big + slot * bsz;
         w_pointer(w, e, va | (bigs[i].freed ? 1 : 0));
-        w_set(w, e, "_POOL_TRACKER_BIG_PAGES", "Key", tagval(bigs[i].tag));
+        w_set(w, e, "_POOL_TRACKER_BIG_PAGES", "Key", sc_tag(bigs[i].tag));
         if (has_bytes)
             w_set(w, e, "_POOL_TRACKER_BIG_PAGES", "NumberOfBytes", bigs[i].bytes);
         else
@@ -257,29 +243,29 @@ void scene_pool(kern *k, const sc_base *b)
         uint64_t hdr[8];
         uint32_t sizes[8];
         /* a consistent nonpaged page */
-        static const blk pa[] = {{0x60, "Leak", false}, {0x80, "Thre", false}, {0x40, "Leak", true},
+        static const sc_blk pa[] = {{0x60, "Leak", false}, {0x80, "Thre", false}, {0x40, "Leak", true},
                                  {0x160, "Leak", false}, {0x30, "NfBf", false}, {0x200, "Leak", false},
                                  {0, "AcpB", false}};
         uint64_t page = w_alloc(w, SC_PAGE, SC_PAGE);
-        pool_page(k, page, pa, 7, 1, hdr, sizes);
+        sc_pool_page(k, page, pa, 7, 1, hdr, sizes);
         mf("poolpage %#llx nonpaged 0", (unsigned long long)page);
         for (size_t i = 0; i < 7; i++)
             mf("poolblock %#llx %#x %s %d 0", (unsigned long long)hdr[i], sizes[i], pa[i].tag,
                pa[i].free_ ? 1 : 0);
         /* a paged page */
-        static const blk pp[] = {{0x100, "Toke", false}, {0xa0, "Toke", true}, {0x330, "NfBf", false},
+        static const sc_blk pp[] = {{0x100, "Toke", false}, {0xa0, "Toke", true}, {0x330, "NfBf", false},
                                  {0, "Toke", false}};
         page = w_alloc(w, SC_PAGE, SC_PAGE);
-        pool_page(k, page, pp, 4, 2, hdr, sizes);
+        sc_pool_page(k, page, pp, 4, 2, hdr, sizes);
         mf("poolpage %#llx paged 0", (unsigned long long)page);
         for (size_t i = 0; i < 4; i++)
             mf("poolblock %#llx %#x %s %d 0", (unsigned long long)hdr[i], sizes[i], pp[i].tag,
                pp[i].free_ ? 1 : 0);
         /* a corrupt nonpaged page: block 1 overran into block 2's header */
-        static const blk pc[] = {{0x50, "Leak", false}, {0x90, "Leak", false}, {0xa0, "Thre", false},
+        static const sc_blk pc[] = {{0x50, "Leak", false}, {0x90, "Leak", false}, {0xa0, "Thre", false},
                                  {0x70, "NfBf", false}, {0x40, "Leak", true},  {0, "Leak", false}};
         page = w_alloc(w, SC_PAGE, SC_PAGE);
-        pool_page(k, page, pc, 6, 1, hdr, sizes);
+        sc_pool_page(k, page, pc, 6, 1, hdr, sizes);
         uint8_t smash[8];
         memset(smash, 0x41, sizeof smash);
         uint64_t hs = lay_size(L, "_POOL_HEADER");
@@ -295,9 +281,9 @@ void scene_pool(kern *k, const sc_base *b)
                    pc[i].free_ ? 1 : 0);
         if (hostile) {
             /* a page whose first header has BlockSize 0 */
-            static const blk pz[] = {{0x40, "Leak", false}, {0, "Leak", false}};
+            static const sc_blk pz[] = {{0x40, "Leak", false}, {0, "Leak", false}};
             page = w_alloc(w, SC_PAGE, SC_PAGE);
-            pool_page(k, page, pz, 2, 1, hdr, sizes);
+            sc_pool_page(k, page, pz, 2, 1, hdr, sizes);
             w_set(w, hdr[0], "_POOL_HEADER", "BlockSize", 0);
             mf("hostile pool_blocksize0 %#llx", (unsigned long long)page);
         }

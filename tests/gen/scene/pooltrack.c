@@ -61,12 +61,6 @@
 
 #include <string.h>
 
-static uint32_t tagv(const char *t)
-{
-    return (uint32_t)(uint8_t)t[0] | (uint32_t)(uint8_t)t[1] << 8 | (uint32_t)(uint8_t)t[2] << 16 |
-           (uint32_t)(uint8_t)t[3] << 24;
-}
-
 typedef struct cnt {
     uint64_t v[6]; /* np allocs, frees, bytes, p allocs, frees, bytes */
 } cnt;
@@ -87,7 +81,7 @@ static uint64_t fmask(const lay *L, const char *f, uint64_t v)
 static void put_counts(world *w, uint64_t e, const char *tag, const cnt *c)
 {
     const lay *L = w_lay(w);
-    w_set(w, e, "_POOL_TRACKER_TABLE", "Key", tagv(tag));
+    w_set(w, e, "_POOL_TRACKER_TABLE", "Key", sc_tag(tag));
     for (int i = 0; i < 6; i++)
         w_set(w, e, "_POOL_TRACKER_TABLE", TF[i], fmask(L, TF[i], c->v[i]));
 }
@@ -104,7 +98,7 @@ static cnt get_counts(world *w, uint64_t e)
 static uint64_t slot_of(world *w, uint64_t table, uint64_t n, uint64_t esz, const char *tag)
 {
     for (uint64_t i = 0; i < n; i++)
-        if ((uint32_t)w_field(w, table + i * esz, "_POOL_TRACKER_TABLE", "Key") == tagv(tag))
+        if ((uint32_t)w_field(w, table + i * esz, "_POOL_TRACKER_TABLE", "Key") == sc_tag(tag))
             return i;
     return SC_NONE;
 }
@@ -180,7 +174,7 @@ static void cpu_tables(kern *k, const sc_base *b, uint64_t table, uint64_t nslot
     /* PrcT: counted on processor 1 only; the global table keeps its Key with zero counts */
     if (ntab > 1) {
         cnt z = {{0, 0, 0, 0, 0, 0}}, c1 = {{0x31, 0x11, 0x20 * 0x180ull, 0x5, 0x1, 0x4 * 0x40ull}};
-        uint64_t s = free_slot(w, table, nslots, esz, tagv("PrcT"));
+        uint64_t s = free_slot(w, table, nslots, esz, sc_tag("PrcT"));
         put_counts(w, table + s * esz, "PrcT", &z);
         put_counts(w, tabs[1] + s * esz, "PrcT", &c1);
         mf("pooltag PrcT %#llx %#llx %#llx %#llx %#llx %#llx -", (unsigned long long)c1.v[0],
@@ -282,7 +276,7 @@ static void session_table(kern *k, const sc_base *b)
                 continue;
             e = exptab + esz * used++;
         } else {
-            e = table + free_slot(w, table, n, esz, tagv(st[i].tag)) * esz;
+            e = table + free_slot(w, table, n, esz, sc_tag(st[i].tag)) * esz;
         }
         put_counts(w, e, st[i].tag, &st[i].c);
         mf_counts("sesstag", -1, st[i].tag, &st[i].c);

@@ -464,7 +464,30 @@ typedef struct sc_base {
     uint64_t pci_drv, acpi_pdo, pci_fdo, pci_node;
     const sc_opts *o;
 } sc_base;
+/* A pool tag's 32-bit value: its four characters, first in the low byte; a shorter name is
+ * padded with spaces, as Windows pads its tags. */
+static inline uint32_t sc_tag(const char *name)
+{
+    uint32_t v = 0;
+    for (unsigned i = 0, end = 0; i < 4; i++) {
+        end = end || !name[i];
+        v |= (uint32_t)(uint8_t)(end ? ' ' : name[i]) << (8 * i);
+    }
+    return v;
+}
+
 void scene_pool(kern *k, const sc_base *b);      /* pool.c: scene "pool" */
+/* A block of a classic pool page: size in bytes (header included), tag, free. */
+typedef struct sc_blk {
+    uint32_t size;
+    const char *tag;
+    bool free_;
+} sc_blk;
+/* pool.c: writes a classic pool page of blocks at `page` (the last one takes the rest of the
+ * page; each carries a little body content, never tag bytes); the header addresses and sizes
+ * go to hdr[] and sizes[]. type1: the header's PoolType for allocated blocks (POOL_TYPE + 1). */
+void sc_pool_page(kern *k, uint64_t page, const sc_blk *b, size_t n, unsigned type1, uint64_t *hdr,
+                  uint32_t *sizes);
 /* pooltrack.c: the per-processor tracker tables and the session tracker table of scene "pool"
  * (scene_pool calls it once PoolTrackTable, nslots entries at track_table, is written). */
 void scene_pooltrack(kern *k, const sc_base *b, uint64_t track_table, uint64_t nslots);

@@ -66,12 +66,6 @@ static uint64_t smix(uint64_t z)
     return z ^ (z >> 31);
 }
 
-static uint32_t tag4(const char *t)
-{
-    return (uint32_t)(uint8_t)t[0] | (uint32_t)(uint8_t)t[1] << 8 | (uint32_t)(uint8_t)t[2] << 16 |
-           (uint32_t)(uint8_t)t[3] << 24;
-}
-
 static uint64_t r16(uint64_t v) { return (v + 15) & ~(uint64_t)15; }
 
 /* Bit position of a bitfield counted from the start of the structure. */
@@ -211,7 +205,7 @@ static void pool_hdr(shheap *h, uint64_t p, uint32_t size, const char *tag, unsi
     w_set(w, p, "_POOL_HEADER", "PoolIndex", 0);
     w_set(w, p, "_POOL_HEADER", "BlockSize", size / 16);
     w_set(w, p, "_POOL_HEADER", "PoolType", h->type1);
-    w_set(w, p, "_POOL_HEADER", "PoolTag", tag4(tag));
+    w_set(w, p, "_POOL_HEADER", "PoolTag", sc_tag(tag));
     uint64_t hs = lay_size(L, "_POOL_HEADER");
     if (size >= hs + 8)
         w_put(w, p + hs, 8, 0x0000000200000000ull + serial); /* some data, never tag bytes */

@@ -76,12 +76,6 @@
 #define SP_PATTERN_P 0x5b
 #define SP_FREED_SIG 0x98764321u
 
-static uint32_t sp_tag(const char *t)
-{
-    return (uint32_t)(uint8_t)t[0] | (uint32_t)(uint8_t)t[1] << 8 | (uint32_t)(uint8_t)t[2] << 16 |
-           (uint32_t)(uint8_t)t[3] << 24;
-}
-
 /* One special-pool page (overrun mode). Returns the data VA. */
 static uint64_t sp_page(kern *k, uint64_t page, uint32_t size, const char *tag, bool paged, bool freed,
                         uint8_t pattern)
@@ -101,7 +95,7 @@ static uint64_t sp_page(kern *k, uint64_t page, uint32_t size, const char *tag, 
     }
     w_write(w, page, buf, sizeof buf);
     w_put(w, page, 4, (uint64_t)size | (paged ? 0x8000u : 0) | (uint64_t)pattern << 16);
-    w_set(w, page, "_POOL_HEADER", "PoolTag", sp_tag(tag));
+    w_set(w, page, "_POOL_HEADER", "PoolTag", sc_tag(tag));
     if (freed)
         w_pointer(w, page + unit + 16, data);
     return data;
@@ -113,31 +107,17 @@ static void sp_manifest(uint64_t data, uint32_t size, const char *tag, bool page
        (unsigned long long)page, freed ? 1 : 0);
 }
 
-/* A classic pool page of session blocks (the last block takes the rest of the page). */
+/* A classic pool page of session blocks (PagedPoolSession + 1; the last block takes the rest of
+ * the page), stated in the manifest when `emit`. */
 static void sess_page(kern *k, uint64_t page, bool emit)
 {
-    world *w = k->w;
-    unsigned unit = w_ptr(w) == 8 ? 16u : 8u;
-    static const struct {
-        uint32_t size;
-        const char *tag;
-        bool free_;
-    } bl[] = {{0x80, "SesA", false}, {0x40, "SesF", true}, {0x200, "Gla5", false}, {0, "SesB", false}};
-    uint32_t off = 0, prev = 0;
-    for (size_t i = 0; i < sizeof bl / sizeof bl[0]; i++) {
-        uint32_t sz = i + 1 == sizeof bl / sizeof bl[0] ? SC_PAGE - off : bl[i].size;
-        uint64_t h = page + off;
-        w_set(w, h, "_POOL_HEADER", "PreviousSize", prev / unit);
-        w_set(w, h, "_POOL_HEADER", "PoolIndex", 0);
-        w_set(w, h, "_POOL_HEADER", "BlockSize", sz / unit);
-        w_set(w, h, "_POOL_HEADER", "PoolType", bl[i].free_ ? 0 : 33 + 1);
-        w_set(w, h, "_POOL_HEADER", "PoolTag", sp_tag(bl[i].tag));
-        w_put(w, h + unit, 4, 0x5e550000u + (uint32_t)i);
-        if (emit)
-            mf("sessblock %#llx %#x %s %d", (unsigned long long)h, sz, bl[i].tag, bl[i].free_ ? 1 : 0);
-        prev = sz;
-        off += sz;
-    }
+    static const sc_blk bl[] = {{0x80, "SesA", false}, {0x40, "SesF", true}, {0x200, "Gla5", false}, {0, "SesB", false}};
+    enum { N = sizeof bl / sizeof bl[0] };
+    uint64_t hdr[N];
+    uint32_t sizes[N];
+    sc_pool_page(k, page, bl, N, 33 + 1, hdr, sizes);
+    for (size_t i = 0; i < N && emit; i++)
+        mf("sessblock %#llx %#x %s %d", (unsigned long long)hdr[i], sizes[i], bl[i].tag, bl[i].free_ ? 1 : 0);
 }
 
 void scene_specpool(kern *k, const sc_base *b)
